@@ -1,0 +1,85 @@
+# vinted-pipeline - build every program into bin/, run the suite with `make test`.
+#   make            build bin/vinted-*
+#   make test       unit self-tests + end-to-end suite (real PostgreSQL, real processes)
+#   make asan       the same programs built with ASan+UBSan into bin-asan/
+#   make test-asan  the whole suite against the sanitizer build
+#   make deps       install the Debian packages needed to build and test (as root)
+
+CC      ?= cc
+SAN     ?= 0
+PKGS     = libczmq libzmq libcurl msgpack libcjson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PG_INC     := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+
+ifeq ($(SAN),1)
+BUILD   ?= build-asan
+BIN     ?= bin-asan
+OPT      = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD   ?= build
+BIN     ?= bin
+OPT      = -O2
+endif
+
+CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror $(PKG_CFLAGS) -I$(PG_INC) -I.
+LDFLAGS += $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefined)
+LDLIBS  += $(PKG_LIBS) -lpq -lz -lm -lpthread
+, := ,
+
+COMMON_SRC  = $(wildcard common/*.c) $(wildcard proto/*.c)
+BROKER_SRC  = $(filter-out broker/main.c,$(wildcard broker/*.c))
+FETCH_SRC   = $(filter-out workers/fetcher/main.c,$(wildcard workers/fetcher/*.c))
+XFORM_SRC   = $(filter-out workers/transformer/main.c,$(wildcard workers/transformer/*.c))
+SINK_SRC    = $(filter-out workers/pg-sink/main.c,$(wildcard workers/pg-sink/*.c))
+CTL_SRC     = $(filter-out ctl/main.c,$(wildcard ctl/*.c))
+MIGRATIONS  = $(sort $(wildcard deploy/migrations/*.sql))
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+COMMON_OBJ  = $(call obj,$(COMMON_SRC)) $(BUILD)/migrations.o
+
+PROGRAMS = $(BIN)/vinted-broker $(BIN)/vinted-fetcher $(BIN)/vinted-transformer \
+           $(BIN)/vinted-pg-sink $(BIN)/vinted-ctl $(BIN)/vinted-selftest
+
+all: $(PROGRAMS)
+
+$(BIN)/vinted-broker: $(call obj,broker/main.c $(BROKER_SRC)) $(COMMON_OBJ)
+$(BIN)/vinted-fetcher: $(call obj,workers/fetcher/main.c $(FETCH_SRC)) $(COMMON_OBJ)
+$(BIN)/vinted-transformer: $(call obj,workers/transformer/main.c $(XFORM_SRC)) $(COMMON_OBJ)
+$(BIN)/vinted-pg-sink: $(call obj,workers/pg-sink/main.c $(SINK_SRC)) $(COMMON_OBJ)
+$(BIN)/vinted-ctl: $(call obj,ctl/main.c $(CTL_SRC)) $(COMMON_OBJ)
+$(BIN)/vinted-selftest: $(call obj,tests/selftest.c $(BROKER_SRC) $(FETCH_SRC) $(XFORM_SRC) $(SINK_SRC) $(CTL_SRC)) $(COMMON_OBJ)
+
+$(PROGRAMS):
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# SQL migrations are embedded in the programs that apply them (common/migrate.c).
+$(BUILD)/migrations.c: $(MIGRATIONS) deploy/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	sh deploy/embed-migrations.sh $(MIGRATIONS) > $@
+$(BUILD)/migrations.o: $(BUILD)/migrations.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+asan:
+	$(MAKE) SAN=1
+
+deps:
+	sh tests/install-deps.sh
+
+test: all
+	sh tests/run.sh $(BIN)
+
+test-asan: asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 sh tests/run.sh bin-asan
+
+clean:
+	rm -rf build build-asan bin bin-asan
+
+.PHONY: all asan deps test test-asan clean

@@ -1,0 +1,905 @@
+/*  broker.c - windows in, tasks out: the broker's event loop and dispatch.
+
+    A window's journey (read s_on_result to follow a message):
+        window starts      -> TASK(FETCH page 1)             to a fetcher
+        RESULT(PAGE)       -> TASK(PAGE)                     to a transformer
+                              and TASK(FETCH page+1) while the fetcher says "more"
+        RESULT(BATCH)      -> TASK(BATCH)                    to a sink
+        RESULT(COMMIT)     -> page committed; when every page is: window done,
+                              catalog mark advanced, data-quality report stored,
+                              waiting vinted-ctl clients answered
+    Every task stays in `tasks` until its result arrives; a task whose worker
+    dies or whose deadline passes is dispatched again (at-least-once; the
+    stages are idempotent, so the outcome is exactly-once).
+*/
+#include "broker/broker.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+
+#include "broker/ratelimit.h"
+#include "broker/store.h"
+#include "broker/window.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "proto/proto.h"
+
+typedef struct {
+    char key[64];        /* routing identity as hex */
+    zframe_t *identity;
+    char *name;
+    proto_stage_t stage;
+    int capacity;
+    int inflight;
+    uint64_t done;
+    int64_t expiry;      /* mono ms: dead if silent past this */
+    int64_t last_send;   /* mono ms */
+    int64_t window_id;   /* fetchers: window of the task in hand, for request accounting */
+} peer_t;
+
+typedef struct {
+    uint64_t id;
+    char key[24];
+    proto_stage_t stage;
+    int64_t window_id;
+    int32_t page;
+    uint8_t *data;       /* the encoded TASK message */
+    size_t size;
+    peer_t *peer;        /* NULL while queued */
+    void *queue_handle;  /* in queue[stage] while queued */
+    int64_t deadline;    /* mono ms */
+    int64_t not_before;  /* mono ms */
+    int deliveries;
+} task_t;
+
+struct _broker_t {
+    broker_config_t cfg;
+    zsock_t *workers;
+    zsock_t *control;
+    store_t *store;
+    zhashx_t *peers;                  /* key -> peer_t */
+    zhashx_t *tasks;                  /* key -> task_t */
+    zlistx_t *queue[PROTO_STAGES];    /* task_t waiting for a worker */
+    zlistx_t *token_waiters;          /* peer keys (char*) */
+    zhashx_t *windows;                /* "id" -> window_t, open windows only */
+    uint64_t next_task_id;
+    ratelimit_t rate;
+    int64_t next_heartbeat;
+    int64_t next_sweep;
+    int64_t next_schedule_s;          /* wall: when the next scheduled windows are due */
+    char last_error[512];
+    uint64_t results[PROTO_STAGES];
+};
+
+static void s_window_failed(broker_t *self, window_t *w, const char *reason);
+static void s_start_windows(broker_t *self);
+
+/* ------------------------------------------------------------------ peers */
+
+static void s_send_to(broker_t *self, peer_t *peer, const uint8_t *data, size_t size)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_addmem(msg, zframe_data(peer->identity), zframe_size(peer->identity));
+    zmsg_addmem(msg, data, size);
+    zmsg_send(&msg, self->workers);
+    peer->last_send = clock_mono_ms();
+}
+
+static void s_send_cmd(broker_t *self, peer_t *peer, proto_cmd_t cmd)
+{
+    proto_msg_t *msg = proto_msg_new(cmd);
+    uint8_t *data;
+    size_t size;
+    if (proto_encode(msg, &data, &size) == 0) {
+        s_send_to(self, peer, data, size);
+        free(data);
+    }
+    proto_msg_destroy(&msg);
+}
+
+static void s_task_free(task_t **task_p)
+{
+    task_t *task = *task_p;
+    if (task) {
+        free(task->data);
+        free(task);
+        *task_p = NULL;
+    }
+}
+
+static window_t *s_window(broker_t *self, int64_t id)
+{
+    char key[24];
+    snprintf(key, sizeof key, "%" PRId64, id);
+    return zhashx_lookup(self->windows, key);
+}
+
+/* Put a task (back) in its stage's queue, or drop it if its window is gone. */
+static void s_requeue(broker_t *self, task_t *task, int64_t delay_ms)
+{
+    if (task->peer) {
+        task->peer->inflight--;
+        task->peer = NULL;
+    }
+    if (!s_window(self, task->window_id)) {
+        zhashx_delete(self->tasks, task->key);
+        return;
+    }
+    task->not_before = clock_mono_ms() + delay_ms;
+    task->queue_handle = zlistx_add_end(self->queue[task->stage], task);
+}
+
+static void s_peer_remove(broker_t *self, peer_t *peer, const char *why)
+{
+    log_warn("worker gone, its tasks go back to the queue", "stage=%s worker=%s inflight=%d reason=%s",
+             proto_stage_name(peer->stage), log_str(peer->name), peer->inflight, log_str(why));
+    zlistx_t *mine = zlistx_new();
+    for (task_t *t = zhashx_first(self->tasks); t; t = zhashx_next(self->tasks))
+        if (t->peer == peer)
+            zlistx_add_end(mine, t);
+    for (task_t *t = zlistx_first(mine); t; t = zlistx_next(mine))
+        s_requeue(self, t, 0);
+    zlistx_destroy(&mine);
+    zhashx_delete(self->peers, peer->key);
+}
+
+static void s_peer_free(void **item)
+{
+    peer_t *peer = *item;
+    if (peer) {
+        zframe_destroy(&peer->identity);
+        free(peer->name);
+        free(peer);
+        *item = NULL;
+    }
+}
+
+static void s_task_destructor(void **item)
+{
+    s_task_free((task_t **) item);
+}
+
+static void s_window_destructor(void **item)
+{
+    window_t *w = *item;
+    if (w) {
+        zlistx_t *waiters = w->waiters;
+        zlistx_destroy(&waiters);
+        window_destroy((window_t **) item);
+    }
+}
+
+/* ------------------------------------------------------------------ tasks */
+
+/* Encode msg as a TASK and queue it for its stage. Takes ownership of nothing. */
+static void s_task_new(broker_t *self, proto_stage_t stage, int64_t window_id, int32_t page, proto_msg_t *msg)
+{
+    task_t *task = calloc(1, sizeof *task);
+    assert(task);
+    task->id = ++self->next_task_id;
+    snprintf(task->key, sizeof task->key, "%" PRIu64, task->id);
+    task->stage = stage;
+    task->window_id = window_id;
+    task->page = page;
+    msg->cmd = PROTO_TASK;
+    msg->task_id = task->id;
+    if (proto_encode(msg, &task->data, &task->size) != 0) {
+        log_error("cannot encode task", "stage=%s window=%" PRId64, proto_stage_name(stage), window_id);
+        free(task);
+        return;
+    }
+    zhashx_insert(self->tasks, task->key, task);
+    task->queue_handle = zlistx_add_end(self->queue[stage], task);
+}
+
+static void s_fetch_page(broker_t *self, window_t *w, int32_t page)
+{
+    proto_msg_t *msg = proto_msg_new(PROTO_TASK);
+    msg->body = PROTO_BODY_FETCH;
+    msg->u.fetch.window_id = w->id;
+    msg->u.fetch.catalog_id = w->catalog_id;
+    msg->u.fetch.page = page;
+    msg->u.fetch.per_page = WINDOW_PER_PAGE;
+    msg->u.fetch.hwm = w->hwm_before;
+    msg->u.fetch.attempt = w->fetch_attempt;
+    s_task_new(self, PROTO_STAGE_FETCH, w->id, page, msg);
+    proto_msg_destroy(&msg);
+}
+
+/* The least loaded worker of a stage with credit left, or NULL. */
+static peer_t *s_pick(broker_t *self, proto_stage_t stage)
+{
+    peer_t *best = NULL;
+    for (peer_t *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers)) {
+        if (p->stage != stage || p->inflight >= p->capacity)
+            continue;
+        if (!best || p->inflight * best->capacity < best->inflight * p->capacity
+            || (p->inflight * best->capacity == best->inflight * p->capacity && p->done < best->done))
+            best = p;
+    }
+    return best;
+}
+
+static void s_dispatch(broker_t *self)
+{
+    int64_t now = clock_mono_ms();
+    for (int stage = PROTO_STAGE_FETCH; stage < PROTO_STAGES; stage++) {
+        zlistx_t *q = self->queue[stage];
+        task_t *task = zlistx_first(q);
+        while (task) {
+            task_t *next = zlistx_next(q);
+            if (task->not_before <= now) {
+                peer_t *peer = s_pick(self, (proto_stage_t) stage);
+                if (!peer)
+                    break;
+                zlistx_delete(q, task->queue_handle);
+                task->queue_handle = NULL;
+                task->peer = peer;
+                task->deliveries++;
+                int64_t timeout = self->cfg.task_timeout_ms;
+                task->deadline = now + timeout;
+                peer->inflight++;
+                if (stage == PROTO_STAGE_FETCH)
+                    peer->window_id = task->window_id;
+                s_send_to(self, peer, task->data, task->size);
+            }
+            task = next;
+        }
+    }
+}
+
+static void s_grant_tokens(broker_t *self)
+{
+    while (zlistx_size(self->token_waiters) > 0) {
+        if (!ratelimit_take(&self->rate, clock_mono_ms()))
+            return;
+        char *key = zlistx_detach(self->token_waiters, NULL);
+        peer_t *peer = zhashx_lookup(self->peers, key);
+        free(key);
+        if (!peer) {
+            self->rate.next_at_ms = clock_mono_ms(); /* give the unused token back */
+            continue;
+        }
+        window_t *w = s_window(self, peer->window_id);
+        if (w)
+            w->requests++;
+        s_send_cmd(self, peer, PROTO_TOKEN);
+    }
+}
+
+/* -------------------------------------------------------------- windows */
+
+static void s_reply_waiters(broker_t *self, window_t *w, int status, const char *message)
+{
+    zlistx_t *waiters = w->waiters;
+    if (!waiters)
+        return;
+    proto_msg_t *rep = proto_msg_new(PROTO_CTL_REP);
+    rep->u.ctl_rep.status = status;
+    rep->u.ctl_rep.message = (char *) message;
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"window_id\":%" PRId64 ",\"catalog_id\":%d,\"state\":\"%s\",\"pages\":%d,\"items\":%d,"
+             "\"requests\":%d,\"truncated\":%s,\"degraded\":%s}",
+             w->id, w->catalog_id, window_state_name(w->state), w->pages_done, w->items, w->requests,
+             w->truncated ? "true" : "false", w->degraded ? "true" : "false");
+    rep->u.ctl_rep.json = json;
+    uint8_t *data;
+    size_t size;
+    if (proto_encode(rep, &data, &size) == 0) {
+        for (zframe_t *id = zlistx_first(waiters); id; id = zlistx_next(waiters)) {
+            zmsg_t *msg = zmsg_new();
+            zmsg_addmem(msg, zframe_data(id), zframe_size(id));
+            zmsg_addmem(msg, data, size);
+            zmsg_send(&msg, self->control);
+        }
+        free(data);
+    }
+    rep->u.ctl_rep.message = NULL;
+    rep->u.ctl_rep.json = NULL;
+    proto_msg_destroy(&rep);
+}
+
+static void s_window_close(broker_t *self, window_t *w, int status, const char *message)
+{
+    s_reply_waiters(self, w, status, message);
+    /* drop its queued tasks; tasks in flight are dropped when they answer */
+    for (int stage = PROTO_STAGE_FETCH; stage < PROTO_STAGES; stage++) {
+        zlistx_t *q = self->queue[stage];
+        task_t *task = zlistx_first(q);
+        while (task) {
+            task_t *next = zlistx_next(q);
+            if (task->window_id == w->id) {
+                zlistx_delete(q, task->queue_handle);
+                zhashx_delete(self->tasks, task->key);
+            }
+            task = next;
+        }
+    }
+    char key[24];
+    snprintf(key, sizeof key, "%" PRId64, w->id);
+    zhashx_delete(self->windows, key);
+    s_start_windows(self);
+}
+
+static void s_window_done(broker_t *self, window_t *w)
+{
+    w->state = WINDOW_DONE;
+    if (store_window_finish(self->store, w) != 0) {
+        /* keep it open: it will be finished on the next commit or after a restart */
+        w->state = WINDOW_RUNNING;
+        snprintf(self->last_error, sizeof self->last_error, "window %" PRId64 ": cannot record completion", w->id);
+        return;
+    }
+    char message[256];
+    snprintf(message, sizeof message, "window %" PRId64 " committed: catalog %d, %d pages, %d items, %d requests%s%s",
+             w->id, w->catalog_id, w->pages_done, w->items, w->requests,
+             w->truncated ? ", stopped at the 960-result cap" : "",
+             w->degraded ? ", a page was quarantined (mark kept)" : "");
+    log_info("window committed", "window=%" PRId64 " catalog=%d pages=%d items=%d requests=%d max_item_id=%" PRId64
+             " truncated=%d degraded=%d", w->id, w->catalog_id, w->pages_done, w->items, w->requests,
+             w->max_item_id, w->truncated, w->degraded);
+    s_window_close(self, w, 0, message);
+}
+
+static void s_window_failed(broker_t *self, window_t *w, const char *reason)
+{
+    w->state = WINDOW_FAILED;
+    store_window_fail(self->store, w, reason);
+    char message[512];
+    snprintf(message, sizeof message, "window %" PRId64 " failed: %s", w->id, reason);
+    snprintf(self->last_error, sizeof self->last_error, "%s", message);
+    log_error("window failed", "window=%" PRId64 " catalog=%d reason=%s", w->id, w->catalog_id, log_str(reason));
+    s_window_close(self, w, 1, message);
+}
+
+static void s_window_add(broker_t *self, window_t *w)
+{
+    char key[24];
+    snprintf(key, sizeof key, "%" PRId64, w->id);
+    zhashx_insert(self->windows, key, w);
+}
+
+static void s_window_loaded(void *arg, window_t *w)
+{
+    broker_t *self = arg;
+    s_window_add(self, w);
+    if (w->state == WINDOW_RUNNING) {
+        log_info("window resumed", "window=%" PRId64 " catalog=%d from_page=%d", w->id, w->catalog_id, w->next_page);
+        w->fetch_attempt++;
+        s_fetch_page(self, w, w->next_page);
+    }
+}
+
+/* Start the oldest pending window of every catalog that has none running. */
+static void s_start_windows(broker_t *self)
+{
+    zlistx_t *pending = zlistx_new();
+    zlistx_set_comparator(pending, NULL);
+    for (window_t *w = zhashx_first(self->windows); w; w = zhashx_next(self->windows))
+        if (w->state == WINDOW_PENDING)
+            zlistx_add_end(pending, w);
+    window_t *start[64];
+    int n = 0;
+    for (window_t *w = zlistx_first(pending); w; w = zlistx_next(pending)) {
+        bool busy = false;
+        for (window_t *o = zhashx_first(self->windows); o && !busy; o = zhashx_next(self->windows))
+            busy = o->catalog_id == w->catalog_id
+                   && (o->state == WINDOW_RUNNING || (o->state == WINDOW_PENDING && o->id < w->id));
+        for (int i = 0; i < n && !busy; i++)
+            busy = start[i]->catalog_id == w->catalog_id;
+        if (!busy && n < 64)
+            start[n++] = w;
+    }
+    zlistx_destroy(&pending);
+    for (int i = 0; i < n; i++) {
+        window_t *w = start[i];
+        if (store_window_start(self->store, w) != 0)
+            continue;
+        w->state = WINDOW_RUNNING;
+        log_info("window started", "window=%" PRId64 " catalog=%d hwm=%" PRId64, w->id, w->catalog_id,
+                 w->hwm_before);
+        s_fetch_page(self, w, 1);
+    }
+}
+
+static int64_t s_create_window(broker_t *self, int32_t catalog, int64_t start_s, int64_t end_s, const char *kind)
+{
+    int64_t id = 0;
+    int rc = store_window_create(self->store, catalog, start_s, end_s, kind, &id);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    window_t *w = window_new(id, catalog, start_s, end_s);
+    s_window_add(self, w);
+    char a[32], b[32];
+    log_info("window created", "window=%" PRId64 " catalog=%d kind=%s from=%s to=%s", id, catalog, kind,
+             config_format_time(start_s, a, sizeof a), config_format_time(end_s, b, sizeof b));
+    return id;
+}
+
+/* At each window boundary, one window per configured catalog for the period just closed. */
+static void s_schedule(broker_t *self)
+{
+    if (self->cfg.n_catalogs == 0)
+        return;
+    int64_t now_s = clock_wall_ms() / 1000;
+    if (now_s < self->next_schedule_s)
+        return;
+    int64_t len_s = self->cfg.window_ms / 1000 > 0 ? self->cfg.window_ms / 1000 : 1;
+    int64_t start, end;
+    window_slice(now_s, len_s, &start, &end);
+    for (int i = 0; i < self->cfg.n_catalogs; i++)
+        s_create_window(self, self->cfg.catalogs[i], start - len_s, start, "scheduled");
+    self->next_schedule_s = end;
+    s_start_windows(self);
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+static void s_on_fetched(broker_t *self, window_t *w, proto_msg_t *msg)
+{
+    proto_page_t *page = &msg->u.page;
+    if (page->max_item_id > w->max_item_id)
+        w->max_item_id = page->max_item_id;
+    if (page->error) {
+        w->degraded = true;
+        log_warn("page could not be parsed, it goes to quarantine", "window=%" PRId64 " page=%d error=%s",
+                 w->id, page->page, log_str(page->error));
+    }
+    /* forward untouched to a transformer */
+    msg->body = PROTO_BODY_PAGE;
+    s_task_new(self, PROTO_STAGE_TRANSFORM, w->id, page->page, msg);
+    /* and page on, or note the last page */
+    if (page->more && page->page < WINDOW_MAX_PAGES) {
+        w->next_page = page->page + 1;
+        s_fetch_page(self, w, w->next_page);
+    }
+    else {
+        w->next_page = 0;
+        w->last_page = page->page;
+        w->truncated = page->page >= WINDOW_MAX_PAGES && page->n_items >= WINDOW_PER_PAGE;
+    }
+}
+
+static void s_on_transformed(broker_t *self, window_t *w, proto_msg_t *msg)
+{
+    w->items += (int32_t) msg->u.batch.n_items;
+    msg->body = PROTO_BODY_BATCH;
+    s_task_new(self, PROTO_STAGE_SINK, w->id, msg->u.batch.page, msg);
+}
+
+static void s_on_committed(broker_t *self, window_t *w, proto_msg_t *msg)
+{
+    window_commit_page(w, msg->u.commit.page);
+    if (window_complete(w))
+        s_window_done(self, w);
+    else
+        store_window_progress(self->store, w);
+}
+
+static void s_on_result(broker_t *self, peer_t *peer, proto_msg_t *msg)
+{
+    char key[24];
+    snprintf(key, sizeof key, "%" PRIu64, msg->task_id);
+    task_t *task = zhashx_lookup(self->tasks, key);
+    if (!task) {
+        log_debug("late result ignored", "task=%s worker=%s", key, log_str(peer->name));
+        return;
+    }
+    if (task->peer)
+        task->peer->inflight--;
+    else if (task->queue_handle)
+        zlistx_delete(self->queue[task->stage], task->queue_handle);
+    task->peer = NULL;
+    peer->done++;
+    self->results[task->stage]++;
+    proto_stage_t stage = task->stage;
+    int64_t window_id = task->window_id;
+    zhashx_delete(self->tasks, key);
+
+    window_t *w = s_window(self, window_id);
+    if (!w || w->state != WINDOW_RUNNING)
+        return;
+    proto_body_t expected[PROTO_STAGES] = { PROTO_BODY_NONE, PROTO_BODY_PAGE, PROTO_BODY_BATCH, PROTO_BODY_COMMIT };
+    if (msg->body != expected[stage]) {
+        s_window_failed(self, w, "a worker answered with the wrong kind of result");
+        return;
+    }
+    switch (stage) {
+    case PROTO_STAGE_FETCH: s_on_fetched(self, w, msg); break;
+    case PROTO_STAGE_TRANSFORM: s_on_transformed(self, w, msg); break;
+    case PROTO_STAGE_SINK: s_on_committed(self, w, msg); break;
+    default: break;
+    }
+}
+
+static void s_on_nack(broker_t *self, peer_t *peer, proto_msg_t *msg)
+{
+    char key[24];
+    snprintf(key, sizeof key, "%" PRIu64, msg->task_id);
+    task_t *task = zhashx_lookup(self->tasks, key);
+    if (!task || task->peer != peer)
+        return;
+    window_t *w = s_window(self, task->window_id);
+    const char *reason = msg->u.nack.reason ? msg->u.nack.reason : "no reason given";
+    log_warn("task refused", "stage=%s window=%" PRId64 " page=%d worker=%s permanent=%d reason=%s",
+             proto_stage_name(task->stage), task->window_id, task->page, log_str(peer->name),
+             msg->u.nack.permanent, log_str(reason));
+    snprintf(self->last_error, sizeof self->last_error, "%s", reason);
+    if (w && (msg->u.nack.permanent || task->deliveries >= self->cfg.max_attempts)) {
+        task->peer->inflight--;
+        task->peer = NULL;
+        zhashx_delete(self->tasks, key);
+        s_window_failed(self, w, reason);
+        return;
+    }
+    int64_t delay = msg->u.nack.retry_after_ms != PROTO_NULL ? msg->u.nack.retry_after_ms : 1000;
+    s_requeue(self, task, delay);
+}
+
+static void s_on_report(broker_t *self, peer_t *peer, proto_msg_t *msg)
+{
+    proto_report_t *r = &msg->u.report;
+    log_warn("worker report", "worker=%s event=%s detail=%s backoff_ms=%" PRId64, log_str(peer->name),
+             log_str(r->event), log_str(r->detail), r->backoff_ms);
+    if (r->event && strcmp(r->event, "blocked") == 0 && r->backoff_ms > 0) {
+        ratelimit_pause(&self->rate, clock_mono_ms(), r->backoff_ms);
+        snprintf(self->last_error, sizeof self->last_error, "blocked by Vinted (%s); all fetching paused %" PRId64 " s",
+                 r->detail ? r->detail : "403", r->backoff_ms / 1000);
+    }
+}
+
+static void s_on_worker_message(broker_t *self)
+{
+    zmsg_t *zmsg = zmsg_recv(self->workers);
+    if (!zmsg)
+        return;
+    zframe_t *identity = zmsg_pop(zmsg);
+    zframe_t *body = zmsg_pop(zmsg);
+    if (!identity || !body || zmsg_size(zmsg) != 0) {
+        log_warn("malformed envelope from a worker rejected", NULL);
+        goto done;
+    }
+    char err[256];
+    proto_msg_t *msg = proto_decode(zframe_data(body), zframe_size(body), err, sizeof err);
+    if (!msg) {
+        log_warn("malformed message from a worker rejected", "reason=%s", log_str(err));
+        goto done;
+    }
+    char *hex = zframe_strhex(identity);
+    peer_t *peer = zhashx_lookup(self->peers, hex);
+    if (msg->cmd == PROTO_READY) {
+        if (peer)
+            s_peer_remove(self, peer, "announced itself again");
+        if (msg->u.ready.stage <= PROTO_STAGE_NONE || msg->u.ready.stage >= PROTO_STAGES) {
+            log_warn("READY with an unknown stage rejected", "stage=%d", msg->u.ready.stage);
+        }
+        else {
+            peer = calloc(1, sizeof *peer);
+            snprintf(peer->key, sizeof peer->key, "%s", hex);
+            peer->identity = zframe_dup(identity);
+            peer->name = strdup(msg->u.ready.name ? msg->u.ready.name : "?");
+            peer->stage = msg->u.ready.stage;
+            peer->capacity = msg->u.ready.capacity > 0 ? msg->u.ready.capacity : 1;
+            peer->expiry = clock_mono_ms() + PROTO_LIVENESS_MS;
+            zhashx_insert(self->peers, peer->key, peer);
+            log_info("worker ready", "stage=%s worker=%s capacity=%d", proto_stage_name(peer->stage),
+                     log_str(peer->name), peer->capacity);
+        }
+    }
+    else if (!peer) {
+        /* not (or no longer) registered: tell it to start over */
+        peer_t tmp = { .identity = identity };
+        if (msg->cmd != PROTO_DISCONNECT)
+            s_send_cmd(self, &tmp, PROTO_DISCONNECT);
+    }
+    else {
+        peer->expiry = clock_mono_ms() + PROTO_LIVENESS_MS;
+        switch (msg->cmd) {
+        case PROTO_HEARTBEAT: break;
+        case PROTO_RESULT: s_on_result(self, peer, msg); break;
+        case PROTO_NACK: s_on_nack(self, peer, msg); break;
+        case PROTO_TOKEN_REQ: zlistx_add_end(self->token_waiters, strdup(peer->key)); break;
+        case PROTO_REPORT: s_on_report(self, peer, msg); break;
+        case PROTO_DISCONNECT: s_peer_remove(self, peer, "worker said goodbye"); break;
+        default: log_warn("unexpected command from a worker", "cmd=%s", proto_cmd_name(msg->cmd)); break;
+        }
+    }
+    free(hex);
+    proto_msg_destroy(&msg);
+done:
+    zframe_destroy(&identity);
+    zframe_destroy(&body);
+    zmsg_destroy(&zmsg);
+}
+
+/* Heartbeats out, silent workers and overdue tasks back to the queue. */
+static void s_sweep(broker_t *self)
+{
+    int64_t now = clock_mono_ms();
+    if (now >= self->next_heartbeat) {
+        for (peer_t *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
+            if (now - p->last_send >= PROTO_HEARTBEAT_MS)
+                s_send_cmd(self, p, PROTO_HEARTBEAT);
+        self->next_heartbeat = now + PROTO_HEARTBEAT_MS / 2;
+    }
+    if (now < self->next_sweep)
+        return;
+    self->next_sweep = now + 250;
+    zlistx_t *dead = zlistx_new();
+    for (peer_t *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
+        if (p->expiry < now)
+            zlistx_add_end(dead, p);
+    for (peer_t *p = zlistx_first(dead); p; p = zlistx_next(dead))
+        s_peer_remove(self, p, "silent past its liveness");
+    zlistx_purge(dead);
+    for (task_t *t = zhashx_first(self->tasks); t; t = zhashx_next(self->tasks))
+        if (t->peer && t->deadline < now)
+            zlistx_add_end(dead, t);
+    for (task_t *t = zlistx_first(dead); t; t = zlistx_next(dead)) {
+        log_warn("task overdue, dispatching it again", "stage=%s window=%" PRId64 " page=%d worker=%s",
+                 proto_stage_name(t->stage), t->window_id, t->page, log_str(t->peer->name));
+        s_requeue(self, t, 0);
+    }
+    zlistx_destroy(&dead);
+}
+
+/* ------------------------------------------------------------- control */
+
+static const char *s_arg(proto_ctl_req_t *req, const char *key)
+{
+    for (size_t i = 0; i < req->n_args; i++)
+        if (req->keys[i] && strcmp(req->keys[i], key) == 0)
+            return req->values[i];
+    return NULL;
+}
+
+static void s_json_str(char *out, size_t size, const char *s)
+{
+    size_t o = 0;
+    out[o++] = '"';
+    for (; s && *s && o + 8 < size; s++) {
+        unsigned char c = (unsigned char) *s;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char) c;
+        }
+        else if (c < 0x20)
+            o += (size_t) snprintf(out + o, size - o, "\\u%04x", c);
+        else
+            out[o++] = (char) c;
+    }
+    out[o++] = '"';
+    out[o] = 0;
+}
+
+static void s_ctl_reply(broker_t *self, zframe_t *identity, int status, const char *message, const char *json)
+{
+    proto_msg_t *rep = proto_msg_new(PROTO_CTL_REP);
+    rep->u.ctl_rep.status = status;
+    rep->u.ctl_rep.message = (char *) message;
+    rep->u.ctl_rep.json = (char *) json;
+    uint8_t *data;
+    size_t size;
+    if (proto_encode(rep, &data, &size) == 0) {
+        zmsg_t *msg = zmsg_new();
+        zmsg_addmem(msg, zframe_data(identity), zframe_size(identity));
+        zmsg_addmem(msg, data, size);
+        zmsg_send(&msg, self->control);
+        free(data);
+    }
+    rep->u.ctl_rep.message = NULL;
+    rep->u.ctl_rep.json = NULL;
+    proto_msg_destroy(&rep);
+}
+
+static void s_ctl_window(broker_t *self, zframe_t *identity, proto_ctl_req_t *req)
+{
+    const char *catalog = s_arg(req, "catalog"), *from = s_arg(req, "from"), *to = s_arg(req, "to");
+    const char *wait = s_arg(req, "wait");
+    char *end;
+    long cat = catalog ? strtol(catalog, &end, 10) : 0;
+    if (!catalog || *end || cat <= 0 || cat > INT32_MAX) {
+        s_ctl_reply(self, identity, 2, "window: --catalog must be a positive catalog id", NULL);
+        return;
+    }
+    int64_t now_s = clock_wall_ms() / 1000, from_s = now_s - self->cfg.window_ms / 1000, to_s = now_s;
+    if ((from && config_parse_time(from, &from_s) != 0) || (to && config_parse_time(to, &to_s) != 0)) {
+        s_ctl_reply(self, identity, 2, "window: --from/--to must be UTC times like 2026-11-25T10:00:00Z", NULL);
+        return;
+    }
+    if (to_s <= from_s) {
+        s_ctl_reply(self, identity, 2, "window: --to must be after --from", NULL);
+        return;
+    }
+    int64_t id = s_create_window(self, (int32_t) cat, from_s, to_s, "adhoc");
+    if (id <= 0) {
+        s_ctl_reply(self, identity, 1, "window: the broker could not record the window (database error)", NULL);
+        return;
+    }
+    window_t *w = s_window(self, id);
+    char message[128], json[128];
+    snprintf(message, sizeof message, "window %" PRId64 " queued for catalog %ld", id, cat);
+    snprintf(json, sizeof json, "{\"window_id\":%" PRId64 ",\"catalog_id\":%ld,\"state\":\"pending\"}", id, cat);
+    if (wait && strcmp(wait, "1") == 0) {
+        if (!w->waiters) {
+            zlistx_t *waiters = zlistx_new();
+            zlistx_set_destructor(waiters, (zlistx_destructor_fn *) zframe_destroy);
+            w->waiters = waiters;
+        }
+        zlistx_add_end(w->waiters, zframe_dup(identity));
+    }
+    else
+        s_ctl_reply(self, identity, 0, message, json);
+    s_start_windows(self);
+}
+
+static void s_ctl_status(broker_t *self, zframe_t *identity)
+{
+    size_t size = 65536, o = 0;
+    char *json = malloc(size);
+    int64_t now = clock_mono_ms();
+    o += (size_t) snprintf(json + o, size - o, "{\"workers\":[");
+    bool first = true;
+    int workers[PROTO_STAGES] = { 0 }, inflight[PROTO_STAGES] = { 0 };
+    for (peer_t *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers)) {
+        workers[p->stage]++;
+        inflight[p->stage] += p->inflight;
+        if (o + 512 > size)
+            continue;
+        char name[300];
+        s_json_str(name, sizeof name, p->name);
+        o += (size_t) snprintf(json + o, size - o,
+                               "%s{\"name\":%s,\"stage\":\"%s\",\"capacity\":%d,\"inflight\":%d,\"done\":%" PRIu64
+                               ",\"alive\":true,\"expires_in_ms\":%" PRId64 "}",
+                               first ? "" : ",", name, proto_stage_name(p->stage), p->capacity, p->inflight, p->done,
+                               p->expiry - now);
+        first = false;
+    }
+    o += (size_t) snprintf(json + o, size - o, "],\"stages\":{");
+    for (int s = PROTO_STAGE_FETCH; s < PROTO_STAGES; s++)
+        o += (size_t) snprintf(json + o, size - o, "%s\"%s\":{\"workers\":%d,\"queued\":%zu,\"inflight\":%d,\"done\":%" PRIu64 "}",
+                               s == PROTO_STAGE_FETCH ? "" : ",", proto_stage_name((proto_stage_t) s), workers[s],
+                               zlistx_size(self->queue[s]), inflight[s], self->results[s]);
+    int64_t counts[4];
+    store_window_counts(self->store, counts);
+    char err[600];
+    s_json_str(err, sizeof err, self->last_error);
+    o += (size_t) snprintf(json + o, size - o,
+                           "},\"windows\":{\"pending\":%" PRId64 ",\"running\":%" PRId64 ",\"done\":%" PRId64
+                           ",\"failed\":%" PRId64 "},\"requests\":%" PRId64 ",\"rate_per_min\":%g,\"backoff_ms\":%" PRId64
+                           ",\"token_waiters\":%zu,\"last_error\":%s}",
+                           counts[0], counts[1], counts[2], counts[3], self->rate.granted, self->cfg.rate_per_min,
+                           self->rate.paused_until > now ? self->rate.paused_until - now : 0,
+                           zlistx_size(self->token_waiters), self->last_error[0] ? err : "null");
+    s_ctl_reply(self, identity, 0, "status", json);
+    free(json);
+}
+
+static void s_on_control_message(broker_t *self)
+{
+    zmsg_t *zmsg = zmsg_recv(self->control);
+    if (!zmsg)
+        return;
+    zframe_t *identity = zmsg_pop(zmsg);
+    zframe_t *body = zmsg_pop(zmsg);
+    if (identity && body) {
+        char err[256];
+        proto_msg_t *msg = proto_decode(zframe_data(body), zframe_size(body), err, sizeof err);
+        if (!msg || msg->cmd != PROTO_CTL_REQ || !msg->u.ctl_req.verb) {
+            char why[300];
+            snprintf(why, sizeof why, "malformed control request: %s", msg ? "not a CTL_REQ" : err);
+            s_ctl_reply(self, identity, 2, why, NULL);
+        }
+        else if (strcmp(msg->u.ctl_req.verb, "window") == 0)
+            s_ctl_window(self, identity, &msg->u.ctl_req);
+        else if (strcmp(msg->u.ctl_req.verb, "status") == 0)
+            s_ctl_status(self, identity);
+        else {
+            char why[300];
+            snprintf(why, sizeof why, "unknown control verb '%.200s'", msg->u.ctl_req.verb);
+            s_ctl_reply(self, identity, 2, why, NULL);
+        }
+        proto_msg_destroy(&msg);
+    }
+    zframe_destroy(&identity);
+    zframe_destroy(&body);
+    zmsg_destroy(&zmsg);
+}
+
+/* ---------------------------------------------------------------- life */
+
+broker_t *broker_new(const broker_config_t *config)
+{
+    broker_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->cfg = *config;
+    self->store = store_new(config->pg, 60000);
+    if (!self->store) {
+        log_error("cannot open the database", "pg=%s", log_str(config->pg));
+        broker_destroy(&self);
+        return NULL;
+    }
+    self->workers = zsock_new(ZMQ_ROUTER);
+    self->control = zsock_new(ZMQ_ROUTER);
+    zsock_set_router_mandatory(self->workers, 0);
+    zsock_set_sndhwm(self->workers, 100000);
+    zsock_set_rcvhwm(self->workers, 100000);
+    if (zsock_bind(self->workers, "%s", config->endpoint) < 0) {
+        log_error("cannot bind the worker endpoint", "endpoint=%s error=%s", log_str(config->endpoint),
+                  log_str(zmq_strerror(zmq_errno())));
+        broker_destroy(&self);
+        return NULL;
+    }
+    if (zsock_bind(self->control, "%s", config->control) < 0) {
+        log_error("cannot bind the control endpoint", "endpoint=%s error=%s", log_str(config->control),
+                  log_str(zmq_strerror(zmq_errno())));
+        broker_destroy(&self);
+        return NULL;
+    }
+    self->peers = zhashx_new();
+    zhashx_set_destructor(self->peers, s_peer_free);
+    self->tasks = zhashx_new();
+    zhashx_set_destructor(self->tasks, s_task_destructor);
+    self->windows = zhashx_new();
+    zhashx_set_destructor(self->windows, s_window_destructor);
+    for (int s = 0; s < PROTO_STAGES; s++)
+        self->queue[s] = zlistx_new();
+    self->token_waiters = zlistx_new();
+    zlistx_set_destructor(self->token_waiters, (zlistx_destructor_fn *) zstr_free);
+    ratelimit_init(&self->rate, config->rate_per_min, clock_mono_ms());
+    store_windows_open(self->store, s_window_loaded, self);
+    s_start_windows(self);
+    log_info("broker started", "workers=%s control=%s catalogs=%d window_ms=%" PRId64 " rate_per_min=%g",
+             log_str(config->endpoint), log_str(config->control), config->n_catalogs, config->window_ms,
+             config->rate_per_min);
+    return self;
+}
+
+void broker_destroy(broker_t **self_p)
+{
+    broker_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy(&self->windows);
+    for (int s = 0; s < PROTO_STAGES; s++)
+        zlistx_destroy(&self->queue[s]);
+    zhashx_destroy(&self->tasks);
+    zhashx_destroy(&self->peers);
+    zlistx_destroy(&self->token_waiters);
+    zsock_destroy(&self->workers);
+    zsock_destroy(&self->control);
+    store_destroy(&self->store);
+    free(self);
+    *self_p = NULL;
+}
+
+int broker_run(broker_t *self)
+{
+    zmq_pollitem_t items[] = {
+        { zsock_resolve(self->workers), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve(self->control), 0, ZMQ_POLLIN, 0 },
+    };
+    while (!zsys_interrupted) {
+        long timeout = 100;
+        if (zlistx_size(self->token_waiters) > 0) {
+            int64_t wait = ratelimit_wait_ms(&self->rate, clock_mono_ms());
+            if (wait < timeout)
+                timeout = (long) wait;
+        }
+        int rc = zmq_poll(items, 2, timeout);
+        if (rc < 0 && zmq_errno() != EINTR)
+            break;
+        for (int n = 0; n < 1000 && (zsock_events(self->workers) & ZMQ_POLLIN); n++)
+            s_on_worker_message(self);
+        for (int n = 0; n < 100 && (zsock_events(self->control) & ZMQ_POLLIN); n++)
+            s_on_control_message(self);
+        s_schedule(self);
+        s_sweep(self);
+        s_grant_tokens(self);
+        s_dispatch(self);
+    }
+    log_info("broker stopping", "open_windows=%zu tasks=%zu", zhashx_size(self->windows), zhashx_size(self->tasks));
+    return 0;
+}

@@ -1,0 +1,33 @@
+/*  broker.h - the broker: slices time into windows per catalog, dispatches
+    tasks to the workers registered per stage, routes each stage's output to
+    the next stage, and marks a window done once the sink has committed it.
+    The whole journey of a message is in broker.c's dispatch (s_on_result).
+*/
+#ifndef BROKER_H_INCLUDED
+#define BROKER_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define BROKER_MAX_CATALOGS 256
+
+typedef struct {
+    const char *endpoint;     /* ROUTER for workers */
+    const char *control;      /* ROUTER for vinted-ctl */
+    const char *pg;           /* libpq connection string ("" = PG* variables) */
+    int32_t catalogs[BROKER_MAX_CATALOGS];
+    int n_catalogs;
+    int64_t window_ms;        /* window length */
+    double rate_per_min;      /* requests per minute, all fetchers together */
+    int64_t task_timeout_ms;  /* a task unanswered this long is dispatched again */
+    int max_attempts;         /* NACKs/redeliveries of one task before its window fails */
+} broker_config_t;
+
+typedef struct _broker_t broker_t;
+
+broker_t *broker_new(const broker_config_t *config);
+void broker_destroy(broker_t **self_p);
+/* Serve until SIGINT/SIGTERM. 0 on a clean stop. */
+int broker_run(broker_t *self);
+
+#endif

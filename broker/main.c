@@ -1,0 +1,75 @@
+/*  vinted-broker - schedules windows and routes work between the stages. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "common/config.h"
+#include "common/log.h"
+
+static config_opt_t s_opts[] = {
+    { "broker", "VINTED_BROKER", "tcp://127.0.0.1:5555", "endpoint the broker binds for workers", NULL },
+    { "control", "VINTED_CONTROL", "tcp://127.0.0.1:5556", "endpoint the broker binds for vinted-ctl", NULL },
+    { "pg", "VINTED_PG", "", "PostgreSQL connection string or URI (empty: libpq's PG* variables)", NULL },
+    { "catalogs", "VINTED_CATALOGS", "", "comma-separated catalog ids to schedule every window (empty: only ad-hoc windows)", NULL },
+    { "window", "VINTED_WINDOW", "1h", "window length, e.g. 1h, 300s", NULL },
+    { "rate", "VINTED_RATE", "1", "most requests per minute all fetchers together send to Vinted", NULL },
+    { "task-timeout", "VINTED_TASK_TIMEOUT", "10m", "a task unanswered this long is dispatched again", NULL },
+    { "max-attempts", "VINTED_MAX_ATTEMPTS", "8", "refusals of one task before its window fails", NULL },
+    { NULL, NULL, NULL, NULL, NULL },
+};
+
+static int s_parse_catalogs(const char *text, broker_config_t *cfg)
+{
+    cfg->n_catalogs = 0;
+    const char *p = text;
+    while (p && *p) {
+        char *end;
+        long id = strtol(p, &end, 10);
+        if (end == p || id <= 0 || id > 2147483647 || (*end && *end != ',')) {
+            fprintf(stderr, "invalid --catalogs / VINTED_CATALOGS '%s': expected comma-separated positive ids, like 221,1242\n", text);
+            return -1;
+        }
+        if (cfg->n_catalogs == BROKER_MAX_CATALOGS) {
+            fprintf(stderr, "invalid --catalogs / VINTED_CATALOGS: more than %d catalogs\n", BROKER_MAX_CATALOGS);
+            return -1;
+        }
+        cfg->catalogs[cfg->n_catalogs++] = (int32_t) id;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = config_parse(s_opts, argc, argv, "vinted-broker",
+                          "Slices time into windows per catalog, dispatches fetch, transform and sink tasks\n"
+                          "to the workers of each stage over ZeroMQ, and records windows and each catalog's\n"
+                          "high-water mark in PostgreSQL so a restart resumes where it stopped.");
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    log_init("broker");
+    broker_config_t cfg = { 0 };
+    cfg.endpoint = config_get(s_opts, "broker");
+    cfg.control = config_get(s_opts, "control");
+    cfg.pg = config_get(s_opts, "pg");
+    int64_t rate, attempts;
+    if (s_parse_catalogs(config_get(s_opts, "catalogs"), &cfg) != 0
+        || config_duration_ms(s_opts, "window", &cfg.window_ms) != 0
+        || config_duration_ms(s_opts, "task-timeout", &cfg.task_timeout_ms) != 0
+        || config_int(s_opts, "rate", 1, 1000000, &rate) != 0
+        || config_int(s_opts, "max-attempts", 1, 1000, &attempts) != 0)
+        return 2;
+    if (cfg.window_ms < 1000) {
+        fprintf(stderr, "invalid --window / VINTED_WINDOW '%s': at least 1s\n", config_get(s_opts, "window"));
+        return 2;
+    }
+    cfg.rate_per_min = (double) rate;
+    cfg.max_attempts = (int) attempts;
+    broker_t *broker = broker_new(&cfg);
+    if (!broker)
+        return 1;
+    rc = broker_run(broker);
+    broker_destroy(&broker);
+    return rc;
+}

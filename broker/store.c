@@ -1,0 +1,272 @@
+/*  store.c - the broker's durable state in PostgreSQL (all SQL parameterized). */
+#include "broker/store.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/migrate.h"
+#include "proto/proto.h"
+
+struct _store_t {
+    char *conninfo;
+    PGconn *conn;
+    char *dq_sql; /* built once: the data-quality report statement */
+};
+
+static int s_connect(store_t *self)
+{
+    if (self->conn && PQstatus(self->conn) == CONNECTION_OK)
+        return 0;
+    if (self->conn)
+        PQfinish(self->conn);
+    self->conn = PQconnectdb(self->conninfo);
+    if (PQstatus(self->conn) != CONNECTION_OK) {
+        log_warn("database not reachable", "error=%s", log_str(PQerrorMessage(self->conn)));
+        return -1;
+    }
+    return 0;
+}
+
+/* Run a parameterized statement; on a lost connection reconnect once and retry. */
+static PGresult *s_exec(store_t *self, const char *sql, int n, const char *const *params)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (s_connect(self) != 0)
+            continue;
+        PGresult *res = PQexecParams(self->conn, sql, n, NULL, params, NULL, NULL, 0);
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+            return res;
+        log_error("database statement failed", "error=%s", log_str(PQresultErrorMessage(res)));
+        PQclear(res);
+        if (PQstatus(self->conn) == CONNECTION_OK)
+            return NULL;
+    }
+    return NULL;
+}
+
+static int s_run(store_t *self, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = s_exec(self, sql, n, params);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+static void s_build_dq_sql(store_t *self)
+{
+    char nulls[2048] = "";
+    size_t o = 0;
+    for (int bit = 0; bit < PROTO_NULL_FIELDS; bit++)
+        o += (size_t) snprintf(nulls + o, sizeof nulls - o, "%s'%s', coalesce(sum((null_mask >> %d) & 1), 0)",
+                               bit ? ", " : "", proto_null_field_name(bit), bit);
+    size_t size = 8192;
+    self->dq_sql = malloc(size);
+    snprintf(self->dq_sql, size,
+             "INSERT INTO dq_reports (window_id, catalog_id, rows, distinct_items, duplicates, new_items,"
+             " nulls, quarantined, prices)"
+             " SELECT $1::bigint, $2::int, s.n, s.d, s.n - s.d,"
+             "  (SELECT count(*) FROM items WHERE first_window_id = $1::bigint),"
+             "  s.nulls,"
+             "  (SELECT coalesce(jsonb_object_agg(rule, n), '{}'::jsonb) FROM"
+             "     (SELECT rule, count(*) AS n FROM quarantine WHERE window_id = $1::bigint GROUP BY rule) q),"
+             "  (SELECT coalesce(jsonb_object_agg(currency, jsonb_build_object('n', n, 'min', mn,"
+             "       'median', md, 'max', mx)), '{}'::jsonb) FROM"
+             "     (SELECT currency, count(*) AS n, min(price) AS mn, max(price) AS mx,"
+             "        percentile_disc(0.5) WITHIN GROUP (ORDER BY price) AS md"
+             "      FROM (SELECT DISTINCT ON (item_id) item_id, price, currency FROM sightings"
+             "            WHERE window_id = $1::bigint AND price IS NOT NULL AND currency IS NOT NULL"
+             "            ORDER BY item_id, page, pos) u GROUP BY currency) p)"
+             " FROM (SELECT count(*) AS n, count(DISTINCT item_id) AS d, jsonb_build_object(%s) AS nulls"
+             "       FROM sightings WHERE window_id = $1::bigint) s"
+             " ON CONFLICT (window_id) DO UPDATE SET rows = EXCLUDED.rows,"
+             "  distinct_items = EXCLUDED.distinct_items, duplicates = EXCLUDED.duplicates,"
+             "  new_items = EXCLUDED.new_items, nulls = EXCLUDED.nulls,"
+             "  quarantined = EXCLUDED.quarantined, prices = EXCLUDED.prices, created_at = now()",
+             nulls);
+}
+
+store_t *store_new(const char *conninfo, int64_t timeout_ms)
+{
+    store_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->conninfo = strdup(conninfo ? conninfo : "");
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    int64_t delay = 200;
+    while (s_connect(self) != 0) {
+        if (clock_mono_ms() > deadline) {
+            store_destroy(&self);
+            return NULL;
+        }
+        clock_sleep_ms(delay);
+        delay = delay * 2 > 5000 ? 5000 : delay * 2;
+    }
+    if (migrate_apply(self->conn) != 0) {
+        store_destroy(&self);
+        return NULL;
+    }
+    s_build_dq_sql(self);
+    return self;
+}
+
+void store_destroy(store_t **self_p)
+{
+    store_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->conn)
+        PQfinish(self->conn);
+    free(self->dq_sql);
+    free(self->conninfo);
+    free(self);
+    *self_p = NULL;
+}
+
+#define I64(buf, v) (snprintf(buf, sizeof buf, "%" PRId64, (int64_t) (v)), buf)
+
+int store_window_create(store_t *self, int32_t catalog_id, int64_t start_s, int64_t end_s,
+                        const char *kind, int64_t *id)
+{
+    char a[24], b[24], c[24];
+    const char *params[] = { I64(a, catalog_id), I64(b, start_s), I64(c, end_s), kind };
+    PGresult *res = s_exec(self,
+                           "INSERT INTO windows (catalog_id, start_at, end_at, kind)"
+                           " VALUES ($1, to_timestamp($2), to_timestamp($3), $4)"
+                           " ON CONFLICT (catalog_id, start_at) WHERE kind = 'scheduled' DO NOTHING"
+                           " RETURNING window_id",
+                           4, params);
+    if (!res)
+        return -1;
+    int rc = 1;
+    if (PQntuples(res) == 1) {
+        *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        rc = 0;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int store_windows_open(store_t *self, void (*fn)(void *arg, window_t *window), void *arg)
+{
+    PGresult *res = s_exec(self,
+                           "SELECT window_id, catalog_id, extract(epoch FROM start_at)::bigint,"
+                           " extract(epoch FROM end_at)::bigint, state, coalesce(hwm_before, 0),"
+                           " pages_done, coalesce(max_item_id, 0), items, requests, truncated"
+                           " FROM windows WHERE state IN ('pending', 'running') ORDER BY window_id",
+                           0, NULL);
+    if (!res)
+        return -1;
+    for (int r = 0; r < PQntuples(res); r++) {
+        window_t *w = window_new(strtoll(PQgetvalue(res, r, 0), NULL, 10), atoi(PQgetvalue(res, r, 1)),
+                                 strtoll(PQgetvalue(res, r, 2), NULL, 10),
+                                 strtoll(PQgetvalue(res, r, 3), NULL, 10));
+        if (strcmp(PQgetvalue(res, r, 4), "running") == 0) {
+            w->state = WINDOW_RUNNING;
+            w->hwm_before = strtoll(PQgetvalue(res, r, 5), NULL, 10);
+            int done = atoi(PQgetvalue(res, r, 6));
+            for (int p = 1; p <= done && p <= WINDOW_MAX_PAGES; p++)
+                window_commit_page(w, p);
+            w->next_page = w->pages_done + 1; /* resume after the committed prefix */
+            w->max_item_id = strtoll(PQgetvalue(res, r, 7), NULL, 10);
+            w->items = atoi(PQgetvalue(res, r, 8));
+            w->requests = atoi(PQgetvalue(res, r, 9));
+            w->truncated = strcmp(PQgetvalue(res, r, 10), "t") == 0;
+        }
+        fn(arg, w);
+    }
+    PQclear(res);
+    return 0;
+}
+
+int store_window_start(store_t *self, window_t *window)
+{
+    char a[24];
+    const char *params[] = { I64(a, window->id) };
+    PGresult *res = s_exec(self,
+                           "UPDATE windows w SET state = 'running', started_at = now(),"
+                           " hwm_before = coalesce((SELECT hwm_item_id FROM catalog_state c"
+                           "                        WHERE c.catalog_id = w.catalog_id), 0)"
+                           " WHERE window_id = $1 RETURNING hwm_before",
+                           1, params);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 1)
+        window->hwm_before = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+int store_window_progress(store_t *self, const window_t *w)
+{
+    char a[24], b[24], c[24], d[24], e[24], f[24], g[24];
+    const char *params[] = { I64(a, w->id),         I64(b, w->pages_done), I64(c, w->last_page),
+                             I64(d, w->max_item_id), I64(e, w->items),      I64(f, w->requests),
+                             w->truncated ? "t" : "f", I64(g, w->degraded) };
+    return s_run(self,
+                 "UPDATE windows SET pages_done = $2, last_page = nullif($3::int, 0),"
+                 " max_item_id = $4, items = $5, requests = $6, truncated = $7::boolean,"
+                 " error = CASE WHEN $8::int = 1 THEN 'a page was quarantined; mark kept' ELSE error END"
+                 " WHERE window_id = $1",
+                 8, params);
+}
+
+int store_window_finish(store_t *self, const window_t *w)
+{
+    if (s_run(self, "BEGIN", 0, NULL) != 0)
+        return -1;
+    if (store_window_progress(self, w) != 0)
+        goto fail;
+    char a[24], b[24], c[24];
+    const char *p1[] = { I64(a, w->id) };
+    if (s_run(self, "UPDATE windows SET state = 'done', finished_at = now() WHERE window_id = $1", 1, p1) != 0)
+        goto fail;
+    if (!w->degraded) {
+        const char *p2[] = { I64(a, w->catalog_id), I64(b, w->max_item_id), I64(c, w->id) };
+        if (s_run(self,
+                  "INSERT INTO catalog_state (catalog_id, hwm_item_id, last_window_id) VALUES ($1, $2, $3)"
+                  " ON CONFLICT (catalog_id) DO UPDATE SET"
+                  " hwm_item_id = GREATEST(catalog_state.hwm_item_id, EXCLUDED.hwm_item_id),"
+                  " last_window_id = EXCLUDED.last_window_id, updated_at = now()",
+                  3, p2) != 0)
+            goto fail;
+    }
+    const char *p3[] = { I64(a, w->id), I64(b, w->catalog_id) };
+    if (s_run(self, self->dq_sql, 2, p3) != 0)
+        goto fail;
+    return s_run(self, "COMMIT", 0, NULL);
+fail:
+    s_run(self, "ROLLBACK", 0, NULL);
+    return -1;
+}
+
+int store_window_fail(store_t *self, const window_t *w, const char *error)
+{
+    char a[24];
+    const char *params[] = { I64(a, w->id), error };
+    return s_run(self,
+                 "UPDATE windows SET state = 'failed', error = $2, finished_at = now() WHERE window_id = $1",
+                 2, params);
+}
+
+int store_window_counts(store_t *self, int64_t counts[4])
+{
+    memset(counts, 0, 4 * sizeof counts[0]);
+    PGresult *res = s_exec(self, "SELECT state, count(*) FROM windows GROUP BY state", 0, NULL);
+    if (!res)
+        return -1;
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *state = PQgetvalue(res, r, 0);
+        for (int s = WINDOW_PENDING; s <= WINDOW_FAILED; s++)
+            if (strcmp(state, window_state_name((window_state_t) s)) == 0)
+                counts[s] = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+    }
+    PQclear(res);
+    return 0;
+}

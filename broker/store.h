@@ -1,0 +1,39 @@
+/*  store.h - the broker's durable state in PostgreSQL: windows, their
+    progress, each catalog's high-water mark and the per-window data-quality
+    report. A restarted broker reloads open windows from here and resumes.
+*/
+#ifndef STORE_H_INCLUDED
+#define STORE_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/window.h"
+
+typedef struct _store_t store_t;
+
+/* Connect (retrying until timeout_ms) and apply migrations. NULL on failure. */
+store_t *store_new(const char *conninfo, int64_t timeout_ms);
+void store_destroy(store_t **self_p);
+
+/* Insert a window. kind "scheduled" windows are unique per (catalog, start):
+   returns 1 and no id when it already exists; 0 with *id on insert; -1 on error. */
+int store_window_create(store_t *self, int32_t catalog_id, int64_t start_s, int64_t end_s,
+                        const char *kind, int64_t *id);
+
+/* Call fn for every pending or running window, oldest first. */
+int store_windows_open(store_t *self, void (*fn)(void *arg, window_t *window), void *arg);
+
+/* Mark running and read the catalog's mark into window->hwm_before. */
+int store_window_start(store_t *self, window_t *window);
+/* Persist pages_done, last_page, max_item_id, items, requests, truncated, degraded. */
+int store_window_progress(store_t *self, const window_t *window);
+/* Done: in one transaction, state done, the catalog mark advanced (unless degraded),
+   and the data-quality report computed from the window's sightings and quarantine. */
+int store_window_finish(store_t *self, const window_t *window);
+int store_window_fail(store_t *self, const window_t *window, const char *error);
+
+/* Window counts by state, for status. */
+int store_window_counts(store_t *self, int64_t counts[4]);
+
+#endif

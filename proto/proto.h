@@ -1,0 +1,240 @@
+/*  proto.h - the vinted-pipeline wire format: every message exchanged between
+    the broker, the workers and control clients, encoded with msgpack.
+
+    This module is the only place that knows the bytes on the wire; the
+    conversation itself (who sends what, when) is specified in PROTOCOL.md.
+    A message is one ZeroMQ frame holding one msgpack array:
+        [ version, command, body... ]
+    Decoding never trusts its input: a malformed frame yields NULL and a reason.
+*/
+#ifndef PROTO_H_INCLUDED
+#define PROTO_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_VERSION 1
+
+/* Heartbeating (Paranoid Pirate style, both directions). */
+#define PROTO_HEARTBEAT_MS 1000 /* send a heartbeat after this much silence */
+#define PROTO_LIVENESS_MS 5000  /* a peer silent this long is dead */
+
+/* Integers that may be absent travel as msgpack nil and live in C as this. */
+#define PROTO_NULL INT64_MIN
+
+typedef enum {
+    PROTO_READY = 1,     /* worker -> broker: I exist, this is my stage */
+    PROTO_HEARTBEAT = 2, /* both ways */
+    PROTO_TASK = 3,      /* broker -> worker: do this */
+    PROTO_RESULT = 4,    /* worker -> broker: done, here is the output (acks the task) */
+    PROTO_NACK = 5,      /* worker -> broker: could not do it (retry later or give up) */
+    PROTO_TOKEN_REQ = 6, /* fetcher -> broker: may I send one request to Vinted? */
+    PROTO_TOKEN = 7,     /* broker -> fetcher: yes, one request */
+    PROTO_DISCONNECT = 8,/* broker -> worker: I do not know you, reconnect */
+    PROTO_CTL_REQ = 9,   /* control client -> broker */
+    PROTO_CTL_REP = 10,  /* broker -> control client */
+    PROTO_REPORT = 11,   /* worker -> broker: an event worth knowing (403 block, ...) */
+} proto_cmd_t;
+
+typedef enum {
+    PROTO_STAGE_NONE = 0,
+    PROTO_STAGE_FETCH = 1,
+    PROTO_STAGE_TRANSFORM = 2,
+    PROTO_STAGE_SINK = 3,
+} proto_stage_t;
+#define PROTO_STAGES 4
+
+/* What a TASK or RESULT carries. */
+typedef enum {
+    PROTO_BODY_NONE = 0,
+    PROTO_BODY_FETCH = 1,  /* proto_fetch_t: fetch one catalog page */
+    PROTO_BODY_PAGE = 2,   /* proto_page_t: a raw API response with its context */
+    PROTO_BODY_BATCH = 3,  /* proto_batch_t: normalized records of one page */
+    PROTO_BODY_COMMIT = 4, /* proto_commit_t: the sink committed a batch */
+} proto_body_t;
+
+typedef struct {
+    proto_stage_t stage;
+    char *name;       /* free text: host:pid, for status and logs */
+    int32_t capacity; /* tasks the worker accepts in flight (credit) */
+} proto_ready_t;
+
+/* Fetch one page of one catalog's newest listings. */
+typedef struct {
+    int64_t window_id;
+    int32_t catalog_id;
+    int32_t page;     /* 1-based */
+    int32_t per_page; /* at most 96 */
+    int64_t hwm;      /* catalog high-water mark: largest item id already committed (0 = none) */
+    int32_t attempt;  /* how many times this page was dispatched before */
+} proto_fetch_t;
+
+/* A raw API response, untouched, with its request context. */
+typedef struct {
+    int64_t window_id;
+    int32_t catalog_id;
+    int32_t page;
+    int32_t attempt;
+    int64_t fetched_at_ms; /* UTC unix milliseconds of the response: the first-seen watermark */
+    int32_t http_status;
+    char *site;      /* "pt", "fr", "co.uk" ... */
+    char *api;       /* "v2" or "svc" */
+    char *url;       /* request URL without secrets */
+    char *error;     /* NULL, or why the body could not be fetched/parsed (e.g. "malformed json") */
+    /* what the fetcher saw, which drives the broker's paging */
+    int32_t n_items;     /* items on this page */
+    int64_t max_item_id; /* largest item id on the page (0 if none) */
+    bool more;           /* the broker should fetch the next page */
+    int32_t total_pages; /* from the pagination block, 0 if unknown */
+    uint8_t *body;
+    size_t body_len;
+} proto_page_t;
+
+/* One normalized listing. Strings may be NULL; integers may be PROTO_NULL.
+   Money is in minor units with a fixed scale of 2 (numeric(12,2)): "20.5" -> 2050. */
+typedef struct {
+    int64_t item_id;
+    int32_t catalog_id;
+    char *title;
+    int64_t price;         /* cents */
+    char *currency;        /* ISO 4217, 3 letters */
+    int64_t service_fee;   /* cents */
+    int64_t total_price;   /* cents */
+    char *brand;
+    char *size_title;      /* raw, as Vinted shows it */
+    char *size_kind;       /* parsed: "letter", "eu", "waist", "age", "one", "other" */
+    char *size_value;      /* parsed, normalized: "M", "42", "W32 L34", "6-7y" */
+    char *condition;
+    int64_t user_id;
+    char *user_login;
+    char *url;             /* absolute */
+    char *photo_url;       /* main photo */
+    int64_t favourite_count;
+    int64_t view_count;
+    int64_t created_at;    /* unix seconds, main photo upload time; PROTO_NULL if unknown */
+    int64_t first_seen_at_ms; /* the page's fetch watermark */
+    int32_t pos;           /* position on the page, 0-based */
+    bool promoted;
+} proto_item_t;
+
+/* Bits of an item's null mask: which optional fields were missing (sightings.null_mask). */
+enum {
+    PROTO_NULL_TITLE = 1 << 0,
+    PROTO_NULL_PRICE = 1 << 1,
+    PROTO_NULL_CURRENCY = 1 << 2,
+    PROTO_NULL_BRAND = 1 << 3,
+    PROTO_NULL_SIZE = 1 << 4,
+    PROTO_NULL_CONDITION = 1 << 5,
+    PROTO_NULL_USER = 1 << 6,
+    PROTO_NULL_URL = 1 << 7,
+    PROTO_NULL_PHOTO = 1 << 8,
+    PROTO_NULL_FAVOURITES = 1 << 9,
+    PROTO_NULL_VIEWS = 1 << 10,
+    PROTO_NULL_CREATED = 1 << 11,
+};
+#define PROTO_NULL_FIELDS 12
+uint32_t proto_item_null_mask(const proto_item_t *item);
+/* "title", "price", ... for bit i (0..PROTO_NULL_FIELDS-1). */
+const char *proto_null_field_name(int bit);
+
+/* A record that broke a validation rule, or a page that could not be parsed. */
+typedef struct {
+    int32_t pos;  /* position on the page; -1 for the whole page */
+    char *rule;   /* "id_missing", "price_invalid", "malformed_page", ... */
+    char *detail; /* human-readable reason */
+    uint8_t *raw; /* the raw JSON of the record (or the whole body) */
+    size_t raw_len;
+} proto_quarantine_t;
+
+/* Normalized output of one raw page. */
+typedef struct {
+    int64_t window_id;
+    int32_t catalog_id;
+    int32_t page;
+    int32_t attempt;
+    int64_t fetched_at_ms;
+    size_t n_items;
+    proto_item_t *items;
+    size_t n_quarantine;
+    proto_quarantine_t *quarantine;
+} proto_batch_t;
+
+/* The sink's acknowledgement that a batch is committed. */
+typedef struct {
+    int64_t window_id;
+    int32_t page;
+    int32_t attempt;
+    int32_t rows;        /* item rows upserted */
+    int32_t quarantined; /* quarantine rows written */
+} proto_commit_t;
+
+typedef struct {
+    char *reason;
+    int64_t retry_after_ms; /* when to try again; PROTO_NULL = broker's default */
+    bool permanent;         /* true: do not retry, fail the window */
+} proto_nack_t;
+
+typedef struct {
+    char *event;   /* "blocked", "session_renewed", "rate_limited" ... */
+    char *detail;
+    int64_t backoff_ms; /* for "blocked": stop all fetching this long */
+} proto_report_t;
+
+/* Control: a verb and string arguments, as given on vinted-ctl's command line. */
+#define PROTO_CTL_MAXARGS 16
+typedef struct {
+    char *verb; /* "window", "status", ... */
+    size_t n_args;
+    char *keys[PROTO_CTL_MAXARGS];
+    char *values[PROTO_CTL_MAXARGS];
+} proto_ctl_req_t;
+
+typedef struct {
+    int32_t status; /* 0 ok, otherwise an error (non-zero exit of vinted-ctl) */
+    char *message;  /* human-readable */
+    char *json;     /* machine-readable detail, a JSON text (may be NULL) */
+} proto_ctl_rep_t;
+
+typedef struct proto_msg {
+    proto_cmd_t cmd;
+    uint64_t task_id;   /* TASK, RESULT, NACK */
+    proto_body_t body;  /* TASK, RESULT */
+    union {
+        proto_ready_t ready;
+        proto_fetch_t fetch;
+        proto_page_t page;
+        proto_batch_t batch;
+        proto_commit_t commit;
+        proto_nack_t nack;
+        proto_report_t report;
+        proto_ctl_req_t ctl_req;
+        proto_ctl_rep_t ctl_rep;
+    } u;
+    /* private: the message owns its strings and arrays in a block arena;
+       pointers into it stay valid until proto_msg_destroy */
+    struct proto_arena *arena_;
+} proto_msg_t;
+
+/* A zeroed message of this command (integers that may be absent set to PROTO_NULL where needed). */
+proto_msg_t *proto_msg_new(proto_cmd_t cmd);
+void proto_msg_destroy(proto_msg_t **self_p);
+
+/* Encode into a freshly malloc'ed buffer; returns 0 and sets *data and *size, or -1. */
+int proto_encode(const proto_msg_t *msg, uint8_t **data, size_t *size);
+
+/* Decode untrusted bytes. Returns a message, or NULL with a reason in err. */
+proto_msg_t *proto_decode(const uint8_t *data, size_t size, char *err, size_t errlen);
+
+/* Copy a string into the message's arena (for messages being built); NULL stays NULL. */
+char *proto_msg_strdup(proto_msg_t *msg, const char *s);
+/* Allocate zeroed memory in the message's arena (for item and quarantine arrays). */
+void *proto_msg_alloc(proto_msg_t *msg, size_t size);
+
+const char *proto_cmd_name(proto_cmd_t cmd);
+const char *proto_stage_name(proto_stage_t stage);
+proto_stage_t proto_stage_from_name(const char *name);
+
+void proto_test(bool verbose);
+
+#endif

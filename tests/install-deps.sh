@@ -1,0 +1,37 @@
+#!/bin/sh
+# install-deps.sh - make sure the Debian packages needed to build and test
+# vinted-pipeline are installed. As root, installs what is missing with apt-get
+# (running apt-get update only then); otherwise prints what is missing and exits 1.
+# Quiet and idempotent when everything is there.
+set -u
+
+# present PACKAGE: true when the package, or what we need from it, is installed.
+present() {
+    case "$1" in
+        postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && return 0 ;;
+        postgresql-client) command -v psql >/dev/null 2>&1 && return 0 ;;
+        python3) command -v python3 >/dev/null 2>&1 && return 0 ;;
+        build-essential) command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1 && return 0 ;;
+    esac
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+packages="build-essential pkg-config libczmq-dev libzmq3-dev libcurl4-openssl-dev libmsgpack-dev
+libcjson-dev libpq-dev postgresql postgresql-client python3 procps iproute2"
+
+missing=""
+for p in $packages; do
+    present "$p" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps.sh: missing Debian packages:$missing" >&2
+    echo "install-deps.sh: run as root (or: sudo apt-get install$missing)" >&2
+    exit 1
+fi
+echo "install-deps.sh: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || exit 1
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing || exit 1

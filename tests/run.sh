@@ -1,0 +1,86 @@
+#!/bin/sh
+# run.sh BIN_DIR - the whole test suite against the programs in BIN_DIR (bin or bin-asan):
+#   1. BIN_DIR/vinted-selftest           unit self-tests of every C module (counts as one test)
+#   2. python3 tests/sim/test_sim.py     the simulator's own checks
+#   3. python3 -m unittest discover -s tests/e2e -v   end to end, with VINTED_BIN=BIN_DIR
+# Ends with one line "N passed, N failed" and exits non-zero if anything failed.
+set -u
+
+if [ $# -ne 1 ]; then
+    echo "usage: sh tests/run.sh BIN_DIR" >&2
+    exit 2
+fi
+if [ ! -d "$1" ]; then
+    echo "run.sh: BIN_DIR '$1' is not a directory (build first: make)" >&2
+    exit 2
+fi
+BIN=$(cd "$1" && pwd)
+cd "$(dirname "$0")/.." || exit 2
+PYTHON=${PYTHON:-python3}
+export VINTED_BIN="$BIN" PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vinted-run.XXXXXX") || exit 2
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+# run NAME CMD...: run a step, showing its output as it goes; its output is kept
+# in $work/NAME.out and its exit code in $work/NAME.rc.
+run() {
+    name=$1
+    shift
+    echo "==== $name: $*"
+    { "$@"; echo $? > "$work/$name.rc"; } 2>&1 | tee "$work/$name.out"
+}
+
+# count_unittest NAME: add a unittest run's results to the totals. A run that did
+# not report ("Ran N tests") or failed without saying why counts as one failure.
+count_unittest() {
+    out="$work/$1.out"
+    rc=$(cat "$work/$1.rc" 2>/dev/null || echo 1)
+    ran=$(sed -n 's/^Ran \([0-9][0-9]*\) tests\{0,1\} in .*/\1/p' "$out" | tail -n 1)
+    if [ -z "$ran" ]; then
+        echo "$1: no unittest summary (exit $rc): counted as one failure"
+        failed=$((failed + 1))
+        return
+    fi
+    summary=$(grep -E '^(OK|FAILED)( \(|$)' "$out" | tail -n 1)
+    n_fail=0
+    for key in failures errors "unexpected successes"; do
+        n=$(printf '%s\n' "$summary" | sed -n "s/.*[(, ]$key=\([0-9][0-9]*\).*/\1/p")
+        n_fail=$((n_fail + ${n:-0}))
+    done
+    n_skip=$(printf '%s\n' "$summary" | sed -n 's/.*[(, ]skipped=\([0-9][0-9]*\).*/\1/p')
+    n_skip=${n_skip:-0}
+    if [ "$rc" -ne 0 ] && [ "$n_fail" -eq 0 ]; then
+        n_fail=1
+    fi
+    [ "$n_skip" -gt 0 ] && echo "$1: $n_skip skipped"
+    passed=$((passed + ran - n_fail - n_skip))
+    failed=$((failed + n_fail))
+}
+
+# 1. unit self-tests
+if [ -x "$BIN/vinted-selftest" ]; then
+    run selftest "$BIN/vinted-selftest"
+    if [ "$(cat "$work/selftest.rc")" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+else
+    echo "==== selftest: $BIN/vinted-selftest is missing"
+    failed=$((failed + 1))
+fi
+
+# 2. the simulator's own checks
+if [ -f tests/sim/test_sim.py ]; then
+    run sim "$PYTHON" tests/sim/test_sim.py
+    count_unittest sim
+else
+    echo "==== sim: tests/sim/test_sim.py is missing"
+    failed=$((failed + 1))
+fi
+
+# 3. end to end
+run e2e "$PYTHON" -m unittest discover -s tests/e2e -t tests/e2e -v
+count_unittest e2e
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

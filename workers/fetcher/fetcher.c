@@ -1,0 +1,696 @@
+/*  fetcher.c - one fetch task from start to answer (see fetcher.h). */
+#include "fetcher.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "../../common/clock.h"
+#include "../../common/log.h"
+#include "backoff.h"
+#include "pager.h"
+
+struct _fetcher_t {
+    const vinted_t *vinted;
+    fetcher_settings_t settings;
+    session_t *session;
+    uint64_t rng; /* jitter */
+};
+
+fetcher_t *fetcher_new(const vinted_t *vinted, const fetcher_settings_t *settings,
+                       const session_gate_t *gate)
+{
+    fetcher_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->vinted = vinted;
+    self->settings = *settings;
+    self->rng = backoff_seed();
+    self->session = session_new(vinted, settings->timeout_ms, gate);
+    if (!self->session) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void fetcher_destroy(fetcher_t **self_p)
+{
+    if (self_p && *self_p) {
+        session_destroy(&(*self_p)->session);
+        free(*self_p);
+        *self_p = NULL;
+    }
+}
+
+static proto_msg_t *s_nack(const proto_msg_t *task, const char *reason, int64_t retry_after_ms,
+                           bool permanent)
+{
+    proto_msg_t *nack = proto_msg_new(PROTO_NACK);
+    if (!nack)
+        return NULL;
+    nack->task_id = task->task_id;
+    nack->u.nack.reason = proto_msg_strdup(nack, reason);
+    nack->u.nack.retry_after_ms = retry_after_ms;
+    nack->u.nack.permanent = permanent;
+    const char *kv = "task=%llu catalog=%d page=%d permanent=%s retry_after_ms=%lld reason=%s";
+    unsigned long long id = (unsigned long long) task->task_id;
+    long long after = (long long) (retry_after_ms == PROTO_NULL ? -1 : retry_after_ms);
+    if (permanent)
+        log_warn("fetch failed for good", kv, id, (int) task->u.fetch.catalog_id,
+                 (int) task->u.fetch.page, "true", after, log_str(reason));
+    else
+        log_info("fetch failed, to retry", kv, id, (int) task->u.fetch.catalog_id,
+                 (int) task->u.fetch.page, "false", after, log_str(reason));
+    return nack;
+}
+
+static proto_msg_t *s_result(fetcher_t *self, const proto_msg_t *task, const char *url,
+                             const session_resp_t *resp, const pager_scan_t *scan,
+                             const char *error)
+{
+    const proto_fetch_t *f = &task->u.fetch;
+    proto_msg_t *msg = proto_msg_new(PROTO_RESULT);
+    if (!msg)
+        return NULL;
+    msg->task_id = task->task_id;
+    msg->body = PROTO_BODY_PAGE;
+    proto_page_t *p = &msg->u.page;
+    p->window_id = f->window_id;
+    p->catalog_id = f->catalog_id;
+    p->page = f->page;
+    p->attempt = f->attempt;
+    p->fetched_at_ms = resp->fetched_at_ms;
+    p->http_status = (int32_t) resp->status;
+    p->site = proto_msg_strdup(msg, vinted_site(self->vinted)->tld);
+    p->api = proto_msg_strdup(msg, vinted_api_name(vinted_api(self->vinted)));
+    p->url = proto_msg_strdup(msg, url);
+    p->error = error ? proto_msg_strdup(msg, error) : NULL;
+    if (scan) {
+        p->n_items = scan->n_items;
+        p->max_item_id = scan->max_item_id;
+        p->total_pages = scan->total_pages;
+        p->more = pager_more(f->page, f->per_page, scan);
+    }
+    else
+        p->more = pager_more_after_error(f->page, f->per_page);
+    if (resp->len > 0) {
+        p->body = proto_msg_alloc(msg, resp->len);
+        if (!p->body) {
+            proto_msg_destroy(&msg);
+            return NULL;
+        }
+        memcpy(p->body, resp->body, resp->len);
+        p->body_len = resp->len;
+    }
+    log_info("page fetched",
+             "task=%llu window=%lld catalog=%d page=%d status=%ld items=%d max_id=%lld "
+             "total_pages=%d more=%s bytes=%zu error=%s",
+             (unsigned long long) task->task_id, (long long) f->window_id, (int) f->catalog_id,
+             (int) f->page, resp->status, (int) p->n_items, (long long) p->max_item_id,
+             (int) p->total_pages, p->more ? "true" : "false", resp->len, log_str(error));
+    return msg;
+}
+
+/* The first bytes of a body, printable, for error messages. */
+static void s_snippet(const session_resp_t *resp, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < resp->len && n + 1 < size && i < 160; i++) {
+        unsigned char c = (unsigned char) resp->body[i];
+        if (c == '\n' || c == '\r' || c == '\t')
+            c = ' ';
+        buf[n++] = (c < 0x20 || c == 0x7f) ? '.' : (char) c;
+    }
+    buf[n] = '\0';
+}
+
+/* Checks a task's fields; 0 ok, -1 with the reason. */
+static int s_check(const proto_msg_t *task, char *reason, size_t size)
+{
+    if (task->cmd != PROTO_TASK || task->body != PROTO_BODY_FETCH) {
+        snprintf(reason, size, "the fetcher takes fetch tasks, not %s body %d",
+                 proto_cmd_name(task->cmd), (int) task->body);
+        return -1;
+    }
+    const proto_fetch_t *f = &task->u.fetch;
+    if (f->catalog_id <= 0)
+        snprintf(reason, size, "invalid fetch task: catalog_id %d (want > 0)", (int) f->catalog_id);
+    else if (f->page < 1)
+        snprintf(reason, size, "invalid fetch task: page %d (want >= 1)", (int) f->page);
+    else if (f->per_page < 1 || f->per_page > VINTED_MAX_PER_PAGE)
+        snprintf(reason, size, "invalid fetch task: per_page %d (want 1..%d)", (int) f->per_page,
+                 VINTED_MAX_PER_PAGE);
+    else if (f->hwm < 0)
+        snprintf(reason, size, "invalid fetch task: hwm %lld (want >= 0)", (long long) f->hwm);
+    else
+        return 0;
+    return -1;
+}
+
+proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t **report_p)
+{
+    *report_p = NULL;
+    char reason[2048], url[1024], snippet[200];
+    if (s_check(task, reason, sizeof(reason)) != 0)
+        return s_nack(task, reason, PROTO_NULL, true);
+    const proto_fetch_t *f = &task->u.fetch;
+    const fetcher_settings_t *cfg = &self->settings;
+    if (vinted_catalog_url(self->vinted, f->catalog_id, f->page, f->per_page, url, sizeof(url)) != 0)
+        return s_nack(task, "catalog URL does not fit (check VINTED_WWW_URL / VINTED_API_URL)",
+                      PROTO_NULL, true);
+
+    int transient = 0, renewals = 0, bad = 0, requests = 0;
+    char bad_reason[256] = "";
+    session_resp_t resp = { 0 };
+    proto_msg_t *answer = NULL;
+    while (!answer) {
+        bool home = !session_is_open(self->session);
+        requests++;
+        int rc = home ? session_open(self->session, &resp) : session_get(self->session, url, &resp);
+        if (rc != 0) {
+            log_info("fetch abandoned", "task=%llu reason=%s", (unsigned long long) task->task_id,
+                     log_str("broker lost or interrupted"));
+            break;
+        }
+        char home_url[512] = "";
+        if (home)
+            vinted_home_url(self->vinted, home_url, sizeof(home_url));
+        const char *req_url = home ? home_url : url;
+        long status = resp.status;
+        log_debug("http request",
+                  "task=%llu kind=%s status=%ld url=%s elapsed_ms=%lld bytes=%zu attempt=%d try=%d "
+                  "error=%s",
+                  (unsigned long long) task->task_id, home ? "home" : "catalog", status,
+                  log_str(req_url), (long long) resp.elapsed_ms, resp.len, (int) f->attempt,
+                  requests, log_str(resp.error[0] ? resp.error : NULL));
+
+        if (status == 403) {
+            vinted_block_t kind = vinted_classify_block(resp.body, resp.len);
+            session_drop(self->session);
+            int64_t backoff = cfg->block_backoff_ms;
+            snprintf(reason, sizeof(reason), "blocked by vinted: HTTP 403 (%s) on %s",
+                     vinted_block_name(kind), req_url);
+            log_warn("vinted is blocking this client",
+                     "status=403 kind=%s url=%s backoff_ms=%lld meaning=%s",
+                     log_str(vinted_block_name(kind)), log_str(req_url), (long long) backoff,
+                     log_str("Vinted's anti-bot refused our requests; all fetching pauses for "
+                             "the block backoff and new listings are caught up afterwards; if "
+                             "this repeats, lower the request rate or use another IP"));
+            proto_msg_t *report = proto_msg_new(PROTO_REPORT);
+            if (report) {
+                report->u.report.event = proto_msg_strdup(report, "blocked");
+                report->u.report.detail = proto_msg_strdup(report, reason);
+                report->u.report.backoff_ms = backoff;
+                *report_p = report;
+            }
+            answer = s_nack(task, reason, backoff, false);
+            if (!answer)
+                proto_msg_destroy(report_p);
+            break;
+        }
+        bool ok = status >= 200 && status < 300;
+        if (status == 0 || status == 429 || status >= 500 || (home && !ok)) {
+            /* transient: back off and try again */
+            int64_t delay, ra_ms = -1;
+            if (resp.retry_after[0]
+                && backoff_retry_after_ms(resp.retry_after, clock_wall_ms(), &ra_ms) != 0)
+                ra_ms = -1;
+            if (status == 0)
+                snprintf(reason, sizeof(reason), "%s on %s", resp.error, req_url);
+            else
+                snprintf(reason, sizeof(reason), "HTTP %ld on %s", status, req_url);
+            if (transient >= FETCHER_TRANSIENT_RETRIES) {
+                delay = ra_ms >= 0 ? ra_ms
+                                   : backoff_ceiling_ms(cfg->backoff_base_ms, cfg->backoff_max_ms,
+                                                        transient);
+                char why[2200];
+                snprintf(why, sizeof(why), "%s after %d attempts", reason, transient + 1);
+                answer = s_nack(task, why, delay, false);
+                break;
+            }
+            if (ra_ms > cfg->backoff_max_ms) { /* too long to hold the task: the broker waits */
+                char why[2200];
+                snprintf(why, sizeof(why), "%s with Retry-After %s", reason, resp.retry_after);
+                log_warn("rate limited", "status=%ld url=%s retry_after_ms=%lld", status,
+                         log_str(req_url), (long long) ra_ms);
+                answer = s_nack(task, why, ra_ms, false);
+                break;
+            }
+            delay = ra_ms >= 0 ? ra_ms
+                               : backoff_delay_ms(cfg->backoff_base_ms, cfg->backoff_max_ms,
+                                                  transient, &self->rng);
+            transient++;
+            const char *kv = "status=%ld url=%s retry=%d delay_ms=%lld retry_after=%s error=%s";
+            const char *ra = resp.retry_after[0] ? resp.retry_after : NULL;
+            const char *error = resp.error[0] ? resp.error : NULL;
+            if (status == 429)
+                log_warn("rate limited", kv, status, log_str(req_url), transient, (long long) delay,
+                         log_str(ra), log_str(error));
+            else
+                log_info("request failed", kv, status, log_str(req_url), transient,
+                         (long long) delay, log_str(ra), log_str(error));
+            if (session_sleep(self->session, delay) != 0) {
+                log_info("fetch abandoned", "task=%llu reason=%s",
+                         (unsigned long long) task->task_id, log_str("broker lost during backoff"));
+                break;
+            }
+            continue;
+        }
+        if (home)
+            continue; /* the session is open: now the page */
+        if (status == 401) {
+            if (renewals >= FETCHER_RENEWALS) {
+                snprintf(reason, sizeof(reason), "HTTP 401 on %s after %d session renewals", url,
+                         renewals);
+                session_reset(self->session); /* the next task starts with a new visit */
+                answer = s_nack(task, reason, PROTO_NULL, false);
+                break;
+            }
+            renewals++;
+            log_info("session expired", "status=401 url=%s renewal=%d", log_str(url), renewals);
+            session_reset(self->session);
+            continue;
+        }
+        if (ok) {
+            pager_scan_t scan;
+            char err[200];
+            if (pager_scan(resp.body, resp.len, f->hwm, &scan, err, sizeof(err)) == 0) {
+                answer = s_result(self, task, url, &resp, &scan, NULL);
+                break;
+            }
+            snprintf(bad_reason, sizeof(bad_reason), "%s", err);
+            if (bad >= FETCHER_BAD_BODY_RETRIES) {
+                char why[400];
+                snprintf(why, sizeof(why), "malformed json after %d attempts: %s", bad + 1,
+                         bad_reason);
+                log_warn("unreadable page", "url=%s error=%s", log_str(url), log_str(why));
+                answer = s_result(self, task, url, &resp, NULL, why);
+                break;
+            }
+            int64_t delay = backoff_delay_ms(cfg->backoff_base_ms, cfg->backoff_max_ms, bad,
+                                             &self->rng);
+            bad++;
+            log_info("unreadable page, retrying", "url=%s retry=%d delay_ms=%lld error=%s",
+                     log_str(url), bad, (long long) delay, log_str(err));
+            if (session_sleep(self->session, delay) != 0)
+                break;
+            continue;
+        }
+        s_snippet(&resp, snippet, sizeof(snippet));
+        if (vinted_endpoint_gone(self->vinted, status, resp.body, resp.len))
+            snprintf(reason, sizeof(reason),
+                     "the v2 catalog endpoint is gone on this site (404 code 104): set "
+                     "VINTED_API=svc (url %s)",
+                     url);
+        else
+            snprintf(reason, sizeof(reason), "HTTP %ld on %s: %s", status, url, snippet);
+        answer = s_nack(task, reason, PROTO_NULL, true);
+    }
+    session_resp_reset(&resp);
+    return answer;
+}
+
+/* --------------------------------------------------------------------------- */
+/* A scripted HTTP server on the loopback, in a thread: it answers the
+   requests it gets, in order, with the replies of its script (then 599),
+   closing the connection after each, and keeps the request heads. */
+
+
+#define S_MAX_REQUESTS 24
+
+typedef struct {
+    int status;
+    const char *headers; /* extra header lines, each ending in \r\n */
+    const char *body;
+} s_reply_t;
+
+typedef struct {
+    int fd;
+    int port;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    bool stop;
+    const s_reply_t *script;
+    int n_script;
+    int served;
+    char heads[S_MAX_REQUESTS][2048];
+} s_server_t;
+
+static void *s_server_run(void *arg)
+{
+    s_server_t *srv = arg;
+    while (true) {
+        pthread_mutex_lock(&srv->lock);
+        bool stop = srv->stop;
+        pthread_mutex_unlock(&srv->lock);
+        if (stop)
+            break;
+        struct pollfd pfd = { srv->fd, POLLIN, 0 };
+        if (poll(&pfd, 1, 20) <= 0)
+            continue;
+        int conn = accept(srv->fd, NULL, NULL);
+        if (conn < 0)
+            continue;
+        char head[2048];
+        size_t len = 0;
+        while (len + 1 < sizeof(head)) {
+            ssize_t n = read(conn, head + len, sizeof(head) - 1 - len);
+            if (n <= 0)
+                break;
+            len += (size_t) n;
+            head[len] = '\0';
+            if (strstr(head, "\r\n\r\n"))
+                break;
+        }
+        head[len] = '\0';
+        pthread_mutex_lock(&srv->lock);
+        int i = srv->served++;
+        if (i < S_MAX_REQUESTS)
+            snprintf(srv->heads[i], sizeof(srv->heads[i]), "%s", head);
+        s_reply_t reply = i < srv->n_script ? srv->script[i] : (s_reply_t) { 599, "", "" };
+        pthread_mutex_unlock(&srv->lock);
+        char out[8192];
+        int n = snprintf(out, sizeof(out),
+                         "HTTP/1.1 %d Scripted\r\nContent-Length: %zu\r\nConnection: close\r\n"
+                         "%s\r\n%s",
+                         reply.status, strlen(reply.body), reply.headers, reply.body);
+        assert(n > 0 && (size_t) n < sizeof(out));
+        ssize_t w = write(conn, out, (size_t) n);
+        (void) w;
+        close(conn);
+    }
+    return NULL;
+}
+
+static void s_server_start(s_server_t *srv)
+{
+    memset(srv, 0, sizeof(*srv));
+    srv->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert(srv->fd >= 0);
+    struct sockaddr_in addr = { 0 };
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert(bind(srv->fd, (struct sockaddr *) &addr, sizeof(addr)) == 0);
+    socklen_t alen = sizeof(addr);
+    assert(getsockname(srv->fd, (struct sockaddr *) &addr, &alen) == 0);
+    srv->port = ntohs(addr.sin_port);
+    assert(listen(srv->fd, 16) == 0);
+    pthread_mutex_init(&srv->lock, NULL);
+    assert(pthread_create(&srv->thread, NULL, s_server_run, srv) == 0);
+}
+
+/* Start a new script. */
+static void s_server_script(s_server_t *srv, const s_reply_t *script, int n)
+{
+    pthread_mutex_lock(&srv->lock);
+    srv->script = script;
+    srv->n_script = n;
+    srv->served = 0;
+    memset(srv->heads, 0, sizeof(srv->heads));
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* Requests served since the script started. */
+static int s_server_served(s_server_t *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    int served = srv->served;
+    pthread_mutex_unlock(&srv->lock);
+    return served;
+}
+
+static void s_server_stop(s_server_t *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    srv->stop = true;
+    pthread_mutex_unlock(&srv->lock);
+    pthread_join(srv->thread, NULL);
+    pthread_mutex_destroy(&srv->lock);
+    close(srv->fd);
+}
+
+/* Whether request i (a head) contains text. */
+static bool s_server_saw(s_server_t *srv, int i, const char *text)
+{
+    pthread_mutex_lock(&srv->lock);
+    bool found = strstr(srv->heads[i], text) != NULL;
+    pthread_mutex_unlock(&srv->lock);
+    return found;
+}
+
+typedef struct {
+    int tokens;
+    int sleeps;
+    int refuse_after; /* refuse tokens after this many (-1: never) */
+} s_gate_t;
+
+static int s_gate_token(void *ctx)
+{
+    s_gate_t *g = ctx;
+    g->tokens++;
+    return g->refuse_after >= 0 && g->tokens > g->refuse_after ? -1 : 0;
+}
+
+static int s_gate_pump(void *ctx)
+{
+    (void) ctx;
+    return 0;
+}
+
+static int s_gate_sleep(void *ctx, int64_t ms)
+{
+    s_gate_t *g = ctx;
+    g->sleeps++;
+    assert(ms >= 0 && ms <= 4);
+    return 0;
+}
+
+static proto_msg_t *s_task(uint64_t id, int32_t page, int32_t per_page, int64_t hwm)
+{
+    proto_msg_t *task = proto_msg_new(PROTO_TASK);
+    assert(task);
+    task->task_id = id;
+    task->body = PROTO_BODY_FETCH;
+    task->u.fetch.window_id = 7;
+    task->u.fetch.catalog_id = 221;
+    task->u.fetch.page = page;
+    task->u.fetch.per_page = per_page;
+    task->u.fetch.hwm = hwm;
+    task->u.fetch.attempt = 1;
+    return task;
+}
+
+/* Run one task against a script; returns the answer, *report_p the report. */
+static proto_msg_t *s_run(fetcher_t *f, s_server_t *srv, const s_reply_t *script, int n,
+                          proto_msg_t *task, proto_msg_t **report_p, int *served)
+{
+    s_server_script(srv, script, n);
+    proto_msg_t *answer = fetcher_run(f, task, report_p);
+    *served = s_server_served(srv);
+    return answer;
+}
+
+void fetcher_test(bool verbose)
+{
+    if (verbose)
+        printf(" * fetcher: ");
+    s_server_t srv;
+    s_server_start(&srv);
+    char base[64], err[256];
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", srv.port);
+    vinted_t *svc = vinted_new("pt", VINTED_API_SVC, base, base, "SelfTest/1", err, sizeof(err));
+    assert(svc);
+    s_gate_t g = { 0, 0, -1 };
+    session_gate_t gate = { s_gate_token, s_gate_pump, s_gate_sleep, &g };
+    fetcher_settings_t cfg = { 2000, 1, 4, 3600000 };
+    fetcher_t *f = fetcher_new(svc, &cfg, &gate);
+    assert(f);
+
+    const s_reply_t home = { 200,
+                             "Set-Cookie: access_token_web=tok1; Path=/; HttpOnly\r\n"
+                             "Set-Cookie: anon_id=anon-42; Path=/\r\n",
+                             "<html>home</html>" };
+    const char *page_body = "{\"items\":[{\"id\":105},{\"id\":104},{\"id\":50},{\"id\":103}],"
+                            "\"pagination\":{\"current_page\":1,\"total_pages\":5},\"code\":0}";
+    const s_reply_t page = { 200, "Content-Type: application/json\r\n", page_body };
+    const s_reply_t r401 = { 401, "", "{\"code\":100,\"message_code\":\"invalid_authentication_token\"}" };
+    const s_reply_t r429 = { 429, "", "{\"code\":429}" };
+    const s_reply_t r500 = { 500, "", "<h1>500</h1>" };
+    const s_reply_t bad = { 200, "", "{\"items\":[{\"id\":1},,}]\"unterminated" };
+    proto_msg_t *report = NULL, *answer, *task;
+    int served;
+
+    /* a fresh process: home page, then the page, with the svc headers and cookies */
+    task = s_task(1, 1, 96, 100);
+    answer = s_run(f, &srv, (s_reply_t[]) { home, page }, 2, task, &report, &served);
+    assert(answer && !report && served == 2 && g.tokens == 2 && g.sleeps == 0);
+    assert(answer->cmd == PROTO_RESULT && answer->task_id == 1 && answer->body == PROTO_BODY_PAGE);
+    proto_page_t *p = &answer->u.page;
+    assert(p->window_id == 7 && p->catalog_id == 221 && p->page == 1 && p->attempt == 1);
+    assert(p->http_status == 200 && !p->error && strcmp(p->site, "pt") == 0);
+    assert(strcmp(p->api, "svc") == 0 && strstr(p->url, "attribute_ids%5Bcatalog%5D=221"));
+    assert(p->body_len == strlen(page_body) && memcmp(p->body, page_body, p->body_len) == 0);
+    assert(p->n_items == 4 && p->max_item_id == 105 && p->total_pages == 5);
+    assert(p->more); /* 50 is a bumped item, the page ends with a new one */
+    assert(p->fetched_at_ms > 1700000000000);
+    assert(s_server_saw(&srv, 0, "GET / HTTP/1.1") && s_server_saw(&srv, 0, "User-Agent: SelfTest/1"));
+    assert(s_server_saw(&srv, 1, "GET /svc-catalogue/items?attribute_ids%5Bcatalog%5D=221&order="
+                                 "newest_first&per_page=96&page=1 HTTP/1.1"));
+    assert(s_server_saw(&srv, 1, "X-Anon-Id: anon-42") && s_server_saw(&srv, 1, "Platform: web"));
+    assert(s_server_saw(&srv, 1, "access_token_web=tok1") && s_server_saw(&srv, 1, "Locale: pt-PT"));
+    assert(s_server_saw(&srv, 1, "Accept: application/json, text/plain, */*"));
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&task);
+
+    /* the mark reached: a trailing run of old ids stops the paging */
+    task = s_task(2, 2, 96, 105); /* every id on this short page is old */
+    answer = s_run(f, &srv, (s_reply_t[]) { page }, 1, task, &report, &served);
+    assert(answer && served == 1 && answer->cmd == PROTO_RESULT && !answer->u.page.more);
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&task);
+
+    /* 401: renew the session (home page) and retry */
+    g.tokens = 0;
+    task = s_task(3, 1, 96, 0);
+    answer = s_run(f, &srv, (s_reply_t[]) { r401, home, page }, 3, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 3 && g.tokens == 3);
+    assert(s_server_saw(&srv, 1, "GET / HTTP/1.1"));
+    proto_msg_destroy(&answer);
+    /* ... at most twice */
+    answer = s_run(f, &srv, (s_reply_t[]) { r401, home, r401, home, r401 }, 5, task, &report,
+                   &served);
+    assert(answer && answer->cmd == PROTO_NACK && served == 5 && !answer->u.nack.permanent);
+    assert(strstr(answer->u.nack.reason, "401"));
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&task);
+
+    /* 429 and 5xx: backoff and retry */
+    g.sleeps = 0;
+    task = s_task(4, 1, 96, 0);
+    answer = s_run(f, &srv, (s_reply_t[]) { home, r429, r500, page }, 4, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 4 && g.sleeps == 2);
+    proto_msg_destroy(&answer);
+    /* a Retry-After longer than the backoff cap goes back to the broker at once */
+    const s_reply_t r429ra = { 429, "Retry-After: 120\r\n", "{}" };
+    answer = s_run(f, &srv, (s_reply_t[]) { r429ra }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && served == 1 && !answer->u.nack.permanent);
+    assert(answer->u.nack.retry_after_ms == 120000 && strstr(answer->u.nack.reason, "Retry-After"));
+    proto_msg_destroy(&answer);
+    /* a short one is honoured here */
+    g.sleeps = 0;
+    const s_reply_t r503ra = { 503, "Retry-After: 0\r\n", "" };
+    answer = s_run(f, &srv, (s_reply_t[]) { r503ra, page }, 2, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && g.sleeps == 1);
+    proto_msg_destroy(&answer);
+    /* six retries, then NACK */
+    g.sleeps = 0;
+    answer = s_run(f, &srv, (s_reply_t[]) { r500, r500, r500, r500, r500, r500, r500, page }, 8,
+                   task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && served == 7 && g.sleeps == 6);
+    assert(!answer->u.nack.permanent && answer->u.nack.retry_after_ms == 4);
+    assert(strstr(answer->u.nack.reason, "HTTP 500") && strstr(answer->u.nack.reason, "7 attempts"));
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&task);
+
+    /* malformed JSON: 3 retries, then the page goes on with its error */
+    task = s_task(5, 2, 96, 0);
+    answer = s_run(f, &srv, (s_reply_t[]) { bad, bad, page }, 3, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && !answer->u.page.error && served == 3);
+    proto_msg_destroy(&answer);
+    answer = s_run(f, &srv, (s_reply_t[]) { bad, bad, bad, bad, page }, 5, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 4);
+    p = &answer->u.page;
+    assert(p->error && strncmp(p->error, "malformed json after 4 attempts", 31) == 0);
+    assert(p->body_len == strlen(bad.body) && memcmp(p->body, bad.body, p->body_len) == 0);
+    assert(p->more && p->n_items == 0 && p->http_status == 200);
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&task);
+    task = s_task(6, 10, 96, 0); /* the last page the API serves */
+    answer = s_run(f, &srv, (s_reply_t[]) { bad, bad, bad, bad }, 4, task, &report, &served);
+    assert(answer && answer->u.page.error && !answer->u.page.more);
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&task);
+
+    /* 403: the session is dropped, the block reported, the task handed back */
+    task = s_task(7, 1, 96, 0);
+    const s_reply_t r403 = { 403, "Server: cloudflare\r\n",
+                             "<title>Attention Required! | Cloudflare</title>" };
+    answer = s_run(f, &srv, (s_reply_t[]) { r403 }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && !answer->u.nack.permanent && served == 1);
+    assert(answer->u.nack.retry_after_ms == 3600000);
+    assert(report && report->cmd == PROTO_REPORT && strcmp(report->u.report.event, "blocked") == 0);
+    assert(report->u.report.backoff_ms == 3600000 && strstr(report->u.report.detail, "cloudflare"));
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&report);
+    /* the next task starts a new session, without the old cookies */
+    answer = s_run(f, &srv, (s_reply_t[]) { home, page }, 2, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && !report && served == 2);
+    assert(s_server_saw(&srv, 0, "GET / ") && !s_server_saw(&srv, 0, "tok1"));
+    proto_msg_destroy(&answer);
+    /* other 4xx: permanent, with the status and a snippet */
+    const s_reply_t r410 = { 410, "", "{\"code\":55,\"message\":\"gone\"}" };
+    answer = s_run(f, &srv, (s_reply_t[]) { r410 }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && answer->u.nack.permanent);
+    assert(strstr(answer->u.nack.reason, "HTTP 410") && strstr(answer->u.nack.reason, "gone"));
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&task);
+
+    /* invalid tasks are refused without a request */
+    g.tokens = 0;
+    task = s_task(8, 1, 0, 0);
+    answer = s_run(f, &srv, NULL, 0, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && answer->u.nack.permanent && served == 0);
+    assert(strstr(answer->u.nack.reason, "per_page 0") && g.tokens == 0);
+    proto_msg_destroy(&answer);
+    task->u.fetch.per_page = 96;
+    task->u.fetch.catalog_id = -1;
+    answer = s_run(f, &srv, NULL, 0, task, &report, &served);
+    assert(answer && answer->u.nack.permanent && strstr(answer->u.nack.reason, "catalog_id"));
+    proto_msg_destroy(&answer);
+    task->u.fetch.catalog_id = 221;
+    task->body = PROTO_BODY_PAGE;
+    answer = s_run(f, &srv, NULL, 0, task, &report, &served);
+    assert(answer && answer->u.nack.permanent);
+    proto_msg_destroy(&answer);
+    task->body = PROTO_BODY_FETCH;
+
+    /* no token: the task is abandoned, nothing to send */
+    g.tokens = 0;
+    g.refuse_after = 1;
+    answer = s_run(f, &srv, (s_reply_t[]) { r500, page }, 2, task, &report, &served);
+    assert(!answer && !report && served == 1 && g.tokens == 2);
+    g.refuse_after = -1;
+    proto_msg_destroy(&task);
+    fetcher_destroy(&f);
+    assert(f == NULL);
+    vinted_destroy(&svc);
+
+    /* v2 where the endpoint is retired: a permanent NACK that names the fix */
+    vinted_t *v2 = vinted_new("pt", VINTED_API_V2, base, NULL, NULL, err, sizeof(err));
+    assert(v2);
+    f = fetcher_new(v2, &cfg, &gate);
+    task = s_task(9, 1, 96, 0);
+    const s_reply_t r104 = { 404, "", "{\"code\":104,\"message\":\"Not found\"}" };
+    answer = s_run(f, &srv, (s_reply_t[]) { home, r104 }, 2, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && answer->u.nack.permanent && served == 2);
+    assert(strstr(answer->u.nack.reason, "VINTED_API=svc"));
+    assert(s_server_saw(&srv, 1, "GET /api/v2/catalog/items?catalog_ids=221&order=newest_first"));
+    assert(!s_server_saw(&srv, 1, "X-Anon-Id"));
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&task);
+    fetcher_destroy(&f);
+    vinted_destroy(&v2);
+
+    s_server_stop(&srv);
+    if (verbose)
+        printf("OK\n");
+}

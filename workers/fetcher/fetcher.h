@@ -1,0 +1,48 @@
+/*  fetcher.h - one fetch task from start to answer: open the Vinted session
+    if needed, GET the catalog page (a broker token per request), retry what
+    is worth retrying, and turn the outcome into the message the broker gets:
+      200 + an items array        RESULT(PAGE): the untouched body, what the pager saw
+      200 + bad JSON              retried 3 times, then RESULT(PAGE) with error set
+      401                         session renewed, retried at most twice, then NACK
+      429, 5xx, network errors    backoff (Retry-After first), 6 retries, then NACK
+      403                         session dropped, REPORT "blocked", NACK for the block backoff
+      404 code 104 (v2)           NACK permanent: the v2 endpoint is gone, use svc
+      other statuses              NACK permanent with the status and a snippet
+*/
+#ifndef FETCHER_H_INCLUDED
+#define FETCHER_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../proto/proto.h"
+#include "session.h"
+#include "vinted.h"
+
+#define FETCHER_TRANSIENT_RETRIES 6 /* 429, 5xx, network: retries before NACK */
+#define FETCHER_RENEWALS 2          /* 401: session renewals before NACK */
+#define FETCHER_BAD_BODY_RETRIES 3  /* 200 with unreadable JSON: retries before giving up */
+
+typedef struct {
+    int64_t timeout_ms;       /* one HTTP request */
+    int64_t backoff_base_ms;  /* first retry waits up to this */
+    int64_t backoff_max_ms;   /* no retry waits longer; a longer Retry-After is left to the broker */
+    int64_t block_backoff_ms; /* after a 403: how long all fetching stops */
+} fetcher_settings_t;
+
+typedef struct _fetcher_t fetcher_t;
+
+/* The vinted settings are borrowed and must outlive the fetcher. */
+fetcher_t *fetcher_new(const vinted_t *vinted, const fetcher_settings_t *settings,
+                       const session_gate_t *gate);
+void fetcher_destroy(fetcher_t **self_p);
+
+/* Carry out one TASK (a proto_fetch_t). Returns the RESULT or NACK to send
+   (the caller owns it), or NULL if the task was abandoned because the gate
+   failed (broker lost or interrupted: send nothing). *report_p receives a
+   REPORT to send before the answer, or NULL. */
+proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t **report_p);
+
+void fetcher_test(bool verbose);
+
+#endif

@@ -1,0 +1,362 @@
+/*  session.c - one libcurl handle and the anonymous Vinted session (see session.h). */
+#include "session.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../../common/clock.h"
+#include "../../common/log.h"
+
+#define SESSION_PUMP_MS 200 /* pump the gate at least this often during a transfer */
+#define SESSION_CONNECT_MAX_MS 10000
+
+struct _session_t {
+    const vinted_t *vinted;
+    session_gate_t gate;
+    CURL *curl;
+    bool open;
+    /* the transfer in progress */
+    session_resp_t *resp;
+    size_t cap;
+    bool too_large;
+    bool abandoned;
+    int64_t last_pump_ms;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static size_t s_on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    session_t *self = arg;
+    session_resp_t *resp = self->resp;
+    size_t n = size * nmemb;
+    if (resp->len + n > SESSION_MAX_BODY) {
+        self->too_large = true;
+        return 0;
+    }
+    if (resp->len + n + 1 > self->cap) {
+        size_t cap = self->cap ? self->cap : 64 * 1024;
+        while (cap < resp->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(resp->body, cap);
+        if (!grown)
+            return 0;
+        resp->body = grown;
+        self->cap = cap;
+    }
+    memcpy(resp->body + resp->len, data, n);
+    resp->len += n;
+    resp->body[resp->len] = '\0';
+    return n;
+}
+
+static size_t s_on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+    session_t *self = arg;
+    size_t n = size * nmemb;
+    if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) /* a new response (redirects): forget the last */
+        self->resp->retry_after[0] = '\0';
+    else if (n > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
+        size_t len = n - 12;
+        if (len >= sizeof(self->resp->retry_after))
+            len = sizeof(self->resp->retry_after) - 1;
+        memcpy(self->resp->retry_after, data + 12, len);
+        self->resp->retry_after[len] = '\0';
+        /* trim the line end and the leading space */
+        char *v = self->resp->retry_after;
+        size_t vlen = strlen(v);
+        while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+            v[--vlen] = '\0';
+        size_t lead = strspn(v, " \t");
+        memmove(v, v + lead, vlen - lead + 1);
+    }
+    return n;
+}
+
+static int s_on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                         curl_off_t ulnow)
+{
+    (void) dltotal, (void) dlnow, (void) ultotal, (void) ulnow;
+    session_t *self = arg;
+    int64_t now = clock_mono_ms();
+    if (now - self->last_pump_ms < SESSION_PUMP_MS)
+        return 0;
+    self->last_pump_ms = now;
+    if (self->gate.pump && self->gate.pump(self->gate.ctx) != 0) {
+        self->abandoned = true;
+        return 1; /* aborts the transfer */
+    }
+    return 0;
+}
+
+session_t *session_new(const vinted_t *vinted, int64_t timeout_ms, const session_gate_t *gate)
+{
+    session_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->vinted = vinted;
+    self->gate = *gate;
+    self->curl = curl_easy_init();
+    if (!self->curl) {
+        free(self);
+        return NULL;
+    }
+    if (timeout_ms <= 0)
+        timeout_ms = 30000;
+    CURL *c = self->curl;
+    CURLcode rc = CURLE_OK;
+    rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    rc |= curl_easy_setopt(c, CURLOPT_COOKIEFILE, ""); /* in-memory cookie engine */
+    rc |= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl can decode */
+    rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
+    rc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                           (long) (timeout_ms < SESSION_CONNECT_MAX_MS ? timeout_ms
+                                                                       : SESSION_CONNECT_MAX_MS));
+    rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    rc |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    rc |= curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+    rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s_on_body);
+    rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, self);
+    rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, s_on_header);
+    rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, self);
+    rc |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    rc |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, s_on_progress);
+    rc |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, self);
+    rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, self->errbuf);
+    if (rc != CURLE_OK) {
+        log_error("curl setup failed", "error=%s", log_str(curl_easy_strerror(rc)));
+        session_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void session_destroy(session_t **self_p)
+{
+    if (self_p && *self_p) {
+        session_t *self = *self_p;
+        if (self->curl)
+            curl_easy_cleanup(self->curl);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+bool session_is_open(const session_t *self)
+{
+    return self->open;
+}
+
+void session_resp_reset(session_resp_t *resp)
+{
+    free(resp->body);
+    memset(resp, 0, sizeof(*resp));
+}
+
+/* One GET: a token first, then the transfer. */
+static int s_get(session_t *self, const char *url, vinted_req_t req, session_resp_t *resp)
+{
+    session_resp_reset(resp);
+    if (self->gate.token && self->gate.token(self->gate.ctx) != 0)
+        return -1;
+    char anon[256] = "";
+    if (req == VINTED_REQ_CATALOG)
+        session_cookie(self, VINTED_COOKIE_ANON, anon, sizeof(anon));
+    struct curl_slist *headers = vinted_headers(self->vinted, req, anon);
+    if (!headers) {
+        snprintf(resp->error, sizeof(resp->error), "out of memory building headers");
+        return 0;
+    }
+    CURL *c = self->curl;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, req == VINTED_REQ_HOME ? 1L : 0L);
+    self->resp = resp;
+    self->cap = 0;
+    self->too_large = false;
+    self->abandoned = false;
+    self->errbuf[0] = '\0';
+    int64_t start = clock_mono_ms();
+    self->last_pump_ms = start;
+    CURLcode rc = curl_easy_perform(c);
+    resp->elapsed_ms = clock_mono_ms() - start;
+    resp->fetched_at_ms = clock_wall_ms();
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(headers);
+    self->resp = NULL;
+    if (self->abandoned)
+        return -1;
+    if (rc != CURLE_OK) {
+        resp->status = 0;
+        if (self->too_large)
+            snprintf(resp->error, sizeof(resp->error), "response larger than %d bytes",
+                     SESSION_MAX_BODY);
+        else
+            snprintf(resp->error, sizeof(resp->error), "%.50s%s%.190s", curl_easy_strerror(rc),
+                     self->errbuf[0] ? ": " : "", self->errbuf);
+        return 0;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (!resp->body) { /* an empty body is still a NUL-terminated string */
+        resp->body = calloc(1, 1);
+        if (!resp->body) {
+            resp->status = 0;
+            snprintf(resp->error, sizeof(resp->error), "out of memory");
+        }
+    }
+    return 0;
+}
+
+int session_open(session_t *self, session_resp_t *resp)
+{
+    char url[512];
+    if (vinted_home_url(self->vinted, url, sizeof(url)) != 0) {
+        session_resp_reset(resp);
+        snprintf(resp->error, sizeof(resp->error), "home URL too long");
+        return 0;
+    }
+    if (s_get(self, url, VINTED_REQ_HOME, resp) != 0)
+        return -1;
+    if (resp->status >= 200 && resp->status < 300) {
+        bool token = session_cookie(self, VINTED_COOKIE_ACCESS, NULL, 0) == 0;
+        self->open = true;
+        if (token)
+            log_info("session opened", "url=%s", log_str(url));
+        else
+            log_warn("session opened without an access token", "url=%s cookie=%s", log_str(url),
+                     VINTED_COOKIE_ACCESS);
+    }
+    return 0;
+}
+
+int session_get(session_t *self, const char *url, session_resp_t *resp)
+{
+    return s_get(self, url, VINTED_REQ_CATALOG, resp);
+}
+
+void session_reset(session_t *self)
+{
+    self->open = false;
+}
+
+void session_drop(session_t *self)
+{
+    self->open = false;
+    curl_easy_setopt(self->curl, CURLOPT_COOKIELIST, "ALL");
+}
+
+int session_cookie(session_t *self, const char *name, char *buf, size_t size)
+{
+    struct curl_slist *cookies = NULL;
+    if (curl_easy_getinfo(self->curl, CURLINFO_COOKIELIST, &cookies) != CURLE_OK)
+        return -1;
+    int found = -1;
+    size_t name_len = strlen(name);
+    /* Netscape lines: domain, subdomains, path, secure, expiry, name, value (tab-separated) */
+    for (struct curl_slist *line = cookies; line && found != 0; line = line->next) {
+        const char *field = line->data;
+        for (int i = 0; i < 5 && field; i++) {
+            field = strchr(field, '\t');
+            field = field ? field + 1 : NULL;
+        }
+        if (!field || strncmp(field, name, name_len) != 0 || field[name_len] != '\t')
+            continue;
+        const char *value = field + name_len + 1;
+        if (!*value)
+            continue;
+        if (buf && size > 0)
+            snprintf(buf, size, "%s", value);
+        found = 0;
+    }
+    curl_slist_free_all(cookies);
+    return found;
+}
+
+int session_sleep(session_t *self, int64_t ms)
+{
+    if (ms < 0)
+        ms = 0;
+    if (self->gate.sleep) /* even for 0 ms: it services the broker */
+        return self->gate.sleep(self->gate.ctx, ms) == 0 ? 0 : -1;
+    clock_sleep_ms(ms);
+    return 0;
+}
+
+/* --------------------------------------------------------------------------- */
+
+typedef struct {
+    int tokens;
+    int sleeps;
+    int64_t slept_ms;
+    bool refuse;
+} s_gate_state_t;
+
+static int s_test_token(void *ctx)
+{
+    s_gate_state_t *state = ctx;
+    state->tokens++;
+    return state->refuse ? -1 : 0;
+}
+
+static int s_test_sleep(void *ctx, int64_t ms)
+{
+    s_gate_state_t *state = ctx;
+    state->sleeps++;
+    state->slept_ms += ms;
+    return state->refuse ? -1 : 0;
+}
+
+void session_test(bool verbose)
+{
+    if (verbose)
+        printf(" * session: ");
+    char err[256], value[64];
+    /* port 1 on the loopback refuses connections: a network error without a network */
+    vinted_t *v = vinted_new("pt", VINTED_API_SVC, "http://127.0.0.1:1", "http://127.0.0.1:1",
+                             NULL, err, sizeof(err));
+    assert(v);
+    s_gate_state_t state = { 0 };
+    session_gate_t gate = { s_test_token, NULL, s_test_sleep, &state };
+    session_t *s = session_new(v, 2000, &gate);
+    assert(s);
+    assert(!session_is_open(s));
+
+    /* the cookie jar: read, then dropped */
+    assert(session_cookie(s, VINTED_COOKIE_ANON, value, sizeof(value)) == -1);
+    curl_easy_setopt(s->curl, CURLOPT_COOKIELIST,
+                     ".vinted.pt\tTRUE\t/\tFALSE\t0\tanon_id\t6f1c-42");
+    curl_easy_setopt(s->curl, CURLOPT_COOKIELIST,
+                     "#HttpOnly_.vinted.pt\tTRUE\t/\tTRUE\t0\taccess_token_web\teyJ.x.y");
+    assert(session_cookie(s, VINTED_COOKIE_ANON, value, sizeof(value)) == 0);
+    assert(strcmp(value, "6f1c-42") == 0);
+    assert(session_cookie(s, VINTED_COOKIE_ACCESS, value, sizeof(value)) == 0);
+    assert(strcmp(value, "eyJ.x.y") == 0);
+    assert(session_cookie(s, "anon", value, sizeof(value)) == -1); /* whole names only */
+    session_drop(s);
+    assert(session_cookie(s, VINTED_COOKIE_ANON, value, sizeof(value)) == -1);
+
+    /* every request takes a token; a refused connection is a response with status 0 */
+    session_resp_t resp = { 0 };
+    assert(session_open(s, &resp) == 0);
+    assert(state.tokens == 1 && resp.status == 0 && resp.error[0] && !session_is_open(s));
+    assert(session_get(s, "http://127.0.0.1:1/svc-catalogue/items", &resp) == 0);
+    assert(state.tokens == 2 && resp.status == 0 && resp.body == NULL);
+    /* no token, no request */
+    state.refuse = true;
+    assert(session_get(s, "http://127.0.0.1:1/svc-catalogue/items", &resp) == -1);
+    assert(state.tokens == 3);
+    assert(session_sleep(s, 5) == -1 && state.sleeps == 1);
+    state.refuse = false;
+    assert(session_sleep(s, 5) == 0 && state.slept_ms == 10);
+    assert(session_sleep(s, 0) == 0 && state.sleeps == 3);
+    session_resp_reset(&resp);
+
+    session_destroy(&s);
+    assert(s == NULL);
+    vinted_destroy(&v);
+    if (verbose)
+        printf("OK\n");
+}

@@ -1,0 +1,104 @@
+/*  vinted.h - everything the fetcher knows about the Vinted web API, in one
+    place because Vinted changes it without notice: the valid sites and their
+    currency and locale, the www and api hosts (overridable, tests point them
+    at a simulator), the two catalog-search generations (v2 and svc-catalogue),
+    the request headers each needs, and how to read the error bodies Vinted
+    answers with (403 block pages, {"code":104} for a retired endpoint).
+*/
+#ifndef VINTED_H_INCLUDED
+#define VINTED_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <curl/curl.h>
+
+#define VINTED_MAX_PER_PAGE 96  /* larger values are cut to 96 by the API */
+#define VINTED_MAX_RESULTS 960  /* one query reaches at most 10 pages of 96 */
+
+/* Session cookies set by the www home page. */
+#define VINTED_COOKIE_ACCESS "access_token_web"
+#define VINTED_COOKIE_REFRESH "refresh_token_web"
+#define VINTED_COOKIE_ANON "anon_id"
+
+/* A desktop browser identity; VINTED_USER_AGENT overrides it. */
+#define VINTED_DEFAULT_USER_AGENT                                                  \
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like " \
+    "Gecko) Chrome/142.0.0.0 Safari/537.36"
+
+/* The catalog-search generation. */
+typedef enum {
+    VINTED_API_V2 = 0,  /* GET {www}/api/v2/catalog/items (until September 2026) */
+    VINTED_API_SVC = 1, /* GET {api}/svc-catalogue/items (since September 2026) */
+} vinted_api_t;
+
+/* What a request is for: decides its headers. */
+typedef enum {
+    VINTED_REQ_HOME = 0,    /* the www home page: a browser navigation */
+    VINTED_REQ_CATALOG = 1, /* a catalog search: an XHR from the web app */
+} vinted_req_t;
+
+/* What a 403 answer is. */
+typedef enum {
+    VINTED_BLOCK_UNKNOWN = 0,
+    VINTED_BLOCK_CLOUDFLARE = 1, /* Cloudflare challenge/ban HTML */
+    VINTED_BLOCK_DATADOME = 2,   /* DataDome captcha page or JSON */
+    VINTED_BLOCK_CODE106 = 3,    /* Vinted's own {"code":106} */
+} vinted_block_t;
+
+typedef struct {
+    const char *tld;      /* "pt", "co.uk", ... */
+    const char *currency; /* ISO 4217 */
+    const char *locale;   /* for the svc Locale header: "pt-PT" */
+} vinted_site_t;
+
+typedef struct _vinted_t vinted_t;
+
+/* The site with this tld, or NULL. */
+const vinted_site_t *vinted_site_find(const char *tld);
+/* "pt, fr, de, ..." - every valid site, for error messages. */
+const char *vinted_site_list(void);
+
+/* "v2" / "svc" <-> enum; 0 ok, -1 unknown name. */
+int vinted_api_from_name(const char *name, vinted_api_t *out);
+const char *vinted_api_name(vinted_api_t api);
+#define VINTED_API_LIST "v2, svc"
+
+/* Settings for one site. www_url and api_url override the derived bases when
+   non-NULL and non-empty (scheme://host[:port], a trailing slash is dropped);
+   user_agent NULL or empty means the default. NULL with a reason in err when
+   the site is unknown or a URL is not http(s). */
+vinted_t *vinted_new(const char *site, vinted_api_t api, const char *www_url,
+                     const char *api_url, const char *user_agent, char *err, size_t errlen);
+void vinted_destroy(vinted_t **self_p);
+
+const vinted_site_t *vinted_site(const vinted_t *self);
+vinted_api_t vinted_api(const vinted_t *self);
+const char *vinted_www_base(const vinted_t *self);
+const char *vinted_api_base(const vinted_t *self);
+const char *vinted_user_agent(const vinted_t *self);
+
+/* The www home page that opens an anonymous session: "{www}/". */
+int vinted_home_url(const vinted_t *self, char *buf, size_t size);
+/* The newest listings of one catalog, query parameters in a fixed order:
+     v2:  {www}/api/v2/catalog/items?catalog_ids=C&order=newest_first&per_page=N&page=P
+     svc: {api}/svc-catalogue/items?attribute_ids%5Bcatalog%5D=C&order=newest_first&per_page=N&page=P
+   per_page is clamped to 1..96. 0 ok, -1 if it does not fit or an argument is out of range. */
+int vinted_catalog_url(const vinted_t *self, int32_t catalog_id, int32_t page, int32_t per_page,
+                       char *buf, size_t size);
+
+/* The request headers for this kind of request; anon_id (may be NULL) feeds
+   X-Anon-Id on svc catalog requests. Caller frees with curl_slist_free_all. */
+struct curl_slist *vinted_headers(const vinted_t *self, vinted_req_t req, const char *anon_id);
+
+/* The integer "code" of a JSON error body such as {"code":104,...}; -1 if none. */
+int64_t vinted_error_code(const char *body, size_t len);
+/* What kind of 403 page this is. */
+vinted_block_t vinted_classify_block(const char *body, size_t len);
+const char *vinted_block_name(vinted_block_t block);
+/* True if a 404 on the v2 catalog path says the endpoint is retired (code 104). */
+bool vinted_endpoint_gone(const vinted_t *self, long status, const char *body, size_t len);
+
+void vinted_test(bool verbose);
+
+#endif

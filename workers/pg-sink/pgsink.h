@@ -1,0 +1,70 @@
+/*  pgsink.h - write normalized batches (proto_batch_t) into PostgreSQL.
+
+    Several batches go in one transaction: their items and quarantine records
+    are COPY'd into per-connection temporary staging tables, then prepared
+    set-based upserts move them into items, users, sightings and quarantine.
+    The result does not depend on the order batches arrive in, and writing the
+    same batch again changes nothing:
+      - items/users: first_seen_at is the earliest sighting (first_window_id
+        follows it), last_seen_at the latest (last_window_id follows it), and
+        every other column comes from the latest sighting, ordered by
+        (seen_at, window_id); rows that would not change are not rewritten;
+      - sightings/quarantine: one row per key, the earliest fetch of it.
+
+    A lost connection is re-established with backoff (1 s doubling to 30 s)
+    and the whole transaction retried; the sleeper (pgsink_set_sleeper) lets
+    the caller keep heartbeating meanwhile, or give up.
+
+        pgsink_t *sink = pgsink_new(getenv("VINTED_PG"));
+        while (pgsink_connect(sink) != 0) sleep...;
+        migrate_apply(pgsink_conn(sink));
+        pgsink_write_each(sink, batches, n, on_done, arg);
+        pgsink_destroy(&sink);
+*/
+#ifndef PGSINK_H_INCLUDED
+#define PGSINK_H_INCLUDED
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "proto/proto.h"
+
+typedef struct _pgsink_t pgsink_t;
+
+/* Sleep ms (for the reconnect backoff); return -1 to give up the write. */
+typedef int(pgsink_sleep_fn)(void *arg, int64_t ms);
+/* A batch's outcome: error NULL when it is committed, else why it was refused. */
+typedef void(pgsink_done_fn)(void *arg, size_t index, const char *error);
+
+/* conninfo: a libpq connection string or URI; NULL or "" uses libpq's PG* variables.
+   Does not connect yet. */
+pgsink_t *pgsink_new(const char *conninfo);
+void pgsink_destroy(pgsink_t **self_p);
+
+/* Replace the backoff sleeper (default: plain sleep, never gives up). */
+void pgsink_set_sleeper(pgsink_t *self, pgsink_sleep_fn *fn, void *arg);
+
+/* Connect once if not connected. 0 ok, -1 failed (logged). */
+int pgsink_connect(pgsink_t *self);
+/* The live connection (for migrations), or NULL. */
+PGconn *pgsink_conn(pgsink_t *self);
+
+/* Write n batches in one transaction, reconnecting and retrying on connection loss.
+   0: committed. -1: not committed, err says why (a data error, or the sleeper gave up:
+   see pgsink_gave_up). */
+int pgsink_write(pgsink_t *self, proto_batch_t **batches, size_t n, char *err, size_t errlen);
+
+/* True if the last failed write stopped because the sleeper gave up. */
+bool pgsink_gave_up(const pgsink_t *self);
+
+/* Write n batches in one transaction; if that fails on the data, write them one by
+   one so that only the bad ones are refused. done is called once for each batch
+   that was committed or refused. 0: every batch got its done call; -1: the sleeper
+   gave up and the batches without a call are neither committed nor refused. */
+int pgsink_write_each(pgsink_t *self, proto_batch_t **batches, size_t n, pgsink_done_fn *done,
+                      void *arg);
+
+void pgsink_test(bool verbose);
+
+#endif
