@@ -8,11 +8,12 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/log.h"
 
 /* Every module with a self-test, in dependency order. */
 #define SELFTESTS(X)                                                                           \
-    X(log) X(config) X(proto) X(worker) X(window) X(ratelimit) X(vinted) X(pager) X(backoff) \
-    X(money) X(utf8) X(size) X(parse) X(copy)
+    X(log) X(config) X(proto) X(worker) X(window) X(ratelimit) X(vinted) X(pager) X(backoff) X(session) X(fetcher) \
+    X(money) X(utf8) X(size) X(parse) X(copy) X(pgsink)
 
 #define DECLARE(name) void name##_test(bool verbose);
 SELFTESTS(DECLARE)
@@ -44,6 +45,9 @@ int main(int argc, char **argv)
         else
             selected++;
     }
+    log_init("selftest");
+    if (!verbose)
+        log_set_level(LOG_LEVEL_ERROR);
     int ran = 0;
     for (const selftest_t *t = s_tests; t->name; t++) {
         bool wanted = selected == 0;

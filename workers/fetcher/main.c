@@ -3,7 +3,6 @@
     and asks the broker for a token before every request to Vinted. */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <curl/curl.h>
 
 #include "../../common/config.h"
@@ -30,9 +29,9 @@ int main(int argc, char **argv)
         { "broker", "VINTED_BROKER", "tcp://127.0.0.1:5555", "broker endpoint", NULL },
         { "site", "VINTED_SITE", "pt", "Vinted site (country tld): pt, fr, co.uk, ...", NULL },
         { "api", "VINTED_API", "svc", "catalog API generation: svc (since Sept 2026) or v2", NULL },
-        { "www-url", "VINTED_WWW_URL", "", "www base URL (default https://www.vinted.<site>)", NULL },
-        { "api-url", "VINTED_API_URL", "", "api base URL (default https://api.vinted.<site>)", NULL },
-        { "user-agent", "VINTED_USER_AGENT", "", "browser User-Agent (default: a desktop Chrome)", NULL },
+        { "www-url", "VINTED_WWW_URL", "", "www base URL; empty: https://www.vinted.<site>", NULL },
+        { "api-url", "VINTED_API_URL", "", "api base URL; empty: https://api.vinted.<site>", NULL },
+        { "user-agent", "VINTED_USER_AGENT", "", "browser User-Agent; empty: a desktop Chrome", NULL },
         { "timeout", "VINTED_FETCH_TIMEOUT", "30s", "timeout of one HTTP request", NULL },
         { "backoff-base", "VINTED_BACKOFF_BASE", "1s", "first retry backoff (full jitter)", NULL },
         { "backoff-max", "VINTED_BACKOFF_MAX", "60s", "longest retry backoff", NULL },
@@ -85,7 +84,7 @@ int main(int argc, char **argv)
                                   config_get(opts, "api-url"), config_get(opts, "user-agent"),
                                   err, sizeof(err));
     if (!vinted) {
-        fprintf(stderr, "invalid settings: %s\n", err);
+        fprintf(stderr, "invalid setting: %s\n", err);
         return 2;
     }
 
@@ -95,13 +94,8 @@ int main(int argc, char **argv)
         vinted_destroy(&vinted);
         return 1;
     }
-    char host[128] = "localhost", name[160];
-    gethostname(host, sizeof(host) - 1);
-    host[sizeof(host) - 1] = '\0';
-    snprintf(name, sizeof(name), "%s:%d", host, (int) getpid());
-
     int status = 0;
-    worker_t *w = worker_new(broker, PROTO_STAGE_FETCH, 1, name);
+    worker_t *w = worker_new(broker, PROTO_STAGE_FETCH, 1, "fetcher");
     session_gate_t gate = { s_token, s_pump, s_sleep, w };
     fetcher_t *fetcher = w ? fetcher_new(vinted, &settings, &gate) : NULL;
     if (!fetcher) {

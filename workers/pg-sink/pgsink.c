@@ -702,9 +702,8 @@ void pgsink_test(bool verbose)
     assert(s_encode(sink, &batch, err, sizeof err) == 0);
     assert(copy_rows(sink->items) == 2 && copy_rows(sink->quarantine) == 1);
     const char *data = copy_data(sink->items);
-    assert(strncmp(data, "12\t3\t0\t7001\t221\tVestido\\t\"azul\"\\n\\\\ 👗\t19.99\tEUR\t\\N\t\\N\t",
-                   strlen("12\t3\t0\t7001\t221\tVestido\\t\"azul\"\\n\\\\ 👗\t19.99\tEUR\t\\N\t\\N\t"))
-           == 0);
+    const char *first = "12\t3\t0\t7001\t221\tVestido\\t\"azul\"\\n\\\\ 👗\t19.99\tEUR\t\\N\t\\N\t";
+    assert(strncmp(data, first, strlen(first)) == 0);
     assert(strstr(data, "\t42\tana\t"));
     assert(strstr(data, "\tt\t2026-11-25 17:46:40+00\t2026-11-25 17:46:46.123+00\t"));
     assert(strstr(data, "\n12\t3\t1\t7002\t221\t\\N\t\\N\t"));

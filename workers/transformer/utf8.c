@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A test case from a string literal, its length taken from the literal (NULs included). */
+#define S_CASE(lit, ok) { lit, sizeof(lit) - 1, ok }
+
 bool
 utf8_valid(const char *s, size_t len)
 {
@@ -65,8 +68,6 @@ utf8_valid_str(const char *s)
         return true;
     return utf8_valid(p, strlen(p));
 }
-
-#define S_CASE(lit, ok) { lit, sizeof(lit) - 1, ok }
 
 void
 utf8_test(bool verbose)
