@@ -69,7 +69,8 @@ struct _broker_t {
     int64_t next_sweep;
     int64_t next_schedule_s;          /* wall: when the next scheduled windows are due */
     char last_error[512];
-    uint64_t results[PROTO_STAGES];
+    uint64_t results[PROTO_STAGES];   /* tasks completed per stage */
+    uint64_t dispatched, redelivered, nacked, invalid_frames;
 };
 
 static void s_window_failed(broker_t *self, window_t *w, const char *reason);
@@ -128,6 +129,7 @@ static void s_requeue(broker_t *self, task_t *task, int64_t delay_ms)
     }
     task->not_before = clock_mono_ms() + delay_ms;
     task->queue_handle = zlistx_add_end(self->queue[task->stage], task);
+    self->redelivered++;
 }
 
 static void s_peer_remove(broker_t *self, peer_t *peer, const char *why)
@@ -240,6 +242,7 @@ static void s_dispatch(broker_t *self)
                 int64_t timeout = self->cfg.task_timeout_ms;
                 task->deadline = now + timeout;
                 peer->inflight++;
+                self->dispatched++;
                 if (stage == PROTO_STAGE_FETCH)
                     peer->window_id = task->window_id;
                 s_send_to(self, peer, task->data, task->size);
@@ -527,6 +530,7 @@ static void s_on_nack(broker_t *self, peer_t *peer, proto_msg_t *msg)
              proto_stage_name(task->stage), task->window_id, task->page, log_str(peer->name),
              msg->u.nack.permanent, log_str(reason));
     snprintf(self->last_error, sizeof self->last_error, "%s", reason);
+    self->nacked++;
     if (w && (msg->u.nack.permanent || task->deliveries >= self->cfg.max_attempts)) {
         task->peer->inflight--;
         task->peer = NULL;
@@ -559,12 +563,14 @@ static void s_on_worker_message(broker_t *self)
     zframe_t *body = zmsg_pop(zmsg);
     if (!identity || !body || zmsg_size(zmsg) != 0) {
         log_warn("malformed envelope from a worker rejected", NULL);
+        self->invalid_frames++;
         goto done;
     }
     char err[256];
     proto_msg_t *msg = proto_decode(zframe_data(body), zframe_size(body), err, sizeof err);
     if (!msg) {
         log_warn("malformed message from a worker rejected", "reason=%s", log_str(err));
+        self->invalid_frames++;
         goto done;
     }
     char *hex = zframe_strhex(identity);
@@ -715,7 +721,7 @@ static void s_ctl_window(broker_t *self, zframe_t *identity, proto_ctl_req_t *re
     }
     int64_t id = s_create_window(self, (int32_t) cat, from_s, to_s, "adhoc");
     if (id <= 0) {
-        s_ctl_reply(self, identity, 1, "window: the broker could not record the window (database error)", NULL);
+        s_ctl_reply(self, identity, 3, "window: the broker could not record the window (database error)", NULL);
         return;
     }
     window_t *w = s_window(self, id);
@@ -769,10 +775,12 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
     o += (size_t) snprintf(json + o, size - o,
                            "},\"windows\":{\"pending\":%" PRId64 ",\"running\":%" PRId64 ",\"done\":%" PRId64
                            ",\"failed\":%" PRId64 "},\"requests\":%" PRId64 ",\"rate_per_min\":%g,\"backoff_ms\":%" PRId64
-                           ",\"token_waiters\":%zu,\"last_error\":%s}",
+                           ",\"token_waiters\":%zu,\"dispatched\":%" PRIu64 ",\"redelivered\":%" PRIu64
+                           ",\"nacked\":%" PRIu64 ",\"invalid_frames\":%" PRIu64 ",\"last_error\":%s}",
                            counts[0], counts[1], counts[2], counts[3], self->rate.granted, self->cfg.rate_per_min,
                            self->rate.paused_until > now ? self->rate.paused_until - now : 0,
-                           zlistx_size(self->token_waiters), self->last_error[0] ? err : "null");
+                           zlistx_size(self->token_waiters), self->dispatched, self->redelivered, self->nacked,
+                           self->invalid_frames, self->last_error[0] ? err : "null");
     s_ctl_reply(self, identity, 0, "status", json);
     free(json);
 }
@@ -826,6 +834,11 @@ broker_t *broker_new(const broker_config_t *config)
     zsock_set_router_mandatory(self->workers, 0);
     zsock_set_sndhwm(self->workers, 100000);
     zsock_set_rcvhwm(self->workers, 100000);
+    zsock_set_maxmsgsize(self->workers, 64 << 20);
+    zsock_set_maxmsgsize(self->control, 1 << 20);
+    /* task ids never repeat across restarts: a late answer to a task of an
+       earlier broker run cannot be taken for one of this run */
+    self->next_task_id = (uint64_t) clock_wall_ms() * 1000;
     if (zsock_bind(self->workers, "%s", config->endpoint) < 0) {
         log_error("cannot bind the worker endpoint", "endpoint=%s error=%s", log_str(config->endpoint),
                   log_str(zmq_strerror(zmq_errno())));

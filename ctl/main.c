@@ -25,7 +25,7 @@ static const char *s_summary =
     "  window --catalog ID [--from T --to T] [--wait]   push an ad-hoc window job\n"
     "  status                                          workers, queues, windows, budget, last error\n"
     "Exit status: 0 ok; 1 the broker answered with an error (or the window failed);\n"
-    "2 bad arguments; 3 the broker could not be reached.";
+    "2 bad arguments; 3 the broker could not be reached or could not do it (database error).";
 
 static void s_print_status(const char *json)
 {
@@ -172,5 +172,5 @@ int main(int argc, char **argv)
     else
         fprintf(status == 0 ? stdout : stderr, "%s\n", rep->u.ctl_rep.message ? rep->u.ctl_rep.message : "");
     proto_msg_destroy(&rep);
-    return status == 0 ? 0 : (status == 2 ? 2 : 1);
+    return status >= 0 && status <= 3 ? status : 1;
 }

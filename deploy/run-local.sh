@@ -37,6 +37,8 @@ if [ ! -f "$state/pg/PG_VERSION" ]; then
     [ "$(id -u)" = 0 ] && chown postgres "$state/pg"
     as_pg "$pgbin/initdb" -D "$state/pg" -A trust -U postgres >"$state/initdb.log"
 fi
+touch "$state/pg.log"
+[ "$(id -u)" = 0 ] && chown postgres "$state/pg.log"
 as_pg "$pgbin/pg_ctl" -D "$state/pg" -l "$state/pg.log" -w \
     -o "-p $pgport -c listen_addresses=127.0.0.1 -k /tmp" start >/dev/null
 "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" -U postgres vinted 2>/dev/null || true

@@ -889,7 +889,14 @@ def parse_args(argv):
     p.add_argument("--epoch", type=int, default=DEFAULT_EPOCH,
                    help="unix time of the simulated clock's start (default %d)" % DEFAULT_EPOCH)
     p.add_argument("--quiet", action="store_true", help="do not log requests")
+    p.add_argument("--auto-tick", type=float, default=0, metavar="SECONDS",
+                   help="every SECONDS, add --tick-new new items and --tick-bumps bumps per catalog by itself"
+                        " (0 = only on POST /_sim/tick; for demo runs)")
+    p.add_argument("--tick-new", type=int, default=20, help="new items per catalog per auto tick (default 20)")
+    p.add_argument("--tick-bumps", type=int, default=2, help="bumps per catalog per auto tick (default 2)")
     a = p.parse_args(argv)
+    if a.auto_tick < 0 or a.tick_new < 0 or a.tick_bumps < 0:
+        p.error("--auto-tick, --tick-new and --tick-bumps must be >= 0")
     try:
         a.catalogs = [int(c) for c in a.catalogs.split(",") if c.strip()]
     except ValueError:
@@ -926,6 +933,13 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if args.auto_tick > 0:
+        def auto_tick():
+            while True:
+                time.sleep(args.auto_tick)
+                with sim.lock:
+                    sim.world.tick(args.tick_new, args.tick_bumps)
+        threading.Thread(target=auto_tick, daemon=True).start()
     sys.stderr.write("vinted-sim: listening port=%d generation=%s site=%s seed=%d catalogs=%s items=%d\n"
                      % (port, args.generation, args.site, args.seed,
                         ",".join(map(str, args.catalogs)), len(sim.world.items)))
