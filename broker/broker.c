@@ -273,35 +273,21 @@ static void s_grant_tokens(broker_t *self)
 
 /* -------------------------------------------------------------- windows */
 
+static void s_ctl_reply(broker_t *self, zframe_t *identity, int status, const char *message, const char *json);
+
 static void s_reply_waiters(broker_t *self, window_t *w, int status, const char *message)
 {
     zlistx_t *waiters = w->waiters;
     if (!waiters)
         return;
-    proto_msg_t *rep = proto_msg_new(PROTO_CTL_REP);
-    rep->u.ctl_rep.status = status;
-    rep->u.ctl_rep.message = (char *) message;
     char json[512];
     snprintf(json, sizeof json,
              "{\"window_id\":%" PRId64 ",\"catalog_id\":%d,\"state\":\"%s\",\"pages\":%d,\"items\":%d,"
              "\"requests\":%d,\"truncated\":%s,\"degraded\":%s}",
              w->id, w->catalog_id, window_state_name(w->state), w->pages_done, w->items, w->requests,
              w->truncated ? "true" : "false", w->degraded ? "true" : "false");
-    rep->u.ctl_rep.json = json;
-    uint8_t *data;
-    size_t size;
-    if (proto_encode(rep, &data, &size) == 0) {
-        for (zframe_t *id = zlistx_first(waiters); id; id = zlistx_next(waiters)) {
-            zmsg_t *msg = zmsg_new();
-            zmsg_addmem(msg, zframe_data(id), zframe_size(id));
-            zmsg_addmem(msg, data, size);
-            zmsg_send(&msg, self->control);
-        }
-        free(data);
-    }
-    rep->u.ctl_rep.message = NULL;
-    rep->u.ctl_rep.json = NULL;
-    proto_msg_destroy(&rep);
+    for (zframe_t *id = zlistx_first(waiters); id; id = zlistx_next(waiters))
+        s_ctl_reply(self, id, status, message, json);
 }
 
 static void s_window_close(broker_t *self, window_t *w, int status, const char *message)
