@@ -1,8 +1,11 @@
 # vinted-pipeline - build every program into bin/, run the suite with `make test`.
 #   make            build bin/vinted-*
-#   make test       unit self-tests + end-to-end suite (real PostgreSQL, real processes)
+#   make test       the whole suite (unit self-tests + end to end with real PostgreSQL and
+#                   real processes), once against bin/ and once against the ASan+UBSan build
+#   make test-quick the suite against bin/ only
 #   make asan       the same programs built with ASan+UBSan into bin-asan/
-#   make test-asan  the whole suite against the sanitizer build
+#   make test-asan  the suite against the sanitizer build only
+#   make bench      throughput of the catalog flow, printed as figures
 #   make deps       install the Debian packages needed to build and test (as root)
 
 CC      ?= cc
@@ -73,13 +76,21 @@ asan:
 deps:
 	sh tests/install-deps.sh
 
-test: all
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+test: all asan
+	$(SAN_ENV) sh tests/run.sh $(BIN) bin-asan
+
+test-quick: all
 	sh tests/run.sh $(BIN)
 
 test-asan: asan
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 sh tests/run.sh bin-asan
+	$(SAN_ENV) sh tests/run.sh bin-asan
+
+bench: all
+	python3 tests/bench/catalog_throughput.py --catalogs 40
 
 clean:
 	rm -rf build build-asan bin bin-asan
 
-.PHONY: all asan deps test test-asan clean
+.PHONY: all asan deps test test-quick test-asan bench clean

@@ -164,12 +164,7 @@ static void s_task_destructor(void **item)
 
 static void s_window_destructor(void **item)
 {
-    window_t *w = *item;
-    if (w) {
-        zlistx_t *waiters = w->waiters;
-        zlistx_destroy(&waiters);
-        window_destroy((window_t **) item);
-    }
+    window_destroy((window_t **) item);
 }
 
 /* ------------------------------------------------------------------ tasks */
@@ -273,26 +268,9 @@ static void s_grant_tokens(broker_t *self)
 
 /* -------------------------------------------------------------- windows */
 
-static void s_ctl_reply(broker_t *self, zframe_t *identity, int status, const char *message, const char *json);
-
-static void s_reply_waiters(broker_t *self, window_t *w, int status, const char *message)
+/* A window is over (done or failed): forget it and start the catalog's next one. */
+static void s_window_close(broker_t *self, window_t *w)
 {
-    zlistx_t *waiters = w->waiters;
-    if (!waiters)
-        return;
-    char json[512];
-    snprintf(json, sizeof json,
-             "{\"window_id\":%" PRId64 ",\"catalog_id\":%d,\"state\":\"%s\",\"pages\":%d,\"items\":%d,"
-             "\"requests\":%d,\"truncated\":%s,\"degraded\":%s}",
-             w->id, w->catalog_id, window_state_name(w->state), w->pages_done, w->items, w->requests,
-             w->truncated ? "true" : "false", w->degraded ? "true" : "false");
-    for (zframe_t *id = zlistx_first(waiters); id; id = zlistx_next(waiters))
-        s_ctl_reply(self, id, status, message, json);
-}
-
-static void s_window_close(broker_t *self, window_t *w, int status, const char *message)
-{
-    s_reply_waiters(self, w, status, message);
     /* drop its queued tasks; tasks in flight are dropped when they answer */
     for (int stage = PROTO_STAGE_FETCH; stage < PROTO_STAGES; stage++) {
         zlistx_t *q = self->queue[stage];
@@ -321,26 +299,19 @@ static void s_window_done(broker_t *self, window_t *w)
         snprintf(self->last_error, sizeof self->last_error, "window %" PRId64 ": cannot record completion", w->id);
         return;
     }
-    char message[256];
-    snprintf(message, sizeof message, "window %" PRId64 " committed: catalog %d, %d pages, %d items, %d requests%s%s",
-             w->id, w->catalog_id, w->pages_done, w->items, w->requests,
-             w->truncated ? ", stopped at the 960-result cap" : "",
-             w->degraded ? ", a page was quarantined (mark kept)" : "");
     log_info("window committed", "window=%" PRId64 " catalog=%d pages=%d items=%d requests=%d max_item_id=%" PRId64
              " truncated=%d degraded=%d", w->id, w->catalog_id, w->pages_done, w->items, w->requests,
              w->max_item_id, w->truncated, w->degraded);
-    s_window_close(self, w, 0, message);
+    s_window_close(self, w);
 }
 
 static void s_window_failed(broker_t *self, window_t *w, const char *reason)
 {
     w->state = WINDOW_FAILED;
     store_window_fail(self->store, w, reason);
-    char message[512];
-    snprintf(message, sizeof message, "window %" PRId64 " failed: %s", w->id, reason);
-    snprintf(self->last_error, sizeof self->last_error, "%s", message);
+    snprintf(self->last_error, sizeof self->last_error, "window %" PRId64 " failed: %s", w->id, reason);
     log_error("window failed", "window=%" PRId64 " catalog=%d reason=%s", w->id, w->catalog_id, log_str(reason));
-    s_window_close(self, w, 1, message);
+    s_window_close(self, w);
 }
 
 static void s_window_add(broker_t *self, window_t *w)
@@ -689,7 +660,6 @@ static void s_ctl_reply(broker_t *self, zframe_t *identity, int status, const ch
 static void s_ctl_window(broker_t *self, zframe_t *identity, proto_ctl_req_t *req)
 {
     const char *catalog = s_arg(req, "catalog"), *from = s_arg(req, "from"), *to = s_arg(req, "to");
-    const char *wait = s_arg(req, "wait");
     char *end;
     long cat = catalog ? strtol(catalog, &end, 10) : 0;
     if (!catalog || *end || cat <= 0 || cat > INT32_MAX) {
@@ -710,21 +680,50 @@ static void s_ctl_window(broker_t *self, zframe_t *identity, proto_ctl_req_t *re
         s_ctl_reply(self, identity, 3, "window: the broker could not record the window (database error)", NULL);
         return;
     }
-    window_t *w = s_window(self, id);
     char message[128], json[128];
     snprintf(message, sizeof message, "window %" PRId64 " queued for catalog %ld", id, cat);
     snprintf(json, sizeof json, "{\"window_id\":%" PRId64 ",\"catalog_id\":%ld,\"state\":\"pending\"}", id, cat);
-    if (wait && strcmp(wait, "1") == 0) {
-        if (!w->waiters) {
-            zlistx_t *waiters = zlistx_new();
-            zlistx_set_destructor(waiters, (zlistx_destructor_fn *) zframe_destroy);
-            w->waiters = waiters;
-        }
-        zlistx_add_end(w->waiters, zframe_dup(identity));
-    }
-    else
-        s_ctl_reply(self, identity, 0, message, json);
+    s_ctl_reply(self, identity, 0, message, json);
     s_start_windows(self);
+}
+
+/* "get": one window's state, from memory while it is open, else from the database. */
+static void s_ctl_get(broker_t *self, zframe_t *identity, proto_ctl_req_t *req)
+{
+    const char *text = s_arg(req, "window");
+    char *end;
+    long long id = text ? strtoll(text, &end, 10) : 0;
+    if (!text || *end || id <= 0) {
+        s_ctl_reply(self, identity, 2, "get: --window must be a window id", NULL);
+        return;
+    }
+    window_t copy, *w = s_window(self, id);
+    char error[256] = "";
+    if (!w) {
+        int rc = store_window_get(self->store, id, &copy, error, sizeof error);
+        if (rc != 0) {
+            s_ctl_reply(self, identity, rc > 0 ? 2 : 3, rc > 0 ? "get: no such window" : "get: database error", NULL);
+            return;
+        }
+        w = &copy;
+    }
+    char message[512], json[768], err_json[600];
+    s_json_str(err_json, sizeof err_json, error);
+    snprintf(json, sizeof json,
+             "{\"window_id\":%" PRId64 ",\"catalog_id\":%d,\"state\":\"%s\",\"pages\":%d,\"items\":%d,"
+             "\"requests\":%d,\"max_item_id\":%" PRId64 ",\"truncated\":%s,\"error\":%s}",
+             w->id, w->catalog_id, window_state_name(w->state), w->pages_done, w->items, w->requests,
+             w->max_item_id, w->truncated ? "true" : "false", *error ? err_json : "null");
+    if (w->state == WINDOW_DONE)
+        snprintf(message, sizeof message, "window %" PRId64 " committed: catalog %d, %d pages, %d items, %d requests%s%s%s",
+                 w->id, w->catalog_id, w->pages_done, w->items, w->requests,
+                 w->truncated ? ", stopped at the 960-result cap" : "", *error ? "; " : "", error);
+    else if (w->state == WINDOW_FAILED)
+        snprintf(message, sizeof message, "window %" PRId64 " failed: %s", w->id, error);
+    else
+        snprintf(message, sizeof message, "window %" PRId64 " %s: %d pages committed", w->id,
+                 window_state_name(w->state), w->pages_done);
+    s_ctl_reply(self, identity, 0, message, json);
 }
 
 static void s_ctl_status(broker_t *self, zframe_t *identity)
@@ -788,6 +787,8 @@ static void s_on_control_message(broker_t *self)
         }
         else if (strcmp(msg->u.ctl_req.verb, "window") == 0)
             s_ctl_window(self, identity, &msg->u.ctl_req);
+        else if (strcmp(msg->u.ctl_req.verb, "get") == 0)
+            s_ctl_get(self, identity, &msg->u.ctl_req);
         else if (strcmp(msg->u.ctl_req.verb, "status") == 0)
             s_ctl_status(self, identity);
         else {

@@ -255,6 +255,40 @@ int store_window_fail(store_t *self, const window_t *w, const char *error)
                  2, params);
 }
 
+int store_window_get(store_t *self, int64_t id, window_t *w, char *error, size_t error_size)
+{
+    char a[24];
+    const char *params[] = { I64(a, id) };
+    PGresult *res = s_exec(self,
+                           "SELECT catalog_id, extract(epoch FROM start_at)::bigint, extract(epoch FROM end_at)::bigint,"
+                           " state, pages_done, coalesce(last_page, 0), coalesce(max_item_id, 0), items, requests,"
+                           " truncated, coalesce(error, '') FROM windows WHERE window_id = $1",
+                           1, params);
+    if (!res)
+        return -1;
+    int rc = 1;
+    if (PQntuples(res) == 1) {
+        memset(w, 0, sizeof *w);
+        w->id = id;
+        w->catalog_id = atoi(PQgetvalue(res, 0, 0));
+        w->start_s = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        w->end_s = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        for (int s = WINDOW_PENDING; s <= WINDOW_FAILED; s++)
+            if (strcmp(PQgetvalue(res, 0, 3), window_state_name((window_state_t) s)) == 0)
+                w->state = (window_state_t) s;
+        w->pages_done = atoi(PQgetvalue(res, 0, 4));
+        w->last_page = atoi(PQgetvalue(res, 0, 5));
+        w->max_item_id = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+        w->items = atoi(PQgetvalue(res, 0, 7));
+        w->requests = atoi(PQgetvalue(res, 0, 8));
+        w->truncated = strcmp(PQgetvalue(res, 0, 9), "t") == 0;
+        snprintf(error, error_size, "%s", PQgetvalue(res, 0, 10));
+        rc = 0;
+    }
+    PQclear(res);
+    return rc;
+}
+
 int store_window_counts(store_t *self, int64_t counts[4])
 {
     memset(counts, 0, 4 * sizeof counts[0]);

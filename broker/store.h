@@ -6,6 +6,7 @@
 #define STORE_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "broker/window.h"
@@ -32,6 +33,10 @@ int store_window_progress(store_t *self, const window_t *window);
    and the data-quality report computed from the window's sightings and quarantine. */
 int store_window_finish(store_t *self, const window_t *window);
 int store_window_fail(store_t *self, const window_t *window, const char *error);
+
+/* Read one window (any state) into *window, with its error text if any.
+   0 found, 1 no such window, -1 database error. */
+int store_window_get(store_t *self, int64_t id, window_t *window, char *error, size_t error_size);
 
 /* Window counts by state, for status. */
 int store_window_counts(store_t *self, int64_t counts[4]);

@@ -30,7 +30,6 @@ typedef struct {
     int32_t items;
     int32_t requests;
     int32_t failures;             /* NACKs so far */
-    void *waiters;                /* control clients waiting for it (broker-owned list) */
 } window_t;
 
 window_t *window_new(int64_t id, int32_t catalog_id, int64_t start_s, int64_t end_s);

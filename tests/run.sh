@@ -1,23 +1,28 @@
 #!/bin/sh
-# run.sh BIN_DIR - the whole test suite against the programs in BIN_DIR (bin or bin-asan):
-#   1. BIN_DIR/vinted-selftest           unit self-tests of every C module (counts as one test)
-#   2. python3 tests/sim/test_sim.py     the simulator's own checks
+# run.sh BIN_DIR... - the whole test suite against the programs in each BIN_DIR
+# (bin, and bin-asan for the ASan+UBSan build):
+#   1. python3 tests/sim/test_sim.py     the simulator's own checks (once)
+#   then for each BIN_DIR:
+#   2. BIN_DIR/vinted-selftest           unit self-tests of every C module (counts as one test)
 #   3. python3 -m unittest discover -s tests/e2e -v   end to end, with VINTED_BIN=BIN_DIR
 # Ends with one line "N passed, N failed" and exits non-zero if anything failed.
 set -u
 
-if [ $# -ne 1 ]; then
-    echo "usage: sh tests/run.sh BIN_DIR" >&2
+if [ $# -lt 1 ]; then
+    echo "usage: sh tests/run.sh BIN_DIR..." >&2
     exit 2
 fi
-if [ ! -d "$1" ]; then
-    echo "run.sh: BIN_DIR '$1' is not a directory (build first: make)" >&2
-    exit 2
-fi
-BIN=$(cd "$1" && pwd)
+BINS=""
+for dir in "$@"; do
+    if [ ! -d "$dir" ]; then
+        echo "run.sh: BIN_DIR '$dir' is not a directory (build first: make)" >&2
+        exit 2
+    fi
+    BINS="$BINS $(cd "$dir" && pwd)"
+done
 cd "$(dirname "$0")/.." || exit 2
 PYTHON=${PYTHON:-python3}
-export VINTED_BIN="$BIN" PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vinted-run.XXXXXX") || exit 2
 trap 'rm -rf "$work"' EXIT
@@ -60,16 +65,7 @@ count_unittest() {
     failed=$((failed + n_fail))
 }
 
-# 1. unit self-tests
-if [ -x "$BIN/vinted-selftest" ]; then
-    run selftest "$BIN/vinted-selftest"
-    if [ "$(cat "$work/selftest.rc")" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-else
-    echo "==== selftest: $BIN/vinted-selftest is missing"
-    failed=$((failed + 1))
-fi
-
-# 2. the simulator's own checks
+# 1. the simulator's own checks
 if [ -f tests/sim/test_sim.py ]; then
     run sim "$PYTHON" tests/sim/test_sim.py
     count_unittest sim
@@ -78,9 +74,25 @@ else
     failed=$((failed + 1))
 fi
 
-# 3. end to end
-run e2e "$PYTHON" -m unittest discover -s tests/e2e -t tests/e2e -v
-count_unittest e2e
+n=0
+for BIN in $BINS; do
+    n=$((n + 1))
+    export VINTED_BIN="$BIN"
+    echo "==== suite against $BIN"
+    # 2. unit self-tests
+    if [ -x "$BIN/vinted-selftest" ]; then
+        run "selftest$n" "$BIN/vinted-selftest"
+        if [ "$(cat "$work/selftest$n.rc")" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    else
+        echo "==== selftest: $BIN/vinted-selftest is missing"
+        failed=$((failed + 1))
+    fi
+
+    # 3. end to end
+    run "e2e$n" "$PYTHON" -m unittest discover -s tests/e2e -t tests/e2e -v
+    count_unittest "e2e$n"
+
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

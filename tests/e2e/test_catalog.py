@@ -247,8 +247,10 @@ class CatalogTest(E2ETestCase):
         catalog = 221
         self.start_sim(seed=6, catalogs=[catalog], initial=900, generation="v2", bad_every=37)
         self.start_pipeline(api="v2", env={"VINTED_RATE": "600"})
-        rc, out, err = self.pipe.run_window(catalog, wait=False)
-        self.assertEqual(rc, 0, "vinted-ctl window (no --wait) exited %s: %s" % (rc, err))
+        # vinted-ctl --wait rides out the broker's restart: it polls the window's state
+        waited = {}
+        waiter = threading.Thread(target=lambda: waited.update(r=self.pipe.run_window(catalog, wait=True, timeout="90s")))
+        waiter.start()
         self.wait_window_running(catalog, 0)
         time.sleep(0.3)
         broker = self.pipe.broker()
@@ -257,6 +259,10 @@ class CatalogTest(E2ETestCase):
         self.pipe.restart(broker)
         self.pipe.wait_windows_done(1, timeout=90)
         figure("broker_restart_window_resume_s", time.monotonic() - t0)
+        waiter.join(120)
+        rc, out, err = waited["r"]
+        self.assertEqual(rc, 0, "vinted-ctl window --wait across a broker restart exited %s: %s %s" % (rc, out, err))
+        self.assertIn("committed", out)
         self.sim.tick(new=200, bumps=10)
         self.assert_windows_ok(self.pipe.run_windows([catalog]))
         self.assert_all_windows_done()
@@ -299,6 +305,19 @@ class CatalogTest(E2ETestCase):
         newest = sorted(truth, key=lambda t: int(t["item_id"]), reverse=True)[:960]
         self.assertEqual(int(self.pipe.scalar("SELECT count(*) FROM items")), 960)
         self.assert_matches_truth(newest)
+
+    def test_wrong_api_generation_fails_with_reason(self):
+        # The site moved to svc-catalogue; a pipeline still set to v2 gets 404 code 104.
+        # The window must fail at once (no retry storm) and say how to fix it.
+        self.start_sim(seed=9, catalogs=[221], initial=50, generation="svc")
+        self.start_pipeline(api="v2")
+        rc, out, err = self.pipe.run_window(221, wait=True, timeout="30s")
+        self.assertEqual(rc, 1, "vinted-ctl window --wait should fail: rc=%s out=%s err=%s" % (rc, out, err))
+        self.assertIn("VINTED_API=svc", err)
+        w = self.pipe.windows()
+        self.assertEqual([x["state"] for x in w], ["failed"])
+        self.assertLessEqual(self.sim.stats()["api"], 1, "a permanent error must not be retried")
+        self.assertEqual(int(self.pipe.scalar("SELECT count(*) FROM items")), 0)
 
 
 if __name__ == "__main__":
