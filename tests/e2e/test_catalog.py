@@ -80,6 +80,29 @@ class CatalogTest(E2ETestCase):
         bad = [w for w in rows if w["state"] != "done"]
         self.assertFalse(bad, "windows not done: %s" % bad)
 
+    def assert_watermarks_and_reports(self):
+        """first_seen_at is the earliest sighting's fetch time and never moves forward;
+        re-sighted (bumped) items moved last_seen_at; each window's quality report
+        agrees with its sightings and quarantine rows."""
+        self.assertEqual(self.pipe.scalar(
+            "SELECT count(*) FROM items i JOIN (SELECT item_id, min(seen_at) AS f, max(seen_at) AS l"
+            " FROM sightings GROUP BY item_id) s USING (item_id)"
+            " WHERE i.first_seen_at <> s.f OR i.last_seen_at <> s.l"), "0",
+            "items whose first/last_seen_at differ from their earliest/latest sighting")
+        resighted = int(self.pipe.scalar(
+            "SELECT count(*) FROM items WHERE last_window_id <> first_window_id AND last_seen_at > first_seen_at"))
+        self.assertGreater(resighted, 0, "no item was seen in two windows (bumps should cause that)")
+        self.assertEqual(self.pipe.scalar(
+            "SELECT count(*) FROM dq_reports d WHERE d.rows <> (SELECT count(*) FROM sightings s WHERE s.window_id = d.window_id)"
+            " OR d.distinct_items <> (SELECT count(DISTINCT item_id) FROM sightings s WHERE s.window_id = d.window_id)"
+            " OR d.duplicates <> d.rows - d.distinct_items"
+            " OR coalesce((SELECT sum(value::int) FROM jsonb_each_text(d.quarantined)), 0)"
+            "    <> (SELECT count(*) FROM quarantine q WHERE q.window_id = d.window_id)"), "0",
+            "data-quality reports that disagree with the sightings and quarantine")
+        self.assertEqual(self.pipe.scalar(
+            "SELECT count(*) FROM dq_reports WHERE NOT prices ? 'EUR' AND rows > 0"), "0",
+            "reports without EUR price statistics")
+
     def record_figures(self, prefix, catalogs, initial, new, rounds, spent):
         windows = self.pipe.windows()
         items = int(self.pipe.scalar("SELECT count(*) FROM items"))
@@ -154,6 +177,7 @@ class CatalogTest(E2ETestCase):
             "SELECT count(*) FROM windows w WHERE NOT EXISTS "
             "(SELECT 1 FROM dq_reports d WHERE d.window_id = w.window_id)"), "0", "windows without a dq_report")
         self.assertEqual(int(self.pipe.scalar("SELECT count(*) FROM windows")), len(catalogs) * rounds)
+        self.assert_watermarks_and_reports()
         self.record_figures("v2", catalogs, initial, new, rounds, spent)
 
     def test_svc_two_transformers_two_sinks(self):
