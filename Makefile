@@ -27,7 +27,7 @@ endif
 
 CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror $(PKG_CFLAGS) -I$(PG_INC) -I.
 LDFLAGS += $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefined)
-LDLIBS  += $(PKG_LIBS) -lpq -lz -lm -lpthread
+LDLIBS  += $(PKG_LIBS) -lpq -lcrypto -lz -lm -lpthread
 , := ,
 
 COMMON_SRC  = $(wildcard common/*.c) $(wildcard proto/*.c)
@@ -35,6 +35,7 @@ BROKER_SRC  = $(filter-out broker/main.c,$(wildcard broker/*.c))
 FETCH_SRC   = $(filter-out workers/fetcher/main.c,$(wildcard workers/fetcher/*.c))
 XFORM_SRC   = $(filter-out workers/transformer/main.c,$(wildcard workers/transformer/*.c))
 SINK_SRC    = $(filter-out workers/pg-sink/main.c,$(wildcard workers/pg-sink/*.c))
+S3UP_SRC    = $(filter-out workers/s3-uploader/main.c,$(wildcard workers/s3-uploader/*.c))
 CTL_SRC     = $(filter-out ctl/main.c,$(wildcard ctl/*.c))
 MIGRATIONS  = $(sort $(wildcard deploy/migrations/*.sql))
 
@@ -42,7 +43,8 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 COMMON_OBJ  = $(call obj,$(COMMON_SRC)) $(BUILD)/migrations.o
 
 PROGRAMS = $(BIN)/vinted-broker $(BIN)/vinted-fetcher $(BIN)/vinted-transformer \
-           $(BIN)/vinted-pg-sink $(BIN)/vinted-ctl $(BIN)/vinted-selftest
+           $(BIN)/vinted-pg-sink $(BIN)/vinted-s3-uploader $(BIN)/vinted-ctl $(BIN)/vinted-selftest \
+           $(BIN)/vinted-objstore-probe
 
 all: $(PROGRAMS)
 
@@ -50,8 +52,10 @@ $(BIN)/vinted-broker: $(call obj,broker/main.c $(BROKER_SRC)) $(COMMON_OBJ)
 $(BIN)/vinted-fetcher: $(call obj,workers/fetcher/main.c $(FETCH_SRC)) $(COMMON_OBJ)
 $(BIN)/vinted-transformer: $(call obj,workers/transformer/main.c $(XFORM_SRC)) $(COMMON_OBJ)
 $(BIN)/vinted-pg-sink: $(call obj,workers/pg-sink/main.c $(SINK_SRC)) $(COMMON_OBJ)
+$(BIN)/vinted-s3-uploader: $(call obj,workers/s3-uploader/main.c $(S3UP_SRC)) $(COMMON_OBJ)
 $(BIN)/vinted-ctl: $(call obj,ctl/main.c $(CTL_SRC)) $(COMMON_OBJ)
-$(BIN)/vinted-selftest: $(call obj,tests/selftest.c $(BROKER_SRC) $(FETCH_SRC) $(XFORM_SRC) $(SINK_SRC) $(CTL_SRC)) $(COMMON_OBJ)
+$(BIN)/vinted-objstore-probe: $(call obj,tests/objstore_probe.c) $(COMMON_OBJ)
+$(BIN)/vinted-selftest: $(call obj,tests/selftest.c $(BROKER_SRC) $(FETCH_SRC) $(XFORM_SRC) $(SINK_SRC) $(S3UP_SRC) $(CTL_SRC)) $(COMMON_OBJ)
 
 $(PROGRAMS):
 	@mkdir -p $(dir $@)

@@ -3,11 +3,16 @@
     A window's journey (read s_on_result to follow a message):
         window starts      -> TASK(FETCH page 1)             to a fetcher
         RESULT(PAGE)       -> TASK(PAGE)                     to a transformer
+                              TASK(PAGE)                     to the store stage (raw landing area)
                               and TASK(FETCH page+1) while the fetcher says "more"
+        RESULT(STORED)     -> page stored
         RESULT(BATCH)      -> TASK(BATCH)                    to a sink
-        RESULT(COMMIT)     -> page committed; when every page is: window done,
-                              catalog mark advanced, data-quality report stored,
-                              waiting vinted-ctl clients answered
+        RESULT(COMMIT)     -> page committed; when every page is committed and
+                              stored: window done, catalog mark advanced,
+                              data-quality report stored
+    A replay (vinted-ctl replay) lists the raw area instead of asking Vinted:
+        TASK(LOAD key)     to the store stage, RESULT(PAGE) -> TASK(PAGE) to a
+                              transformer and on as above, without storing again.
     Every task stays in `tasks` until its result arrives; a task whose worker
     dies or whose deadline passes is dispatched again (at-least-once; the
     stages are idempotent, so the outcome is exactly-once).
@@ -21,6 +26,8 @@
 #include "broker/store.h"
 #include "broker/window.h"
 #include "common/clock.h"
+#include "common/objstore.h"
+#include "common/raw.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "proto/proto.h"
@@ -42,7 +49,8 @@ typedef struct {
     uint64_t id;
     char key[24];
     proto_stage_t stage;
-    int64_t window_id;
+    proto_body_t body;   /* what the TASK carries */
+    int64_t window_id;   /* the window it counts towards */
     int32_t page;
     uint8_t *data;       /* the encoded TASK message */
     size_t size;
@@ -58,6 +66,7 @@ struct _broker_t {
     zsock_t *workers;
     zsock_t *control;
     store_t *store;
+    objstore_t *objects;              /* the raw landing area, listed by replays */
     zhashx_t *peers;                  /* key -> peer_t */
     zhashx_t *tasks;                  /* key -> task_t */
     zlistx_t *queue[PROTO_STAGES];    /* task_t waiting for a worker */
@@ -157,6 +166,12 @@ static void s_peer_free(void **item)
     }
 }
 
+static void s_free_item(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
 static void s_task_destructor(void **item)
 {
     s_task_free((task_t **) item);
@@ -164,6 +179,11 @@ static void s_task_destructor(void **item)
 
 static void s_window_destructor(void **item)
 {
+    window_t *w = *item;
+    if (w && w->replayed) {
+        zhashx_t *replayed = w->replayed;
+        zhashx_destroy(&replayed);
+    }
     window_destroy((window_t **) item);
 }
 
@@ -177,6 +197,7 @@ static void s_task_new(broker_t *self, proto_stage_t stage, int64_t window_id, i
     task->id = ++self->next_task_id;
     snprintf(task->key, sizeof task->key, "%" PRIu64, task->id);
     task->stage = stage;
+    task->body = msg->body;
     task->window_id = window_id;
     task->page = page;
     msg->cmd = PROTO_TASK;
@@ -290,18 +311,38 @@ static void s_window_close(broker_t *self, window_t *w)
     s_start_windows(self);
 }
 
+static int s_replay_finish(broker_t *self, window_t *w)
+{
+    zhashx_t *replayed = w->replayed;
+    size_t n = replayed ? zhashx_size(replayed) : 0, i = 0;
+    int64_t *windows = calloc(n + 1, sizeof *windows);
+    int32_t *catalogs = calloc(n + 1, sizeof *catalogs);
+    for (int32_t *cat = replayed ? zhashx_first(replayed) : NULL; cat; cat = zhashx_next(replayed), i++) {
+        windows[i] = strtoll(zhashx_cursor(replayed), NULL, 10);
+        catalogs[i] = *cat;
+    }
+    int rc = store_replay_finish(self->store, w, windows, catalogs, n);
+    free(windows);
+    free(catalogs);
+    return rc;
+}
+
 static void s_window_done(broker_t *self, window_t *w)
 {
     w->state = WINDOW_DONE;
-    if (store_window_finish(self->store, w) != 0) {
+    if ((w->replay ? s_replay_finish(self, w) : store_window_finish(self->store, w)) != 0) {
         /* keep it open: it will be finished on the next commit or after a restart */
         w->state = WINDOW_RUNNING;
         snprintf(self->last_error, sizeof self->last_error, "window %" PRId64 ": cannot record completion", w->id);
         return;
     }
-    log_info("window committed", "window=%" PRId64 " catalog=%d pages=%d items=%d requests=%d max_item_id=%" PRId64
-             " truncated=%d degraded=%d", w->id, w->catalog_id, w->pages_done, w->items, w->requests,
-             w->max_item_id, w->truncated, w->degraded);
+    if (w->replay)
+        log_info("replay committed", "window=%" PRId64 " pages=%d items=%d original_windows=%zu", w->id,
+                 w->completed, w->items, w->replayed ? zhashx_size(w->replayed) : 0);
+    else
+        log_info("window committed", "window=%" PRId64 " catalog=%d pages=%d items=%d requests=%d max_item_id=%" PRId64
+                 " truncated=%d degraded=%d", w->id, w->catalog_id, w->pages_done, w->items, w->requests,
+                 w->max_item_id, w->truncated, w->degraded);
     s_window_close(self, w);
 }
 
@@ -325,6 +366,11 @@ static void s_window_loaded(void *arg, window_t *w)
 {
     broker_t *self = arg;
     s_window_add(self, w);
+    if (w->replay) {
+        /* the list of pages to replay lived in memory: the replay must be asked for again */
+        s_window_failed(self, w, "the broker restarted during this replay; run it again (replays are idempotent)");
+        return;
+    }
     if (w->state == WINDOW_RUNNING) {
         log_info("window resumed", "window=%" PRId64 " catalog=%d from_page=%d", w->id, w->catalog_id, w->next_page);
         w->fetch_attempt++;
@@ -407,9 +453,10 @@ static void s_on_fetched(broker_t *self, window_t *w, proto_msg_t *msg)
         log_warn("page could not be parsed, it goes to quarantine", "window=%" PRId64 " page=%d error=%s",
                  w->id, page->page, log_str(page->error));
     }
-    /* forward untouched to a transformer */
+    /* forward untouched to a transformer, and to the raw landing area */
     msg->body = PROTO_BODY_PAGE;
     s_task_new(self, PROTO_STAGE_TRANSFORM, w->id, page->page, msg);
+    s_task_new(self, PROTO_STAGE_STORE, w->id, page->page, msg);
     /* and page on, or note the last page */
     if (page->more && page->page < WINDOW_MAX_PAGES) {
         w->next_page = page->page + 1;
@@ -429,13 +476,41 @@ static void s_on_transformed(broker_t *self, window_t *w, proto_msg_t *msg)
     s_task_new(self, PROTO_STAGE_SINK, w->id, msg->u.batch.page, msg);
 }
 
-static void s_on_committed(broker_t *self, window_t *w, proto_msg_t *msg)
+/* A replayed page came back from the raw area: on to a transformer. */
+static void s_on_loaded(broker_t *self, window_t *w, proto_msg_t *msg)
 {
-    window_commit_page(w, msg->u.commit.page);
+    proto_page_t *page = &msg->u.page;
+    char key[24];
+    snprintf(key, sizeof key, "%" PRId64, page->window_id);
+    if (!zhashx_lookup(w->replayed, key)) {
+        int32_t *catalog = malloc(sizeof *catalog);
+        *catalog = page->catalog_id;
+        zhashx_insert(w->replayed, key, catalog);
+    }
+    msg->body = PROTO_BODY_PAGE;
+    s_task_new(self, PROTO_STAGE_TRANSFORM, w->id, page->page, msg);
+}
+
+static void s_on_page_done(broker_t *self, window_t *w, int32_t page, int what)
+{
+    if (w->replay)
+        w->completed++;
+    else
+        window_page_done(w, page, what);
     if (window_complete(w))
         s_window_done(self, w);
-    else
+    else if (!w->replay)
         store_window_progress(self->store, w);
+}
+
+static void s_on_committed(broker_t *self, window_t *w, proto_msg_t *msg)
+{
+    s_on_page_done(self, w, msg->u.commit.page, WINDOW_PAGE_COMMITTED);
+}
+
+static void s_on_stored(broker_t *self, window_t *w, proto_msg_t *msg)
+{
+    s_on_page_done(self, w, msg->u.stored.page, WINDOW_PAGE_STORED);
 }
 
 static void s_on_result(broker_t *self, peer_t *peer, proto_msg_t *msg)
@@ -454,24 +529,26 @@ static void s_on_result(broker_t *self, peer_t *peer, proto_msg_t *msg)
     task->peer = NULL;
     peer->done++;
     self->results[task->stage]++;
-    proto_stage_t stage = task->stage;
+    proto_body_t sent = task->body;
     int64_t window_id = task->window_id;
     zhashx_delete(self->tasks, key);
 
     window_t *w = s_window(self, window_id);
     if (!w || w->state != WINDOW_RUNNING)
         return;
-    proto_body_t expected[PROTO_STAGES] = { PROTO_BODY_NONE, PROTO_BODY_PAGE, PROTO_BODY_BATCH, PROTO_BODY_COMMIT };
-    if (msg->body != expected[stage]) {
+    /* the routing table: what each task's result becomes */
+    if (sent == PROTO_BODY_FETCH && msg->body == PROTO_BODY_PAGE)
+        s_on_fetched(self, w, msg);
+    else if (sent == PROTO_BODY_PAGE && msg->body == PROTO_BODY_BATCH)
+        s_on_transformed(self, w, msg);
+    else if (sent == PROTO_BODY_BATCH && msg->body == PROTO_BODY_COMMIT)
+        s_on_committed(self, w, msg);
+    else if (sent == PROTO_BODY_PAGE && msg->body == PROTO_BODY_STORED)
+        s_on_stored(self, w, msg);
+    else if (sent == PROTO_BODY_LOAD && msg->body == PROTO_BODY_PAGE && w->replay)
+        s_on_loaded(self, w, msg);
+    else
         s_window_failed(self, w, "a worker answered with the wrong kind of result");
-        return;
-    }
-    switch (stage) {
-    case PROTO_STAGE_FETCH: s_on_fetched(self, w, msg); break;
-    case PROTO_STAGE_TRANSFORM: s_on_transformed(self, w, msg); break;
-    case PROTO_STAGE_SINK: s_on_committed(self, w, msg); break;
-    default: break;
-    }
 }
 
 static void s_on_nack(broker_t *self, peer_t *peer, proto_msg_t *msg)
@@ -687,6 +764,78 @@ static void s_ctl_window(broker_t *self, zframe_t *identity, proto_ctl_req_t *re
     s_start_windows(self);
 }
 
+typedef struct {
+    broker_t *self;
+    window_t *w;
+    int64_t from_ms, to_ms;
+} s_replay_list_t;
+
+static int s_replay_key(void *arg, const char *key, int64_t size)
+{
+    (void) size;
+    s_replay_list_t *r = arg;
+    int64_t fetched_ms, window_id;
+    if (raw_key_parse(key, &fetched_ms, &window_id) != 0 || fetched_ms < r->from_ms || fetched_ms >= r->to_ms)
+        return 0;
+    proto_msg_t *msg = proto_msg_new(PROTO_TASK);
+    msg->body = PROTO_BODY_LOAD;
+    msg->u.load.key = (char *) key;
+    s_task_new(r->self, PROTO_STAGE_STORE, r->w->id, 0, msg);
+    msg->u.load.key = NULL;
+    proto_msg_destroy(&msg);
+    r->w->expected++;
+    return 0;
+}
+
+/* "replay": feed the raw pages fetched in [from, to) back through transformer and sink. */
+static void s_ctl_replay(broker_t *self, zframe_t *identity, proto_ctl_req_t *req)
+{
+    const char *flow = s_arg(req, "flow"), *from = s_arg(req, "from"), *to = s_arg(req, "to");
+    int64_t from_s, to_s;
+    if (!flow || strcmp(flow, "catalog") != 0) {
+        s_ctl_reply(self, identity, 2, "replay: --flow must be catalog", NULL);
+        return;
+    }
+    if (!from || !to || config_parse_time(from, &from_s) != 0 || config_parse_time(to, &to_s) != 0 || to_s <= from_s) {
+        s_ctl_reply(self, identity, 2, "replay: --from and --to are required UTC times, from before to", NULL);
+        return;
+    }
+    int64_t id = 0;
+    if (store_window_create(self->store, 0, from_s, to_s, "replay", &id) != 0) {
+        s_ctl_reply(self, identity, 3, "replay: the broker could not record the replay (database error)", NULL);
+        return;
+    }
+    window_t *w = window_new(id, 0, from_s, to_s);
+    w->replay = true;
+    w->replayed = zhashx_new();
+    zhashx_set_destructor(w->replayed, s_free_item);
+    s_window_add(self, w);
+    store_window_start(self->store, w);
+    w->state = WINDOW_RUNNING;
+    /* list the raw area hour by hour: keys sort by flow and time of fetch */
+    s_replay_list_t r = { self, w, from_s * 1000, to_s * 1000 };
+    char err[512] = "";
+    for (int64_t hour = from_s - from_s % 3600; hour < to_s; hour += 3600) {
+        char prefix[128];
+        raw_hour_prefix(flow, hour, prefix, sizeof prefix);
+        if (objstore_list(self->objects, prefix, NULL, s_replay_key, &r, err, sizeof err) != 0)
+            break;
+    }
+    char message[700], json[160];
+    if (*err) {
+        snprintf(message, sizeof message, "replay: cannot list the raw area: %s", err);
+        s_window_failed(self, w, message);
+        s_ctl_reply(self, identity, 3, message, NULL);
+        return;
+    }
+    snprintf(message, sizeof message, "replay %" PRId64 " queued: %d raw pages", id, w->expected);
+    snprintf(json, sizeof json, "{\"window_id\":%" PRId64 ",\"state\":\"running\",\"pages\":%d}", id, w->expected);
+    log_info("replay started", "window=%" PRId64 " flow=%s pages=%d", id, flow, w->expected);
+    s_ctl_reply(self, identity, 0, message, json);
+    if (w->expected == 0)
+        s_window_done(self, w);
+}
+
 /* "get": one window's state, from memory while it is open, else from the database. */
 static void s_ctl_get(broker_t *self, zframe_t *identity, proto_ctl_req_t *req)
 {
@@ -711,15 +860,22 @@ static void s_ctl_get(broker_t *self, zframe_t *identity, proto_ctl_req_t *req)
     s_json_str(err_json, sizeof err_json, error);
     snprintf(json, sizeof json,
              "{\"window_id\":%" PRId64 ",\"catalog_id\":%d,\"state\":\"%s\",\"pages\":%d,\"items\":%d,"
-             "\"requests\":%d,\"max_item_id\":%" PRId64 ",\"truncated\":%s,\"error\":%s}",
-             w->id, w->catalog_id, window_state_name(w->state), w->pages_done, w->items, w->requests,
-             w->max_item_id, w->truncated ? "true" : "false", *error ? err_json : "null");
-    if (w->state == WINDOW_DONE)
+             "\"requests\":%d,\"max_item_id\":%" PRId64 ",\"truncated\":%s,\"replay\":%s,\"error\":%s}",
+             w->id, w->catalog_id, window_state_name(w->state), w->replay ? w->completed : w->pages_done, w->items,
+             w->requests, w->max_item_id, w->truncated ? "true" : "false", w->replay ? "true" : "false",
+             *error ? err_json : "null");
+    if (w->state == WINDOW_DONE && w->replay)
+        snprintf(message, sizeof message, "replay %" PRId64 " committed: %d pages, %d items", w->id,
+                 w->pages_done, w->items);
+    else if (w->state == WINDOW_DONE)
         snprintf(message, sizeof message, "window %" PRId64 " committed: catalog %d, %d pages, %d items, %d requests%s%s%s",
                  w->id, w->catalog_id, w->pages_done, w->items, w->requests,
                  w->truncated ? ", stopped at the 960-result cap" : "", *error ? "; " : "", error);
     else if (w->state == WINDOW_FAILED)
         snprintf(message, sizeof message, "window %" PRId64 " failed: %s", w->id, error);
+    else if (w->replay)
+        snprintf(message, sizeof message, "replay %" PRId64 " %s: %d of %d pages committed", w->id,
+                 window_state_name(w->state), w->completed, w->expected);
     else
         snprintf(message, sizeof message, "window %" PRId64 " %s: %d pages committed", w->id,
                  window_state_name(w->state), w->pages_done);
@@ -787,6 +943,8 @@ static void s_on_control_message(broker_t *self)
         }
         else if (strcmp(msg->u.ctl_req.verb, "window") == 0)
             s_ctl_window(self, identity, &msg->u.ctl_req);
+        else if (strcmp(msg->u.ctl_req.verb, "replay") == 0)
+            s_ctl_replay(self, identity, &msg->u.ctl_req);
         else if (strcmp(msg->u.ctl_req.verb, "get") == 0)
             s_ctl_get(self, identity, &msg->u.ctl_req);
         else if (strcmp(msg->u.ctl_req.verb, "status") == 0)
@@ -813,6 +971,13 @@ broker_t *broker_new(const broker_config_t *config)
     self->store = store_new(config->pg, 60000);
     if (!self->store) {
         log_error("cannot open the database", "pg=%s", log_str(config->pg));
+        broker_destroy(&self);
+        return NULL;
+    }
+    char err[512];
+    self->objects = objstore_new(config->store, err, sizeof err);
+    if (!self->objects) {
+        log_error("cannot open the object store", "store=%s error=%s", log_str(config->store), log_str(err));
         broker_destroy(&self);
         return NULL;
     }
@@ -871,6 +1036,7 @@ void broker_destroy(broker_t **self_p)
     zsock_destroy(&self->workers);
     zsock_destroy(&self->control);
     store_destroy(&self->store);
+    objstore_destroy(&self->objects);
     free(self);
     *self_p = NULL;
 }

@@ -15,6 +15,7 @@ typedef struct {
     const char *endpoint;     /* ROUTER for workers */
     const char *control;      /* ROUTER for vinted-ctl */
     const char *pg;           /* libpq connection string ("" = PG* variables) */
+    const char *store;        /* object store URL: the raw landing area replays read */
     int32_t catalogs[BROKER_MAX_CATALOGS];
     int n_catalogs;
     int64_t window_ms;        /* window length */

@@ -11,6 +11,7 @@ static config_opt_t s_opts[] = {
     { "broker", "VINTED_BROKER", "tcp://127.0.0.1:5555", "endpoint the broker binds for workers", NULL },
     { "control", "VINTED_CONTROL", "tcp://127.0.0.1:5556", "endpoint the broker binds for vinted-ctl", NULL },
     { "pg", "VINTED_PG", "", "PostgreSQL connection string or URI (empty: libpq's PG* variables)", NULL },
+    { "store", "VINTED_STORE", "file://./var/store", "object store holding the raw landing area (s3://bucket/prefix or file:///path)", NULL },
     { "catalogs", "VINTED_CATALOGS", "", "comma-separated catalog ids to schedule every window (empty: only ad-hoc windows)", NULL },
     { "window", "VINTED_WINDOW", "1h", "window length, e.g. 1h, 300s", NULL },
     { "rate", "VINTED_RATE", "1", "most requests per minute all fetchers together send to Vinted", NULL },
@@ -53,6 +54,7 @@ int main(int argc, char **argv)
     cfg.endpoint = config_get(s_opts, "broker");
     cfg.control = config_get(s_opts, "control");
     cfg.pg = config_get(s_opts, "pg");
+    cfg.store = config_get(s_opts, "store");
     int64_t rate, attempts;
     if (s_parse_catalogs(config_get(s_opts, "catalogs"), &cfg) != 0
         || config_duration_ms(s_opts, "window", &cfg.window_ms) != 0

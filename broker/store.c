@@ -158,7 +158,7 @@ int store_windows_open(store_t *self, void (*fn)(void *arg, window_t *window), v
     PGresult *res = s_exec(self,
                            "SELECT window_id, catalog_id, extract(epoch FROM start_at)::bigint,"
                            " extract(epoch FROM end_at)::bigint, state, coalesce(hwm_before, 0),"
-                           " pages_done, coalesce(max_item_id, 0), items, requests, truncated"
+                           " pages_done, coalesce(max_item_id, 0), items, requests, truncated, kind"
                            " FROM windows WHERE state IN ('pending', 'running') ORDER BY window_id",
                            0, NULL);
     if (!res)
@@ -172,13 +172,14 @@ int store_windows_open(store_t *self, void (*fn)(void *arg, window_t *window), v
             w->hwm_before = strtoll(PQgetvalue(res, r, 5), NULL, 10);
             int done = atoi(PQgetvalue(res, r, 6));
             for (int p = 1; p <= done && p <= WINDOW_MAX_PAGES; p++)
-                window_commit_page(w, p);
+                window_page_done(w, p, WINDOW_PAGE_DONE);
             w->next_page = w->pages_done + 1; /* resume after the committed prefix */
             w->max_item_id = strtoll(PQgetvalue(res, r, 7), NULL, 10);
             w->items = atoi(PQgetvalue(res, r, 8));
             w->requests = atoi(PQgetvalue(res, r, 9));
             w->truncated = strcmp(PQgetvalue(res, r, 10), "t") == 0;
         }
+        w->replay = strcmp(PQgetvalue(res, r, 11), "replay") == 0;
         fn(arg, w);
     }
     PQclear(res);
@@ -246,6 +247,28 @@ fail:
     return -1;
 }
 
+int store_replay_finish(store_t *self, const window_t *w, const int64_t *windows, const int32_t *catalogs, size_t n)
+{
+    if (s_run(self, "BEGIN", 0, NULL) != 0)
+        return -1;
+    char a[24], b[24], c[24];
+    const char *p1[] = { I64(a, w->id), I64(b, w->completed), I64(c, w->items) };
+    if (s_run(self,
+              "UPDATE windows SET state = 'done', pages_done = $2, items = $3, finished_at = now()"
+              " WHERE window_id = $1",
+              3, p1) != 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        const char *p2[] = { I64(a, windows[i]), I64(b, catalogs[i]) };
+        if (s_run(self, self->dq_sql, 2, p2) != 0)
+            goto fail;
+    }
+    return s_run(self, "COMMIT", 0, NULL);
+fail:
+    s_run(self, "ROLLBACK", 0, NULL);
+    return -1;
+}
+
 int store_window_fail(store_t *self, const window_t *w, const char *error)
 {
     char a[24];
@@ -262,7 +285,7 @@ int store_window_get(store_t *self, int64_t id, window_t *w, char *error, size_t
     PGresult *res = s_exec(self,
                            "SELECT catalog_id, extract(epoch FROM start_at)::bigint, extract(epoch FROM end_at)::bigint,"
                            " state, pages_done, coalesce(last_page, 0), coalesce(max_item_id, 0), items, requests,"
-                           " truncated, coalesce(error, '') FROM windows WHERE window_id = $1",
+                           " truncated, coalesce(error, ''), kind FROM windows WHERE window_id = $1",
                            1, params);
     if (!res)
         return -1;
@@ -283,6 +306,7 @@ int store_window_get(store_t *self, int64_t id, window_t *w, char *error, size_t
         w->requests = atoi(PQgetvalue(res, 0, 8));
         w->truncated = strcmp(PQgetvalue(res, 0, 9), "t") == 0;
         snprintf(error, error_size, "%s", PQgetvalue(res, 0, 10));
+        w->replay = strcmp(PQgetvalue(res, 0, 11), "replay") == 0;
         rc = 0;
     }
     PQclear(res);

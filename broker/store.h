@@ -32,6 +32,10 @@ int store_window_progress(store_t *self, const window_t *window);
 /* Done: in one transaction, state done, the catalog mark advanced (unless degraded),
    and the data-quality report computed from the window's sightings and quarantine. */
 int store_window_finish(store_t *self, const window_t *window);
+/* A replay is done: state done, and the quality report of every original window it
+   replayed computed again from the (replayed) sightings. */
+int store_replay_finish(store_t *self, const window_t *window, const int64_t *windows, const int32_t *catalogs,
+                        size_t n);
 int store_window_fail(store_t *self, const window_t *window, const char *error);
 
 /* Read one window (any state) into *window, with its error text if any.

@@ -24,16 +24,18 @@ void window_destroy(window_t **self_p)
     }
 }
 
-void window_commit_page(window_t *self, int32_t page)
+void window_page_done(window_t *self, int32_t page, int what)
 {
     if (page >= 1 && page <= WINDOW_MAX_PAGES)
-        self->committed[page] = true;
-    while (self->pages_done < WINDOW_MAX_PAGES && self->committed[self->pages_done + 1])
+        self->page_state[page] |= (uint8_t) what;
+    while (self->pages_done < WINDOW_MAX_PAGES && self->page_state[self->pages_done + 1] == WINDOW_PAGE_DONE)
         self->pages_done++;
 }
 
 bool window_complete(const window_t *self)
 {
+    if (self->replay)
+        return self->completed >= self->expected;
     return self->last_page > 0 && self->pages_done >= self->last_page;
 }
 
@@ -64,16 +66,27 @@ void window_test(bool verbose)
 
     window_t *w = window_new(1, 221, 0, 3600);
     assert(!window_complete(w));
-    window_commit_page(w, 2);
+    window_page_done(w, 2, WINDOW_PAGE_DONE);
     assert(w->pages_done == 0);
-    window_commit_page(w, 1);
+    window_page_done(w, 1, WINDOW_PAGE_COMMITTED);
+    assert(w->pages_done == 0); /* committed but not yet stored */
+    window_page_done(w, 1, WINDOW_PAGE_STORED);
     assert(w->pages_done == 2);
     w->last_page = 3;
     assert(!window_complete(w));
-    window_commit_page(w, 3);
+    window_page_done(w, 3, WINDOW_PAGE_STORED);
+    window_page_done(w, 3, WINDOW_PAGE_COMMITTED);
     assert(window_complete(w));
-    window_commit_page(w, 99); /* out of range is ignored */
+    window_page_done(w, 99, WINDOW_PAGE_DONE); /* out of range is ignored */
     assert(w->pages_done == 3);
     window_destroy(&w);
     assert(w == NULL);
+
+    window_t *r = window_new(2, 0, 0, 3600);
+    r->replay = true;
+    r->expected = 2;
+    assert(!window_complete(r));
+    r->completed = 2;
+    assert(window_complete(r));
+    window_destroy(&r);
 }

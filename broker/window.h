@@ -21,8 +21,8 @@ typedef struct {
     int64_t hwm_before;           /* catalog mark when it started */
     int32_t next_page;            /* next page to fetch (0: fetching is over) */
     int32_t last_page;            /* last page to commit, 0 while unknown */
-    int32_t pages_done;           /* pages 1..pages_done are committed */
-    bool committed[WINDOW_MAX_PAGES + 1];
+    int32_t pages_done;           /* pages 1..pages_done are committed and stored */
+    uint8_t page_state[WINDOW_MAX_PAGES + 1]; /* WINDOW_PAGE_* bits per page */
     int32_t fetch_attempt;        /* bumps each time a fetch task is dispatched again */
     bool truncated;               /* stopped at the result cap before the mark */
     bool degraded;                /* a page was quarantined: keep the mark where it was */
@@ -30,14 +30,24 @@ typedef struct {
     int32_t items;
     int32_t requests;
     int32_t failures;             /* NACKs so far */
+    /* a replay of stored raw pages instead of a pull from Vinted */
+    bool replay;
+    int32_t expected;             /* raw pages to replay */
+    int32_t completed;            /* of which committed */
+    void *replayed;               /* the original windows they came from (broker-owned) */
 } window_t;
+
+#define WINDOW_PAGE_COMMITTED 1 /* the sink committed its batch */
+#define WINDOW_PAGE_STORED 2    /* the raw page is in the landing area */
+#define WINDOW_PAGE_DONE (WINDOW_PAGE_COMMITTED | WINDOW_PAGE_STORED)
 
 window_t *window_new(int64_t id, int32_t catalog_id, int64_t start_s, int64_t end_s);
 void window_destroy(window_t **self_p);
 
-/* Mark page committed; advances pages_done over the contiguous prefix. */
-void window_commit_page(window_t *self, int32_t page);
-/* All pages fetched and committed. */
+/* Record what happened to a page (WINDOW_PAGE_* bits); advances pages_done over
+   the contiguous prefix of pages that are committed and stored. */
+void window_page_done(window_t *self, int32_t page, int what);
+/* All pages fetched, committed and stored (a replay: all its pages committed). */
 bool window_complete(const window_t *self);
 
 /* The fixed window [start, end) of length len_s that contains t. */

@@ -17,6 +17,7 @@ static config_opt_t s_opts[] = {
     { "to", NULL, NULL, "window: end of the time range (UTC; default: now)", NULL },
     { "wait", NULL, "flag", "window: wait until the window is committed; exit non-zero if it fails", NULL },
     { "window", NULL, NULL, "get: the window id", NULL },
+    { "flow", NULL, NULL, "replay: the flow whose raw pages to replay (catalog)", NULL },
     { "timeout", "VINTED_CTL_TIMEOUT", NULL, "how long to wait for the broker (default 10s, or 6h with --wait)", NULL },
     { "json", NULL, "flag", "print the broker's answer as JSON", NULL },
     { NULL, NULL, NULL, NULL, NULL },
@@ -25,6 +26,8 @@ static config_opt_t s_opts[] = {
 static const char *s_summary =
     "Commands:\n"
     "  window --catalog ID [--from T --to T] [--wait]   push an ad-hoc window job\n"
+    "  replay --flow catalog --from T --to T [--wait]  feed the raw pages fetched in [T, T) back\n"
+    "                                                  through transformer and sink (idempotent)\n"
     "  get --window ID                                 one window's state\n"
     "  status                                          workers, queues, windows, budget, last error\n"
     "Exit status: 0 ok; 1 the broker answered with an error (or the window failed);\n"
@@ -185,7 +188,7 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     log_init("ctl");
     if (n_pos != 1) {
-        fprintf(stderr, "vinted-ctl: a command is needed: window, get or status (see --help)\n");
+        fprintf(stderr, "vinted-ctl: a command is needed: window, replay, get or status (see --help)\n");
         return 2;
     }
     const char *verb = positional[0];
@@ -225,6 +228,24 @@ int main(int argc, char **argv)
                 s_add_arg(req, times[i], v);
         }
     }
+    else if (strcmp(verb, "replay") == 0) {
+        const char *flow = config_get(s_opts, "flow");
+        const char *from = config_get(s_opts, "from"), *to = config_get(s_opts, "to");
+        int64_t a, b;
+        if (!flow || strcmp(flow, "catalog") != 0) {
+            fprintf(stderr, "vinted-ctl replay: --flow catalog is required (the flow whose raw pages to replay)\n");
+            proto_msg_destroy(&req);
+            return 2;
+        }
+        if (!from || !to || config_parse_time(from, &a) != 0 || config_parse_time(to, &b) != 0 || b <= a) {
+            fprintf(stderr, "vinted-ctl replay: --from and --to are required UTC times like 2026-11-25T10:00:00Z, from before to\n");
+            proto_msg_destroy(&req);
+            return 2;
+        }
+        s_add_arg(req, "flow", flow);
+        s_add_arg(req, "from", from);
+        s_add_arg(req, "to", to);
+    }
     else if (strcmp(verb, "get") == 0) {
         const char *window = config_get(s_opts, "window");
         if (!window) {
@@ -235,7 +256,7 @@ int main(int argc, char **argv)
         s_add_arg(req, "window", window);
     }
     else if (strcmp(verb, "status") != 0) {
-        fprintf(stderr, "vinted-ctl: unknown command '%s' (window, get, status)\n", verb);
+        fprintf(stderr, "vinted-ctl: unknown command '%s' (window, replay, get, status)\n", verb);
         proto_msg_destroy(&req);
         return 2;
     }
@@ -250,7 +271,7 @@ int main(int argc, char **argv)
         return unreachable ? 3 : 1;
     }
     int status = rep->u.ctl_rep.status;
-    if (status == 0 && wait && strcmp(verb, "window") == 0) {
+    if (status == 0 && wait && (strcmp(verb, "window") == 0 || strcmp(verb, "replay") == 0)) {
         cJSON *root = rep->u.ctl_rep.json ? cJSON_Parse(rep->u.ctl_rep.json) : NULL;
         cJSON *id = root ? cJSON_GetObjectItemCaseSensitive(root, "window_id") : NULL;
         int64_t window_id = cJSON_IsNumber(id) ? (int64_t) id->valuedouble : 0;

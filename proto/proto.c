@@ -172,7 +172,7 @@ const char *proto_cmd_name(proto_cmd_t cmd)
     return cmd >= PROTO_READY && cmd <= PROTO_REPORT ? s_cmd_names[cmd] : "UNKNOWN";
 }
 
-static const char *s_stage_names[PROTO_STAGES] = {"none", "fetch", "transform", "sink"};
+static const char *s_stage_names[PROTO_STAGES] = {"none", "fetch", "transform", "sink", "store"};
 
 const char *proto_stage_name(proto_stage_t stage)
 {
@@ -187,7 +187,7 @@ proto_stage_t proto_stage_from_name(const char *name)
     return PROTO_STAGE_NONE;
 }
 
-static const char *s_body_names[] = {"NONE", "FETCH", "PAGE", "BATCH", "COMMIT"};
+static const char *s_body_names[] = {"NONE", "FETCH", "PAGE", "BATCH", "COMMIT", "LOAD", "STORED"};
 
 static const char *s_null_names[PROTO_NULL_FIELDS] = {
     "title", "price", "currency", "brand",      "size",  "condition",
@@ -348,6 +348,16 @@ static const s_field_t s_commit_fields[] = {
     FLD(proto_commit_t, F_I32, quarantined),
 };
 
+static const s_field_t s_load_fields[] = {
+    FLD(proto_load_t, F_STR, key),
+};
+
+static const s_field_t s_stored_fields[] = {
+    FLD(proto_stored_t, F_I64, window_id), FLD(proto_stored_t, F_I32, page),
+    FLD(proto_stored_t, F_I32, attempt),   FLD(proto_stored_t, F_STR, key),
+    FLD(proto_stored_t, F_I64, bytes),
+};
+
 /* Fields of each command's array, version and command included. */
 static const uint8_t s_cmd_fields[] = {0, 5, 2, 5, 5, 6, 2, 2, 2, 4, 5, 5};
 
@@ -355,8 +365,10 @@ static const uint8_t s_cmd_fields[] = {0, 5, 2, 5, 5, 6, 2, 2, 2, 4, 5, 5};
 static bool s_body_allowed(proto_cmd_t cmd, uint64_t body)
 {
     if (cmd == PROTO_TASK)
-        return body == PROTO_BODY_FETCH || body == PROTO_BODY_PAGE || body == PROTO_BODY_BATCH;
-    return body == PROTO_BODY_PAGE || body == PROTO_BODY_BATCH || body == PROTO_BODY_COMMIT;
+        return body == PROTO_BODY_FETCH || body == PROTO_BODY_PAGE || body == PROTO_BODY_BATCH ||
+               body == PROTO_BODY_LOAD;
+    return body == PROTO_BODY_PAGE || body == PROTO_BODY_BATCH || body == PROTO_BODY_COMMIT ||
+           body == PROTO_BODY_STORED;
 }
 
 /* --------------------------------------------------------------- encoding */
@@ -454,6 +466,16 @@ static int s_pack_body(msgpack_packer *pk, const proto_msg_t *msg)
     case PROTO_BODY_COMMIT:
         return msgpack_pack_array(pk, COUNT(s_commit_fields)) ||
                        s_pack_fields(pk, s_commit_fields, COUNT(s_commit_fields), &msg->u.commit)
+                   ? -1
+                   : 0;
+    case PROTO_BODY_LOAD:
+        return msgpack_pack_array(pk, COUNT(s_load_fields)) ||
+                       s_pack_fields(pk, s_load_fields, COUNT(s_load_fields), &msg->u.load)
+                   ? -1
+                   : 0;
+    case PROTO_BODY_STORED:
+        return msgpack_pack_array(pk, COUNT(s_stored_fields)) ||
+                       s_pack_fields(pk, s_stored_fields, COUNT(s_stored_fields), &msg->u.stored)
                    ? -1
                    : 0;
     case PROTO_BODY_BATCH: {
@@ -864,6 +886,10 @@ static int s_get_body(s_dec_t *d, const msgpack_object *o)
         return s_get_record(d, o, s_page_fields, COUNT(s_page_fields), &msg->u.page);
     case PROTO_BODY_COMMIT:
         return s_get_record(d, o, s_commit_fields, COUNT(s_commit_fields), &msg->u.commit);
+    case PROTO_BODY_LOAD:
+        return s_get_record(d, o, s_load_fields, COUNT(s_load_fields), &msg->u.load);
+    case PROTO_BODY_STORED:
+        return s_get_record(d, o, s_stored_fields, COUNT(s_stored_fields), &msg->u.stored);
     case PROTO_BODY_BATCH: {
         proto_batch_t *bt = &msg->u.batch;
         size_t n = COUNT(s_batch_fields) + 2;
@@ -1175,6 +1201,18 @@ static size_t s_test_samples(proto_msg_t **out, bool full)
     m->u.commit = (proto_commit_t){
         .window_id = 12, .page = 3, .attempt = 1, .rows = full ? 96 : 0, .quarantined = full ? 4 : 0};
 
+    m = out[n++] = proto_msg_new(PROTO_TASK);
+    m->task_id = 7;
+    m->body = PROTO_BODY_LOAD;
+    m->u.load.key = proto_msg_strdup(m, full ? "raw/catalog/2026/11/25/17/12/0003-01.json.gz" : "k");
+
+    m = out[n++] = proto_msg_new(PROTO_RESULT);
+    m->task_id = 8;
+    m->body = PROTO_BODY_STORED;
+    m->u.stored.key = proto_msg_strdup(m, "raw/catalog/2026/11/25/17/12/0003-01.json.gz");
+    if (full)
+        m->u.stored = (proto_stored_t){.window_id = 12, .page = 3, .attempt = 1, .key = m->u.stored.key, .bytes = 7021};
+
     m = out[n++] = proto_msg_new(PROTO_NACK);
     m->task_id = 6;
     m->u.nack.reason = proto_msg_strdup(m, "http 429");
@@ -1286,6 +1324,13 @@ static void s_test_equal(const proto_msg_t *a, const proto_msg_t *b)
             assert(memcmp(&a->u.fetch, &b->u.fetch, sizeof(a->u.fetch)) == 0);
         else if (a->body == PROTO_BODY_COMMIT)
             assert(memcmp(&a->u.commit, &b->u.commit, sizeof(a->u.commit)) == 0);
+        else if (a->body == PROTO_BODY_LOAD)
+            assert(s_str_eq(a->u.load.key, b->u.load.key));
+        else if (a->body == PROTO_BODY_STORED) {
+            const proto_stored_t *p = &a->u.stored, *q = &b->u.stored;
+            assert(p->window_id == q->window_id && p->page == q->page && p->attempt == q->attempt);
+            assert(s_str_eq(p->key, q->key) && p->bytes == q->bytes);
+        }
         else if (a->body == PROTO_BODY_PAGE) {
             const proto_page_t *p = &a->u.page, *q = &b->u.page;
             assert(p->window_id == q->window_id && p->catalog_id == q->catalog_id);

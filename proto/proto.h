@@ -42,8 +42,9 @@ typedef enum {
     PROTO_STAGE_FETCH = 1,
     PROTO_STAGE_TRANSFORM = 2,
     PROTO_STAGE_SINK = 3,
+    PROTO_STAGE_STORE = 4, /* the object store: raw landing area (and photos) */
 } proto_stage_t;
-#define PROTO_STAGES 4
+#define PROTO_STAGES 5
 
 /* What a TASK or RESULT carries. */
 typedef enum {
@@ -52,6 +53,8 @@ typedef enum {
     PROTO_BODY_PAGE = 2,   /* proto_page_t: a raw API response with its context */
     PROTO_BODY_BATCH = 3,  /* proto_batch_t: normalized records of one page */
     PROTO_BODY_COMMIT = 4, /* proto_commit_t: the sink committed a batch */
+    PROTO_BODY_LOAD = 5,   /* proto_load_t: read a stored raw page back (replay) */
+    PROTO_BODY_STORED = 6, /* proto_stored_t: a raw page is in the object store */
 } proto_body_t;
 
 typedef struct {
@@ -169,6 +172,20 @@ typedef struct {
     int32_t quarantined; /* quarantine rows written */
 } proto_commit_t;
 
+/* Read one raw page back from the object store (replay). */
+typedef struct {
+    char *key; /* object key in the raw landing area */
+} proto_load_t;
+
+/* A raw page landed in the object store. */
+typedef struct {
+    int64_t window_id;
+    int32_t page;
+    int32_t attempt;
+    char *key;
+    int64_t bytes; /* stored (compressed) size */
+} proto_stored_t;
+
 typedef struct {
     char *reason;
     int64_t retry_after_ms; /* when to try again; PROTO_NULL = broker's default */
@@ -206,6 +223,8 @@ typedef struct proto_msg {
         proto_page_t page;
         proto_batch_t batch;
         proto_commit_t commit;
+        proto_load_t load;
+        proto_stored_t stored;
         proto_nack_t nack;
         proto_report_t report;
         proto_ctl_req_t ctl_req;

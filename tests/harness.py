@@ -44,6 +44,7 @@ PROGRAMS = {
     "fetcher": "vinted-fetcher",
     "transformer": "vinted-transformer",
     "pg-sink": "vinted-pg-sink",
+    "s3-uploader": "vinted-s3-uploader",
     "ctl": "vinted-ctl",
     "selftest": "vinted-selftest",
 }
@@ -417,7 +418,7 @@ class Pipeline:
         pipe.stop()
     """
 
-    WORKERS = ("fetcher", "transformer", "pg-sink")
+    WORKERS = ("fetcher", "transformer", "pg-sink", "s3-uploader")
 
     def __init__(self, workdir, pg, db, sim, api="v2", env=None):
         self.workdir, self.pg, self.db, self.sim = workdir, pg, db, sim
@@ -437,6 +438,7 @@ class Pipeline:
             "VINTED_BLOCK_BACKOFF": "2s",
             "VINTED_TASK_TIMEOUT": "10s",
             "VINTED_LOG_LEVEL": "info",
+            "VINTED_STORE": "file://" + os.path.join(workdir, "store"),
         })
         if env:
             self.env.update({k: str(v) for k, v in env.items()})
@@ -508,9 +510,10 @@ class Pipeline:
             proc.exits.append((proc.popen.returncode, False))
         return self._spawn(proc)
 
-    def start_all(self, fetchers=1, transformers=1, sinks=1, ready_timeout=30):
+    def start_all(self, fetchers=1, transformers=1, sinks=1, uploaders=1, ready_timeout=30):
         self.start_broker()
-        for kind, n in (("fetcher", fetchers), ("transformer", transformers), ("pg-sink", sinks)):
+        for kind, n in (("fetcher", fetchers), ("transformer", transformers), ("pg-sink", sinks),
+                        ("s3-uploader", uploaders)):
             for _ in range(n):
                 self.start_worker(kind)
         self.wait_ready(ready_timeout)
@@ -841,9 +844,9 @@ class E2ETestCase(unittest.TestCase):
         self.sim = Sim(self.workdir, **kwargs).start()
         return self.sim
 
-    def start_pipeline(self, api="v2", env=None, fetchers=1, transformers=1, sinks=1):
-        self.pipe = Pipeline(self.workdir, self.pg, self.db, self.sim, api=api, env=env)
-        self.pipe.start_all(fetchers, transformers, sinks)
+    def start_pipeline(self, api="v2", env=None, fetchers=1, transformers=1, sinks=1, uploaders=1, db=None):
+        self.pipe = Pipeline(self.workdir, self.pg, db or self.db, self.sim, api=api, env=env)
+        self.pipe.start_all(fetchers, transformers, sinks, uploaders)
         return self.pipe
 
     def assert_windows_ok(self, results):
