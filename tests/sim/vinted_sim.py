@@ -1,31 +1,41 @@
 #!/usr/bin/env python3
-"""vinted_sim.py - a simulated Vinted catalog search for the pipeline's tests.
+"""vinted_sim.py - a simulated Vinted for the pipeline's tests.
 
 Serves the two catalog-search generations described in
 shared/vinted-api-notes.md (v2: /api/v2/catalog/items on the www host;
 svc: /svc-catalogue/items on the api host) from one deterministic world
-built from a seed, plus the home page that hands out session cookies.
-One server answers for both hosts. Tests steer it through /_sim/ (new
-listings, bumps, injected faults) and read back what a correct pipeline
-must have stored (/_sim/truth). See README.md beside this file.
+built from a seed, plus the home page that hands out session cookies, the
+tracking flow's sources (seller lists /api/v2/users/{id}/items, profiles
+/api/v2/users/{id}, public item pages /items/{id} with JSON-LD) and the
+image CDN's /t/<hash>/<size>/<ts>.webp. One server answers for every host.
+Tests steer it through /_sim/ (new listings, bumps, item life cycle,
+injected faults) and read back what a correct pipeline must have stored
+(/_sim/truth...). See README.md beside this file.
 
 Python 3 standard library only.
 """
 
 import argparse
 import base64
+import email.utils
+import collections
 import hashlib
+import html
 import json
+import math
 import os
 import random
 import re
 import secrets
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
 import unicodedata
 import uuid
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -96,16 +106,65 @@ AWKWARD_TITLES = [
 ]
 BAD_RULES = ["id_missing", "price_missing", "price_invalid",
              "price_not_positive", "currency_unknown", "title_missing"]
-FAULT_KINDS = {"429", "500", "403", "truncate", "malformed",
-               "expire_session", "slow"}
+FAULT_KINDS = {"429", "500", "503", "403", "404", "truncate", "malformed",
+               "expire_session", "slow", "reset"}
 # faults that need a valid session to mean anything; not consumed without one
 SESSION_FAULTS = {"truncate", "malformed", "expire_session"}
+# which requests a fault targets ("path" in a fault spec)
+FAULT_PATHS = ("catalog", "users", "user", "item_page", "cdn")
+# kinds that mean nothing for a path class (no session there)
+FAULT_NOT_FOR = {"item_page": {"expire_session"}, "cdn": {"expire_session"}}
 
 V2_PATH = "/api/v2/catalog/items"
 SVC_PATH = "/svc-catalogue/items"
 MAX_PER_PAGE = 96
 MAX_RESULTS = 960
 DEFAULT_EPOCH = 1790000000  # 2026-09-21T12:53:20Z: fixed so truth is reproducible
+USER_PER_PAGE = 20           # the seller list's default page size
+USER_RATE_WINDOW = 10.0      # seconds over which --user-rate counts profile calls
+
+# the public paths besides the catalog search
+USER_ITEMS_RE = re.compile(r"^/api/v2/users/(\d+)/items/?$")
+USER_RE = re.compile(r"^/api/v2/users/(\d+)/?$")
+ITEM_PAGE_RE = re.compile(r"^/items/(\d+)(?:-[^/]*)?/?$")
+CDN_RE = re.compile(r"^/t/([A-Za-z0-9_]+)/([0-9a-z]+)/(\d+)\.(webp|jpe?g)$")
+CDN_FULL_RE = re.compile(r"^/tc/([A-Za-z0-9_]+)/(\d+)\.(webp|jpe?g)$")
+CDN_HOST = "https://images1.vinted.net"
+# photo sizes in URLs -> (width, height); None = the photo's own size (f800, tc)
+PHOTO_SIZES = {"f800": None, "tc": None, "310x430": (310, 430),
+               "150x210": (150, 210), "70x100": (70, 100)}
+COUNTRY_IDS = {site: 1 + i for i, site in enumerate(SITES)}  # made-up but stable
+
+# Seller profiles: country title per site, a few cities, UTC offset (no DST)
+COUNTRY = {
+    "pt": ("Portugal", ["Lisboa", "Porto", "Braga", "Coimbra", "Faro", "Aveiro",
+                        "Setúbal", "Funchal", "Évora", "Viseu"], 0),
+    "pl": ("Polska", ["Warszawa", "Kraków", "Łódź", "Wrocław", "Poznań", "Gdańsk"], 1),
+    "fr": ("France", ["Paris", "Lyon", "Marseille", "Toulouse", "Nantes", "Lille"], 1),
+    "de": ("Deutschland", ["Berlin", "München", "Hamburg", "Köln", "Frankfurt am Main"], 1),
+    "co.uk": ("United Kingdom", ["London", "Manchester", "Birmingham", "Leeds", "Glasgow"], 0),
+    "it": ("Italia", ["Roma", "Milano", "Napoli", "Torino"], 1),
+    "es": ("España", ["Madrid", "Barcelona", "València", "Sevilla"], 1),
+    "nl": ("Nederland", ["Amsterdam", "Rotterdam", "Utrecht"], 1),
+    "be": ("Belgique", ["Bruxelles", "Liège", "Namur"], 1),
+    "at": ("Österreich", ["Wien", "Graz", "Linz"], 1),
+    "lu": ("Luxembourg", ["Luxembourg", "Esch-sur-Alzette"], 1),
+    "cz": ("Česká republika", ["Praha", "Brno", "Ostrava"], 1),
+    "sk": ("Slovensko", ["Bratislava", "Košice"], 1),
+    "lt": ("Lietuva", ["Vilnius", "Kaunas"], 2),
+    "se": ("Sverige", ["Stockholm", "Göteborg", "Malmö"], 1),
+    "dk": ("Danmark", ["København", "Aarhus"], 1),
+    "ro": ("România", ["București", "Cluj-Napoca", "Iași"], 2),
+    "hu": ("Magyarország", ["Budapest", "Debrecen"], 1),
+    "hr": ("Hrvatska", ["Zagreb", "Split"], 1),
+    "fi": ("Suomi", ["Helsinki", "Tampere"], 2),
+    "ie": ("Ireland", ["Dublin", "Cork"], 0),
+    "si": ("Slovenija", ["Ljubljana", "Maribor"], 1),
+    "ee": ("Eesti", ["Tallinn", "Tartu"], 2),
+    "lv": ("Latvija", ["Rīga", "Daugavpils"], 2),
+    "gr": ("Ελλάδα", ["Αθήνα", "Θεσσαλονίκη"], 2),
+    "com": ("United States", ["New York", "Chicago", "Austin"], -5),
+}
 
 
 def money_str(cents):
@@ -138,18 +197,77 @@ def sig(*parts):
     return hashlib.sha1("/".join(str(p) for p in parts).encode()).hexdigest()
 
 
+def json_for_script(obj):
+    """JSON that is safe inside <script>: no '<', '>' or '&' unescaped."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def zlib_crc(text):
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def iso_local(ts, offset_hours):
+    """Unix seconds as Vinted's local ISO 8601 form: 2026-09-21T13:53:20+01:00."""
+    off = offset_hours * 3600
+    t = time.gmtime(ts + off)
+    sign = "-" if off < 0 else "+"
+    return "%04d-%02d-%02dT%02d:%02d:%02d%s%02d:%02d" % (
+        t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+        sign, abs(offset_hours), 0)
+
+
+def webp_image(key, width, height, color):
+    """A valid lossless WebP (RIFF + VP8L) of width x height pixels, its bytes
+    a pure function of the arguments. Two shades of `color` (0xRRGGBB) in a
+    noise pattern taken from SHAKE-256(key): each of the five prefix codes is
+    a 'simple' code, green with two symbols (1 bit a pixel), the others with
+    one (0 bits), so the file is about width*height/8 bytes."""
+    r, g, b = (color >> 16) & 255, (color >> 8) & 255, color & 255
+    g0, g1 = sorted((g, (g + 96) % 256))
+    if g0 == g1:  # cannot happen with +96, but keep two distinct symbols
+        g1 = g0 + 1
+    acc, n = 0, 0
+
+    def put(value, bits):
+        nonlocal acc, n
+        acc |= (value & ((1 << bits) - 1)) << n
+        n += bits
+    put(0x2F, 8)                        # VP8L signature
+    put(width - 1, 14)
+    put(height - 1, 14)
+    put(0, 1)                           # alpha_is_used
+    put(0, 3)                           # version
+    put(0, 1)                           # no transform
+    put(0, 1)                           # no color cache
+    put(0, 1)                           # no meta prefix codes
+    put(1, 1); put(1, 1); put(1, 1); put(g0, 8); put(g1, 8)  # green: 2 symbols # noqa: E702
+    for sym in (r, b, 255):                                   # red, blue, alpha
+        put(1, 1); put(0, 1); put(1, 1); put(sym, 8)          # noqa: E702
+    put(1, 1); put(0, 1); put(0, 1); put(0, 1)                # distance: symbol 0 # noqa: E702
+    pixels = width * height
+    noise = hashlib.shake_256(key.encode()).digest((pixels + 7) // 8)
+    put(int.from_bytes(noise, "little"), pixels)
+    data = acc.to_bytes((n + 7) // 8, "little")
+    chunk = b"VP8L" + len(data).to_bytes(4, "little") + data + (b"\0" if len(data) & 1 else b"")
+    return b"RIFF" + (4 + len(chunk)).to_bytes(4, "little") + b"WEBP" + chunk
+
+
 # --------------------------------------------------------------------------
 # The world: every listing ever created, deterministic from the seed
 
 
 class World:
-    """All listings, users and the simulated clock. Only tick() and the
-    constructor draw from the seeded RNG, so the same seed and the same
-    sequence of ticks always give the same items."""
+    """All listings, users and the simulated clock. Only tick(), evolve() and
+    the constructor draw from the seeded RNG, so the same seed and the same
+    sequence of ticks and evolves always give the same items. Seller profiles
+    draw from their own RNG (seeded from the seed and the user id), so adding
+    profile fields never shifts the listings."""
 
     def __init__(self, seed, catalogs, initial, site, bad_every=0,
                  legacy_every=0, epoch=DEFAULT_EPOCH):
         self.rng = random.Random(seed)
+        self.seed = seed
         self.catalogs = list(catalogs)
         self.site = site
         self.www = "https://www.vinted.%s" % site
@@ -165,7 +283,18 @@ class World:
         self.bad_made = 0
         self.items = []  # in creation order, so ids ascend
         self.by_catalog = {c: [] for c in self.catalogs}
+        self.changes = []        # every evolve() change, in sim-clock order
+        self.by_id = {}
+        self.photo_ids = set()   # every item photo id handed out
+        self.photo_index = {}    # CDN hash -> ("item", rec, n) or ("user", user)
         self.users = [self._new_user(i) for i in range(60)]
+        self.user_by_id = {}
+        self.by_user = {}
+        for u in self.users:
+            self.user_by_id.setdefault(u["id"], u)
+            self.by_user.setdefault(u["id"], [])
+            if u["photo"]:
+                self.photo_index.setdefault(u["photo"]["hash"], ("user", u))
         order = [c for c in self.catalogs for _ in range(initial)]
         self.rng.shuffle(order)
         for cat in order:
@@ -188,8 +317,37 @@ class World:
             h = "01_%05x_%s" % (rng.randrange(1 << 20), self._token(24))
             ts = self.clock - rng.randint(86400, 86400 * 900)
             photo = {"hash": h, "ts": ts, "id": rng.randint(10**8, 10**9)}
-        return {"id": uid, "login": login, "business": business,
+        user = {"id": uid, "login": login, "business": business,
                 "photo": photo, "n": i}
+        user.update(self._profile(uid))
+        return user
+
+    def _profile(self, uid):
+        """Profile counters and place of a seller, from an RNG of its own."""
+        pr = random.Random("%s/user/%d" % (self.seed, uid))
+        country, cities, offset = COUNTRY.get(self.site, COUNTRY["pt"])
+        feedback = 0 if pr.random() < 0.15 else int(pr.expovariate(1 / 40.0)) + 1
+        neg = neu = 0
+        for _ in range(feedback):
+            r = pr.random()
+            if r < 0.02:
+                neg += 1
+            elif r < 0.05:
+                neu += 1
+        pos = feedback - neg - neu
+        return {
+            "city": pr.choice(cities) if pr.random() >= 0.1 else None,
+            "country_title": country, "utc_offset": offset,
+            "gender": pr.choice(["F", "F", "M", None]),
+            "feedback_count": feedback, "positive_feedback_count": pos,
+            "neutral_feedback_count": neu, "negative_feedback_count": neg,
+            "feedback_reputation": round((pos + 0.5 * neu) / feedback, 2) if feedback else 0.0,
+            "followers_count": int(pr.expovariate(1 / 30.0)),
+            "following_count": int(pr.expovariate(1 / 20.0)),
+            "taken_item_count": int(pr.expovariate(1 / 15.0)),
+            "given_base": int(pr.expovariate(1 / 25.0)),
+            "last_login": self.clock - pr.randint(60, 86400 * 30),
+        }
 
     def _token(self, n):
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -238,6 +396,10 @@ class World:
             "color": "#%06X" % rng.randrange(1 << 24),
             "extra": rng.randint(0, 4),  # further photos (svc photos[])
         }
+        while any(photo["id"] + n in self.photo_ids for n in range(photo["extra"] + 1)):
+            photo["id"] += 5  # deterministic way round a (rare) id clash
+        for n in range(photo["extra"] + 1):
+            self.photo_ids.add(photo["id"] + n)
         invalid = None
         if self.bad_every and idx % self.bad_every == 0:
             invalid = BAD_RULES[self.bad_made % len(BAD_RULES)]
@@ -252,10 +414,24 @@ class World:
             "created_at": self.clock, "activity": self.clock, "bumps": 0,
             "legacy": bool(self.legacy_every and idx % self.legacy_every == 0),
             "invalid": invalid,
+            # tracking-flow state (changed by evolve())
+            "reserved": False, "hidden": False, "closed": False,
+            "closing_action": None, "removed": False, "changed_at": None,
         }
+        rec["price0"], rec["fee0"] = price, fee
+        rec["fav0"], rec["views0"] = rec["favourite_count"], rec["view_count"]
+        for n in range(photo["extra"] + 1):
+            self.photo_index.setdefault(self._photo_hash(rec, n), ("item", rec, n))
         self.items.append(rec)
+        self.by_id[iid] = rec
         self.by_catalog[cat].append(rec)
+        self.by_user.setdefault(user["id"], []).append(rec)
         return rec
+
+    @staticmethod
+    def in_search(rec):
+        """Does catalog search still show this listing?"""
+        return not (rec["removed"] or rec["hidden"] or rec["closed"])
 
     def tick(self, new, bumps):
         """Each catalog gets `new` new items and `bumps` pushed-up older ones,
@@ -263,7 +439,7 @@ class World:
         events = []
         for cat in self.catalogs:
             events += [("new", cat)] * new
-            older = self.by_catalog[cat]
+            older = [r for r in self.by_catalog[cat] if self.in_search(r)]
             k = min(bumps, len(older))
             events += [("bump", rec) for rec in self.rng.sample(older, k)]
         self.rng.shuffle(events)
@@ -279,12 +455,119 @@ class World:
         return {"max_id": self.next_id, "created": created, "bumped": bumped,
                 "sim_time": self.clock}
 
+    EVOLVE_KINDS = ("price_changes", "sold", "reserved", "removed", "hidden", "favourites")
+
+    def _price_drop(self, cents):
+        """A seller's price cut: 5-50 % off, often to a round amount; exact cents."""
+        rng = self.rng
+        pct = rng.choice([5, 10, 10, 15, 20, 20, 25, 30, 40, 50])
+        new = cents * (100 - pct) // 100
+        unit = 100 * self.scale
+        if rng.random() < 0.5 and new // unit * unit >= cents // 2:
+            new = new // unit * unit                        # 20.00 -> 15.00
+        elif rng.random() < 0.5 and new > 10:
+            new = new - new % 10                            # 12.34 -> 12.30
+        if not 0 < new < cents:
+            new = cents - 1
+        return new
+
+    def _eligible(self, kind, rec):
+        if rec["removed"] or rec["closed"] or rec["invalid"]:
+            return False
+        if kind in ("price_changes", "removed"):
+            return True
+        if rec["hidden"]:
+            return False
+        if kind == "reserved":
+            return not rec["reserved"]
+        return True  # sold, hidden, favourites
+
+    def evolve(self, counts):
+        """Per catalog, counts[kind] random live items get that change. State
+        changes (sold, reserved, removed, hidden) go to distinct items; a price
+        cut or new favourites may hit one of those too. The changes are spread
+        over the simulated clock like tick events and recorded in self.changes.
+        Invalid (--bad-every) items never change."""
+        events = []
+        for cat in self.catalogs:
+            taken = set()
+            for kind in ("sold", "reserved", "hidden", "removed"):
+                pool = [r for r in self.by_catalog[cat]
+                        if r["id"] not in taken and self._eligible(kind, r)]
+                pick = self.rng.sample(pool, min(counts.get(kind, 0), len(pool)))
+                taken.update(r["id"] for r in pick)
+                events += [(kind, r) for r in pick]
+            for kind in ("price_changes", "favourites"):
+                pool = [r for r in self.by_catalog[cat] if self._eligible(kind, r)]
+                pick = self.rng.sample(pool, min(counts.get(kind, 0), len(pool)))
+                events += [(kind, r) for r in pick]
+        self.rng.shuffle(events)
+        out = {k: [] for k in self.EVOLVE_KINDS}
+        changes = []
+        for kind, rec in events:
+            self.clock += self.rng.randint(1, 20)
+            if not self._eligible(kind, rec):  # removed or sold earlier in this evolve
+                continue
+            change = {"sim_time": self.clock, "item_id": rec["id"], "user_id": rec["user"]["id"],
+                      "kind": kind}
+            if kind == "price_changes":
+                new = self._price_drop(rec["price"])
+                change.update(old_price=money2(rec["price"]), new_price=money2(new))
+                rec["price"] = new
+                rec["fee"] = 70 * self.scale + (new * 5 + 50) // 100
+            elif kind == "favourites":
+                fav, views = self.rng.randint(1, 5), self.rng.randint(3, 40)
+                change.update(old_favourite_count=rec["favourite_count"],
+                              new_favourite_count=rec["favourite_count"] + fav,
+                              old_view_count=rec["view_count"],
+                              new_view_count=rec["view_count"] + views)
+                rec["favourite_count"] += fav
+                rec["view_count"] += views
+            elif kind == "sold":
+                rec["closed"], rec["closing_action"], rec["reserved"] = True, "sold", False
+            elif kind == "reserved":
+                rec["reserved"] = True
+            elif kind == "hidden":
+                rec["hidden"] = True
+            elif kind == "removed":
+                rec["removed"] = True
+            rec["changed_at"] = self.clock
+            if kind != "favourites":  # the seller did something: they were online
+                rec["user"]["last_login"] = max(rec["user"]["last_login"], self.clock)
+            changes.append(change)
+            out[kind].append(rec["id"])
+        self.changes += changes
+        out["changes"] = changes
+        out["sim_time"] = self.clock
+        return out
+
+    def seller_items(self, uid, page, per_page):
+        """(items on the page, total_entries, total_pages): the seller's
+        listings that still exist, newest first."""
+        pool = [r for r in self.by_user.get(uid, []) if not r["removed"]]
+        pool.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
+        total = len(pool)
+        pages = (total + per_page - 1) // per_page
+        start = (page - 1) * per_page
+        return pool[start:start + per_page], total, pages
+
+    def user_counts(self, u):
+        """The counters that follow the listings: active and sold items."""
+        mine = self.by_user.get(u["id"], [])
+        active = sum(1 for r in mine if not (r["removed"] or r["closed"]))
+        sold = sum(1 for r in mine if r["closing_action"] == "sold")
+        return active, u["given_base"] + sold
+
+    def item_by_id(self, item_id):
+        return self.by_id.get(item_id)
+
     def search(self, catalog_ids, page, per_page):
         """(items on the page, total_entries, total_pages) for newest_first."""
         if catalog_ids is None:
             pool = self.items
         else:
             pool = [r for c in catalog_ids for r in self.by_catalog.get(c, [])]
+        pool = [r for r in pool if self.in_search(r)]
         pool = sorted(pool, key=lambda r: (r["activity"], r["id"]), reverse=True)
         total = min(len(pool), MAX_RESULTS)
         pages = (total + per_page - 1) // per_page
@@ -299,16 +582,31 @@ class World:
         return "/items/%d-%s" % (rec["id"], slug) if slug else "/items/%d" % rec["id"]
 
     def _img(self, h, size, ts):
-        return "https://images1.vinted.net/t/%s/%s/%d.webp?s=%s" % (
-            h, size, ts, sig(h, size, ts))
+        return "%s/t/%s/%s/%d.webp?s=%s" % (CDN_HOST, h, size, ts, sig(h, size, ts))
 
     def _full(self, h, ts):
-        return "https://images1.vinted.net/tc/%s/%d.webp?s=%s" % (h, ts, sig(h, "tc", ts))
+        return "%s/tc/%s/%d.webp?s=%s" % (CDN_HOST, h, ts, sig(h, "tc", ts))
+
+    @staticmethod
+    def _photo_hash(rec, n):
+        """The CDN hash of photo n: the main one's, or one derived from it
+        (same "02_xxxxx_" prefix, distinct for every photo)."""
+        h = rec["photo"]["hash"]
+        if n == 0:
+            return h
+        return h[:9] + hashlib.sha1(("%s/%d" % (h, n)).encode()).hexdigest()[:24]
+
+    @staticmethod
+    def _photo_ts(rec, n):
+        return rec["created_at"] + n * 3  # later photos uploaded a bit later
+
+    def photo_count(self, rec):
+        return 1 + rec["photo"]["extra"]
 
     def _photo(self, rec, n, with_timestamp):
         p = rec["photo"]
-        ts = rec["created_at"] + n * 3  # later photos uploaded a bit later
-        h = p["hash"] if n == 0 else "%s%d" % (p["hash"][:-1], n)
+        ts = self._photo_ts(rec, n)
+        h = self._photo_hash(rec, n)
         thumbs = [{"type": "thumb%dx%d" % (w, hh), "url": self._img(h, "%dx%d" % (w, hh), ts),
                    "width": w, "height": hh, "original_size": None}
                   for (w, hh) in ((70, 100), (150, 210), (310, 430))]
@@ -404,32 +702,248 @@ class World:
         })
         return it
 
-    def truth(self, generation):
+    def _truth_price(self, rec, cents):
+        """What the truth says of a price: 2 decimals, or the bad rule's value."""
+        bad = rec["invalid"]
+        if bad == "price_missing":
+            return None
+        if bad == "price_invalid":
+            return "abc"
+        if bad == "price_not_positive":
+            return "-" + money2(cents)
+        return money2(cents)
+
+    def _served_amount(self, rec, cents):
+        """An amount as served (Vinted's short decimals), with the bad rule."""
+        if rec["invalid"] == "price_invalid":
+            return "abc"
+        if rec["invalid"] == "price_not_positive":
+            return "-" + money_str(cents)
+        return money_str(cents)
+
+    def _currency(self, rec):
+        return "XYZ" if rec["invalid"] == "currency_unknown" else self.currency
+
+    # --- the tracking flow's views ---------------------------------------
+
+    def render_user_item(self, rec):
+        """One item of GET /api/v2/users/{id}/items (the old tracking source)."""
+        cur = self._currency(rec)
+        u = rec["user"]
+        amount = self._served_amount(rec, rec["price"])
+        path = self._path(rec)
+        it = {
+            "id": rec["id"], "title": rec["title"], "catalog_id": rec["catalog_id"],
+            "price": {"amount": amount, "currency_code": cur},
+            "price_numeric": amount,
+            "original_price_numeric": self._served_amount(rec, rec["price0"]),
+            "currency": cur,
+            "service_fee": {"amount": money_str(rec["fee"]), "currency_code": cur},
+            "total_item_price": {"amount": money_str(rec["price"] + rec["fee"]), "currency_code": cur},
+            "discount": None,
+            "is_reserved": rec["reserved"], "is_hidden": rec["hidden"],
+            "is_closed": rec["closed"], "item_closing_action": rec["closing_action"],
+            "is_visible": not rec["hidden"], "is_draft": False,
+            "is_processing": False, "promoted": rec["bumps"] > 0,
+            "favourite_count": rec["favourite_count"], "view_count": rec["view_count"],
+            "photos": [self._photo(rec, n, True) for n in range(self.photo_count(rec))],
+            "user": {"id": u["id"], "login": u["login"],
+                     "profile_url": "%s/member/%d-%s" % (self.www, u["id"], u["login"]),
+                     "business": u["business"]},
+            "url": self.www + path, "path": path,
+            "status": rec["condition"], "size_title": rec["size"],
+        }
+        if rec["brand_mode"] != "absent":
+            it["brand_title"] = rec["brand"] or ""
+        if rec["invalid"] == "price_missing":
+            for key in ("price", "price_numeric", "original_price_numeric"):
+                del it[key]
+        if rec["invalid"] == "id_missing":
+            del it["id"]
+        if rec["invalid"] == "title_missing":
+            del it["title"]
+        return it
+
+    def _user_truth(self, u):
+        active, given = self.user_counts(u)
+        return {
+            "user_id": u["id"], "login": u["login"], "business": u["business"],
+            "item_count": active, "given_item_count": given,
+            "taken_item_count": u["taken_item_count"],
+            "followers_count": u["followers_count"], "following_count": u["following_count"],
+            "feedback_count": u["feedback_count"],
+            "feedback_reputation": u["feedback_reputation"],
+            "positive_feedback_count": u["positive_feedback_count"],
+            "neutral_feedback_count": u["neutral_feedback_count"],
+            "negative_feedback_count": u["negative_feedback_count"],
+            "city": u["city"], "country_title": u["country_title"],
+            "last_loged_on_ts": iso_local(u["last_login"], u["utc_offset"]),
+            "last_loged_on": u["last_login"],
+        }
+
+    def render_user(self, u):
+        """GET /api/v2/users/{id}'s {user:{...}}."""
+        t = self._user_truth(u)
+        photo = None
+        if u["photo"]:
+            up = u["photo"]
+            photo = {"id": up["id"], "width": 600, "height": 800, "is_main": True,
+                     "url": self._img(up["hash"], "f800", up["ts"]),
+                     "high_resolution": {"id": up["hash"], "timestamp": up["ts"],
+                                         "orientation": None},
+                     "full_size_url": self._full(up["hash"], up["ts"])}
+        country_code = self.site.split(".")[-1].upper()
+        if country_code == "UK":
+            country_code = "GB"
+        elif country_code == "COM":
+            country_code = "US"
+        return {"user": {
+            "id": u["id"], "anon_id": str(uuid.UUID(bytes=hashlib.md5(b"%d/%d" % (self.seed, u["id"])).digest(), version=4)),
+            "login": u["login"], "real_name": None, "email": None, "birthday": None,
+            "gender": u["gender"], "item_count": t["item_count"],
+            "msg_template_count": 0, "given_item_count": t["given_item_count"],
+            "taken_item_count": t["taken_item_count"], "favourite_topic_count": 0,
+            "forum_msg_count": 0, "forum_topic_count": 0,
+            "followers_count": t["followers_count"], "following_count": t["following_count"],
+            "following_brands_count": 0,
+            "positive_feedback_count": t["positive_feedback_count"],
+            "neutral_feedback_count": t["neutral_feedback_count"],
+            "negative_feedback_count": t["negative_feedback_count"],
+            "meeting_transaction_count": 0, "account_status": 0,
+            "feedback_reputation": t["feedback_reputation"],
+            "feedback_count": t["feedback_count"],
+            "is_online": False, "is_on_holiday": False, "is_publish_photos_agreed": True,
+            "expose_location": True, "third_party_tracking": True,
+            "city": t["city"], "city_id": (zlib_crc(t["city"]) % 90000 + 10000) if t["city"] else None,
+            "country_id": COUNTRY_IDS.get(self.site, 0), "country_code": country_code,
+            "country_title": t["country_title"], "country_title_local": t["country_title"],
+            "last_loged_on_ts": t["last_loged_on_ts"],
+            "profile_url": "%s/member/%d-%s" % (self.www, u["id"], u["login"]),
+            "share_profile_url": "%s/member/%d" % (self.www, u["id"]),
+            "photo": photo, "business": u["business"],
+            "verification": {"email": {"valid": True, "available": True},
+                             "facebook": {"valid": False, "available": False},
+                             "google": {"valid": False, "available": False},
+                             "phone": {"valid": u["feedback_count"] > 10, "available": True}},
+            "locale": self.lang,
+        }}
+
+    def item_page(self, rec, broken=False):
+        """The public /items/{id} page: HTML with the item in JSON-LD.
+        broken=True garbles the Product block (the 'malformed' fault)."""
+        cur = self._currency(rec)
+        price = self._truth_price(rec, rec["price"])
+        images = [self._img(self._photo_hash(rec, n), "f800", self._photo_ts(rec, n))
+                  for n in range(self.photo_count(rec))]
+        offer = {"@type": "Offer", "priceCurrency": cur,
+                 "availability": "https://schema.org/SoldOut" if rec["closed"]
+                 else "https://schema.org/InStock",
+                 "url": self.www + self._path(rec),
+                 "itemCondition": "https://schema.org/NewCondition"
+                 if rec["condition"] in self.conditions[:2] else "https://schema.org/UsedCondition"}
+        if price is not None:
+            offer["price"] = price
+        product = {"@context": "https://schema.org", "@type": "Product",
+                   "productID": str(rec["id"]), "sku": str(rec["id"]),
+                   "image": images[0], "offers": offer,
+                   "description": "%s, %s" % (rec["condition"], rec["size"] or "-")}
+        if rec["title"] is not None:
+            product["name"] = rec["title"]
+        if rec["brand"]:
+            product["brand"] = {"@type": "Brand", "name": rec["brand"]}
+        crumbs = {"@context": "https://schema.org", "@type": "BreadcrumbList",
+                  "itemListElement": [{"@type": "ListItem", "position": 1, "name": "Vinted",
+                                       "item": self.www + "/"},
+                                      {"@type": "ListItem", "position": 2,
+                                       "name": str(rec["catalog_id"]),
+                                       "item": "%s/catalog/%d" % (self.www, rec["catalog_id"])}]}
+        ld = json_for_script(product)
+        if broken:
+            ld = ld[:len(ld) // 2] + ',,"offers":{'
+        title = html.escape(rec["title"] or "Vinted")
+        return ITEM_HTML.format(lang=self.lang, title=title, crumbs=json_for_script(crumbs),
+                                product=ld, image=html.escape(images[0]))
+
+    def truth_states(self):
+        out = []
+        for rec in self.items:
+            out.append({
+                "item_id": rec["id"], "user_id": rec["user"]["id"],
+                "catalog_id": rec["catalog_id"],
+                "price": self._truth_price(rec, rec["price"]),
+                "original_price": self._truth_price(rec, rec["price0"]),
+                "currency": self._currency(rec),
+                "favourite_count": rec["favourite_count"], "view_count": rec["view_count"],
+                "is_reserved": rec["reserved"], "is_hidden": rec["hidden"],
+                "is_closed": rec["closed"], "item_closing_action": rec["closing_action"],
+                "removed": rec["removed"], "in_search": self.in_search(rec),
+                "changed_at": rec["changed_at"], "invalid": rec["invalid"],
+            })
+        return out
+
+    def truth_users(self):
+        return [self._user_truth(u) for u in sorted(self.user_by_id.values(), key=lambda u: u["id"])]
+
+    def photo_list(self, item_id=None, main_only=False):
+        """[(rec, n)] for every item photo, in item then photo order."""
+        out = []
+        for rec in self.items:
+            if item_id is not None and rec["id"] != item_id:
+                continue
+            for n in range(1 if main_only else self.photo_count(rec)):
+                out.append((rec, n))
+        return out
+
+    def photo_meta(self, rec, n, size):
+        """Everything needed to serve or describe one photo in one size:
+        (url, key, width, height, color, photo_id)."""
+        h, ts = self._photo_hash(rec, n), self._photo_ts(rec, n)
+        p = rec["photo"]
+        w, hh = PHOTO_SIZES[size] or (p["width"], p["height"])
+        url = self._full(h, ts) if size == "tc" else self._img(h, size, ts)
+        return url, "%s/%s/%d" % (h, size, ts), w, hh, int(p["color"][1:], 16), p["id"] + n
+
+    def cdn_lookup(self, h, size, ts):
+        """(key, width, height, color) of the image at /t/h/size/ts, or None."""
+        hit = self.photo_index.get(h)
+        if hit is None or size not in PHOTO_SIZES:
+            return None
+        if hit[0] == "item":
+            _, rec, n = hit
+            if self._photo_ts(rec, n) != ts:
+                return None
+            _, key, w, hh, color, _ = self.photo_meta(rec, n, size)
+            return key, w, hh, color
+        u = hit[1]
+        if u["photo"]["ts"] != ts:
+            return None
+        w, hh = PHOTO_SIZES[size] or (600, 800)
+        return "%s/%s/%d" % (h, size, ts), w, hh, 0x8FA3B8
+
+    def truth(self, generation, current=False):
+        """Catalog truth: each listing as first published, or with current=True
+        as it is now (price, fee and counts after evolve())."""
         out = []
         for rec in self.items:
             bad = rec["invalid"]
-            price = money2(rec["price"])
-            if bad == "price_missing":
-                price = None
-            elif bad == "price_invalid":
-                price = "abc"
-            elif bad == "price_not_positive":
-                price = "-" + price
+            cents = rec["price"] if current else rec["price0"]
+            fee = rec["fee"] if current else rec["fee0"]
+            price = self._truth_price(rec, cents)
             out.append({
                 "item_id": rec["id"], "catalog_id": rec["catalog_id"],
                 "title": None if bad == "title_missing" else rec["title"],
                 "price": price,
                 "currency": "XYZ" if bad == "currency_unknown" else self.currency,
-                "service_fee": money2(rec["fee"]),
-                "total_price": money2(rec["price"] + rec["fee"]),
+                "service_fee": money2(fee),
+                "total_price": money2(cents + fee),
                 "brand": rec["brand"] or None,
                 "size_title": rec["size"] or None,
                 "condition": rec["condition"],
                 "user_id": rec["user"]["id"], "user_login": rec["user"]["login"],
                 "url": self.www + self._path(rec),
                 "photo_url": self._img(rec["photo"]["hash"], "f800", rec["created_at"]),
-                "favourite_count": rec["favourite_count"],
-                "view_count": rec["view_count"],
+                "favourite_count": rec["favourite_count"] if current else rec["fav0"],
+                "view_count": rec["view_count"] if current else rec["views0"],
                 "created_at": rec["created_at"] if generation == "v2" else None,
                 "invalid": bad,
             })
@@ -472,8 +986,9 @@ class Sessions:
 
 class Faults:
     def __init__(self):
-        self.queue = []  # [{"kind":..., "count": remaining, ...}]
-        self.consumed = {}
+        self.queue = []  # [{"kind":..., "path":..., "count": remaining, ...}]
+        self.consumed = {}           # kind -> count (all paths)
+        self.consumed_by_path = {}   # "path:kind" -> count
 
     @staticmethod
     def check(spec):
@@ -483,7 +998,12 @@ class Faults:
         kind = str(spec.get("kind"))
         if kind not in FAULT_KINDS:
             raise ValueError("unknown fault kind %r (known: %s)" % (kind, ", ".join(sorted(FAULT_KINDS))))
-        out = dict(spec, kind=kind)
+        path = spec.get("path", "catalog")
+        if path not in FAULT_PATHS:
+            raise ValueError("fault %s: path must be one of %s, got %r" % (kind, ", ".join(FAULT_PATHS), path))
+        if kind in FAULT_NOT_FOR.get(path, ()):
+            raise ValueError("fault %s: means nothing for path %s (no session there)" % (kind, path))
+        out = dict(spec, kind=kind, path=path)
         for key, default in (("count", 1), ("retry_after", None), ("seconds", 1)):
             val = out.get(key, default)
             if val is not None and (not isinstance(val, (int, float)) or isinstance(val, bool) or val < 0):
@@ -498,20 +1018,22 @@ class Faults:
             raise ValueError("fault truncate: mode must be close or length")
         return out
 
-    def take(self, authed):
-        """The fault for this catalog request, or None. Session-dependent
-        faults wait for a request that has a valid session."""
-        while self.queue and self.queue[0]["count"] <= 0:
-            self.queue.pop(0)
-        if not self.queue:
+    def take(self, path, authed=True):
+        """The fault for this request of path class `path`, or None: the first
+        queued fault for that class (each class is its own FIFO). Session-
+        dependent faults wait for a request that has a valid session."""
+        self.queue = [f for f in self.queue if f["count"] > 0]
+        head = next((f for f in self.queue if f["path"] == path), None)
+        if head is None:
             return None
-        head = self.queue[0]
         if head["kind"] in SESSION_FAULTS and not authed:
             return None
         head["count"] -= 1
         if head["count"] <= 0:
-            self.queue.pop(0)
+            self.queue.remove(head)
         self.consumed[head["kind"]] = self.consumed.get(head["kind"], 0) + 1
+        key = "%s:%s" % (path, head["kind"])
+        self.consumed_by_path[key] = self.consumed_by_path.get(key, 0) + 1
         return dict(head)
 
 
@@ -527,11 +1049,43 @@ class Stats:
         self.by_path = {}
         self.max_page = 0
         self.last_api = None
+        self.cdn = 0
+        self.cdn_bytes = 0
+        self.cdn_by_status = {}
+        self.by_class = {}  # class -> {"requests": n, "by_status": {...}}
+
+    def count(self, cls, path):
+        """One public request of class cls (catalog, users, user, item_page,
+        cdn, home, other). CDN requests are kept out of requests/by_path."""
+        c = self.by_class.setdefault(cls, {"requests": 0, "by_status": {}})
+        c["requests"] += 1
+        if cls == "cdn":
+            self.cdn += 1
+            return
+        self.requests += 1
+        key = {"users": "/api/v2/users/{id}/items", "user": "/api/v2/users/{id}",
+               "item_page": "/items/{id}"}.get(cls, path)
+        self.by_path[key] = self.by_path.get(key, 0) + 1
+        if cls == "catalog":
+            self.api += 1
+        elif cls == "home":
+            self.home += 1
+
+    def status(self, cls, status):
+        key = str(status)
+        target = self.cdn_by_status if cls == "cdn" else self.by_status
+        target[key] = target.get(key, 0) + 1
+        if cls in self.by_class:
+            c = self.by_class[cls]["by_status"]
+            c[key] = c.get(key, 0) + 1
 
     def snapshot(self):
         return {"requests": self.requests, "home": self.home, "api": self.api,
                 "by_status": dict(self.by_status), "by_path": dict(self.by_path),
-                "max_page_requested": self.max_page, "last_api_request": self.last_api}
+                "max_page_requested": self.max_page, "last_api_request": self.last_api,
+                "cdn": self.cdn, "cdn_bytes": self.cdn_bytes,
+                "cdn_by_status": dict(self.cdn_by_status),
+                "by_class": json.loads(json.dumps(self.by_class))}
 
 
 class Sim:
@@ -547,6 +1101,57 @@ class Sim:
         self.faults = Faults()
         self.stats = Stats()
         self.active_path = V2_PATH if self.generation == "v2" else SVC_PATH
+        self.user_rate = args.user_rate
+        self.user_calls = collections.deque()  # monotonic times of accepted profile calls
+        self.images = collections.OrderedDict()  # small LRU: key -> image bytes
+        self.image_meta = {}  # key -> (size_bytes, sha256 hex), for truth and ETag
+
+    def rate_check(self):
+        """None if a profile call may go ahead (and counts it), else the
+        Retry-After seconds. More than user_rate calls in 10 s -> 429."""
+        if self.user_rate <= 0:
+            return None
+        now = time.monotonic()
+        while self.user_calls and now - self.user_calls[0] >= USER_RATE_WINDOW:
+            self.user_calls.popleft()
+        if len(self.user_calls) >= self.user_rate:
+            return max(1, math.ceil(self.user_calls[0] + USER_RATE_WINDOW - now))
+        self.user_calls.append(now)
+        return None
+
+    def image(self, key, width, height, color):
+        """(bytes, sha256 hex) of one image, built outside the lock."""
+        with self.lock:
+            data = self.images.get(key)
+            if data is not None:
+                self.images.move_to_end(key)
+        if data is None:
+            data = webp_image(key, width, height, color)
+            with self.lock:
+                self.images[key] = data
+                while len(self.images) > 64:
+                    self.images.popitem(last=False)
+        return data, self.meta(key, data)
+
+    def meta(self, key, data):
+        with self.lock:
+            m = self.image_meta.get(key)
+        if m is None:
+            m = (len(data), hashlib.sha256(data).hexdigest())
+            with self.lock:
+                self.image_meta[key] = m
+        return m[1]
+
+    def image_truth(self, key, width, height, color):
+        """(size_bytes, sha256) without keeping the bytes."""
+        with self.lock:
+            m = self.image_meta.get(key)
+        if m is None:
+            data = webp_image(key, width, height, color)
+            m = (len(data), hashlib.sha256(data).hexdigest())
+            with self.lock:
+                self.image_meta[key] = m
+        return m
 
     def config(self):
         a = self.args
@@ -555,7 +1160,9 @@ class Sim:
                 "currency": self.world.currency, "bad_every": a.bad_every,
                 "legacy_price_every": a.legacy_price_every,
                 "token_ttl": a.token_ttl, "epoch": a.epoch,
-                "catalog_path": self.active_path}
+                "catalog_path": self.active_path, "user_rate": self.user_rate,
+                "user_rate_window_s": USER_RATE_WINDOW,
+                "photo_sizes": sorted(PHOTO_SIZES), "cdn_host": CDN_HOST}
 
 
 # --------------------------------------------------------------------------
@@ -582,9 +1189,26 @@ DATADOME_HTML = """<html><head><title>vinted.{site}</title></head><body style="m
 """
 
 
+ITEM_HTML = """<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title} | Vinted</title>
+<meta property="og:title" content="{title}"><meta property="og:image" content="{image}">
+<script type="application/ld+json">{crumbs}</script>
+<script type="application/ld+json">{product}</script>
+</head><body><div id="__next"><h1>{title}</h1></div></body></html>
+"""
+NOT_FOUND_HTML = "<!DOCTYPE html><title>404</title><h1>Página não encontrada</h1>"
+CDN_403 = """<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>AccessDenied</Code><Message>Invalid signature</Message></Error>
+"""
+CDN_404 = """<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>
+"""
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "vinted-sim/1"
+    _class = "other"  # the path class of the request being answered
 
     # -- plumbing --
 
@@ -614,8 +1238,9 @@ class Handler(BaseHTTPRequestHandler):
                               sort_keys=sim.generation == "svc").encode("utf-8")
         if count:
             with sim.lock:
-                key = str(status)
-                sim.stats.by_status[key] = sim.stats.by_status.get(key, 0) + 1
+                sim.stats.status(self._class, status)
+                if self._class == "cdn" and status == 200 and self.command != "HEAD":
+                    sim.stats.cdn_bytes += cut[1] if cut else len(body)
         headers = list(headers)
         self._server_name = next((v for k, v in headers if k == "Server"), None)
         try:
@@ -675,26 +1300,48 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- the public site --
 
+    @staticmethod
+    def _classify(path):
+        if path in (V2_PATH, SVC_PATH):
+            return "catalog"
+        if path == "/":
+            return "home"
+        if USER_ITEMS_RE.match(path):
+            return "users"
+        if USER_RE.match(path):
+            return "user"
+        if ITEM_PAGE_RE.match(path):
+            return "item_page"
+        if path.startswith("/t/") or path.startswith("/tc/"):
+            return "cdn"
+        return "other"
+
     def _public(self, path, query):
         sim = self.server.sim
+        self._class = self._classify(path)
         with sim.lock:
-            sim.stats.requests += 1
-            sim.stats.by_path[path] = sim.stats.by_path.get(path, 0) + 1
-            if path in (V2_PATH, SVC_PATH):
-                sim.stats.api += 1
-            elif path == "/":
-                sim.stats.home += 1
+            sim.stats.count(self._class, path)
+        if self._class == "cdn":  # the image CDN wants no user agent or cookies
+            if self.command not in ("GET", "HEAD"):
+                return self._reply(405, b"", "text/plain")
+            return self._cdn(path, query)
         if not self.headers.get("User-Agent"):
             return self._reply(403, FORBIDDEN_UA_HTML, "text/html; charset=utf-8")
         if path == "/" and self.command in ("GET", "HEAD"):
             return self._home()
-        if path == sim.active_path and self.command == "GET":
-            return self._catalog(query)
+        if self.command == "GET":
+            if path == sim.active_path:
+                return self._catalog(query)
+            if self._class == "users":
+                return self._seller_items(int(USER_ITEMS_RE.match(path).group(1)), query)
+            if self._class == "user":
+                return self._user(int(USER_RE.match(path).group(1)))
+        if self._class == "item_page" and self.command in ("GET", "HEAD"):
+            return self._item_page(int(ITEM_PAGE_RE.match(path).group(1)))
         if path.startswith("/api/") or path.startswith("/svc-"):
             return self._reply(404, {"code": 104, "message": "Not found",
                                      "message_code": "not_found"})
-        return self._reply(404, "<!DOCTYPE html><title>404</title><h1>Página não encontrada</h1>",
-                           "text/html; charset=utf-8")
+        return self._reply(404, NOT_FOUND_HTML, "text/html; charset=utf-8")
 
     def _home(self):
         sim = self.server.sim
@@ -727,6 +1374,100 @@ class Handler(BaseHTTPRequestHandler):
                     ids.append(int(part))
         return ids
 
+    # -- faults shared by every path class --
+
+    def _fault_reply(self, fault):
+        """Answer the request if the fault replaces the answer (True), or
+        apply a delay (slow) and let it go on (False)."""
+        kind = fault["kind"] if fault else None
+        json_api = self._class in ("catalog", "users", "user")
+        if kind == "429":
+            hdrs = []
+            if fault.get("retry_after") is not None:
+                hdrs.append(("Retry-After", str(int(fault["retry_after"]))))
+            self._reply(429, {"code": 429, "message": "Too Many Requests",
+                              "message_code": "too_many_requests"}, headers=hdrs)
+        elif kind in ("500", "503"):
+            hdrs = []
+            if kind == "503" and fault.get("retry_after") is not None:
+                hdrs.append(("Retry-After", str(int(fault["retry_after"]))))
+            self._reply(int(kind), "<html><body><h1>%s %s</h1></body></html>" % (
+                kind, "Internal Server Error" if kind == "500" else "Service Unavailable"),
+                "text/html; charset=utf-8", hdrs)
+        elif kind == "403":
+            self._forbidden(fault.get("style", "cloudflare"))
+        elif kind == "404":
+            if json_api:
+                self._reply(404, {"code": 104, "message": "Not found", "message_code": "not_found"})
+            elif self._class == "cdn":
+                self._reply(404, CDN_404, "application/xml")
+            else:
+                self._reply(404, NOT_FOUND_HTML, "text/html; charset=utf-8")
+        elif kind == "reset":
+            self._reset()
+        elif kind == "slow":
+            time.sleep(float(fault.get("seconds", 1)))
+            return False
+        else:
+            return False
+        return True
+
+    def _reset(self):
+        """Drop the connection without an answer (TCP RST where possible)."""
+        sim = self.server.sim
+        with sim.lock:
+            sim.stats.status(self._class, "reset")
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+        if not sim.args.quiet:
+            sys.stderr.write("vinted-sim: %s %s reset\n" % (self.command, self.path[:200]))
+
+    def _send_faulted(self, fault, status, body, ctype="application/json; charset=utf-8", headers=()):
+        """Send a normal answer, with a body fault (truncate, malformed) applied."""
+        kind = fault["kind"] if fault else None
+        if kind == "truncate":
+            if fault.get("mode") == "length":
+                return self._reply(status, body[:len(body) // 2], ctype, headers)
+            return self._reply(status, body, ctype, headers, cut=("close", len(body) // 2))
+        if kind == "malformed":
+            if self._class == "cdn":  # same length, not an image any more
+                junk = (b"<html><body>Error</body></html>" * (len(body) // 31 + 1))[:len(body)]
+                return self._reply(status, junk, ctype, headers)
+            if self._class != "item_page":  # the page garbles its JSON-LD itself
+                body = body[:len(body) // 3] + b',,}]"unterminated <html>'
+        return self._reply(status, body, ctype, headers)
+
+    def _json(self, obj):
+        sim = self.server.sim
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"),
+                          sort_keys=sim.generation == "svc").encode("utf-8")
+
+    def _api(self, build):
+        """A cookie-session JSON endpoint of the current class: fault, session
+        check, then build() (called under the lock) -> (status, object)."""
+        sim = self.server.sim
+        token = self._cookies().get("access_token_web")
+        with sim.lock:
+            fault = sim.faults.take(self._class, sim.sessions.valid(token))
+        if self._fault_reply(fault):
+            return
+        kind = fault["kind"] if fault else None
+        with sim.lock:
+            if kind == "expire_session":
+                sim.sessions.revoke(token)
+            authed = sim.sessions.valid(token)
+            if authed:
+                status, obj = build()
+        if not authed:
+            return self._reply(401, {"code": 100, "message": "Token de autenticação inválido",
+                                     "message_code": "invalid_authentication_token",
+                                     "errors": [], "payload": None})
+        return self._send_faulted(fault, status, self._json(obj))
+
     def _catalog(self, query):
         sim = self.server.sim
         page = max(1, self._int(query, "page", 1))
@@ -737,56 +1478,100 @@ class Handler(BaseHTTPRequestHandler):
         else:  # svc ignores catalog_ids; parse_qs has already decoded %5B %5D
             raw = query.get("attribute_ids[catalog]", []) + query.get("attribute_ids[catalog][]", [])
         catalog_ids = self._ids(raw) if raw else None
-        token = self._cookies().get("access_token_web")
         with sim.lock:
             sim.stats.max_page = max(sim.stats.max_page, page)
             sim.stats.last_api = {"path": self.path, "headers": dict(self.headers.items())}
-            fault = sim.faults.take(sim.sessions.valid(token))
-        kind = fault["kind"] if fault else None
-        if kind == "429":
-            hdrs = []
-            if fault.get("retry_after") is not None:
-                hdrs.append(("Retry-After", str(int(fault["retry_after"]))))
-            return self._reply(429, {"code": 429, "message": "Too Many Requests",
-                                     "message_code": "too_many_requests"}, headers=hdrs)
-        if kind == "500":
-            return self._reply(500, "<html><body><h1>500 Internal Server Error</h1></body></html>",
-                               "text/html; charset=utf-8")
-        if kind == "403":
-            return self._forbidden(fault.get("style", "cloudflare"))
-        if kind == "slow":
-            time.sleep(float(fault.get("seconds", 1)))
+
+        def build():
+            items, total, pages = sim.world.search(catalog_ids, page, per_page)
+            render = sim.world.render_v2 if sim.generation == "v2" else sim.world.render_svc
+            return 200, {"items": [render(r) for r in items],
+                         "pagination": {"current_page": page, "total_pages": pages,
+                                        "total_entries": total, "per_page": per_page,
+                                        "time": int(time.time())},
+                         "search_tracking_params": {"search_correlation_id": str(uuid.uuid4()),
+                                                    "search_session_id": str(uuid.uuid4())},
+                         "code": 0}
+        return self._api(build)
+
+    def _not_found_json(self):
+        return 404, {"code": 104, "message": "Not found", "message_code": "not_found"}
+
+    def _seller_items(self, uid, query):
+        sim = self.server.sim
+        page = max(1, self._int(query, "page", 1))
+        per_page = self._int(query, "per_page", USER_PER_PAGE)
+        per_page = USER_PER_PAGE if per_page <= 0 else min(per_page, MAX_PER_PAGE)
+
+        def build():
+            if uid not in sim.world.user_by_id:
+                return self._not_found_json()
+            items, total, pages = sim.world.seller_items(uid, page, per_page)
+            return 200, {"items": [sim.world.render_user_item(r) for r in items],
+                         "pagination": {"current_page": page, "total_pages": pages,
+                                        "total_entries": total, "per_page": per_page},
+                         "code": 0}
+        return self._api(build)
+
+    def _user(self, uid):
+        sim = self.server.sim
         with sim.lock:
-            if kind == "expire_session":
-                sim.sessions.revoke(token)
-            if not sim.sessions.valid(token):
-                authed = False
-            else:
-                authed = True
-                items, total, pages = sim.world.search(catalog_ids, page, per_page)
-                render = sim.world.render_v2 if sim.generation == "v2" else sim.world.render_svc
-                rendered = [render(r) for r in items]
-        if not authed:
-            return self._reply(401, {"code": 100, "message": "Token de autenticação inválido",
-                                     "message_code": "invalid_authentication_token",
-                                     "errors": [], "payload": None})
-        resp = {"items": rendered,
-                "pagination": {"current_page": page, "total_pages": pages,
-                               "total_entries": total, "per_page": per_page,
-                               "time": int(time.time())},
-                "search_tracking_params": {"search_correlation_id": str(uuid.uuid4()),
-                                           "search_session_id": str(uuid.uuid4())},
-                "code": 0}
-        body = json.dumps(resp, ensure_ascii=False, separators=(",", ":"),
-                          sort_keys=sim.generation == "svc").encode("utf-8")
-        if kind == "truncate":
-            if fault.get("mode") == "length":
-                return self._reply(200, body[:len(body) // 2])
-            return self._reply(200, body, cut=("close", len(body) // 2))
-        if kind == "malformed":
-            broken = body[:len(body) // 3] + b',,}]"unterminated <html>'
-            return self._reply(200, broken)
-        return self._reply(200, body)
+            wait = sim.rate_check()
+        if wait is not None:
+            return self._reply(429, {"code": 429, "message": "Too Many Requests",
+                                     "message_code": "too_many_requests"},
+                               headers=[("Retry-After", str(wait))])
+
+        def build():
+            u = sim.world.user_by_id.get(uid)
+            if u is None:
+                return self._not_found_json()
+            return 200, dict(sim.world.render_user(u), code=0)
+        return self._api(build)
+
+    def _item_page(self, item_id):
+        sim = self.server.sim
+        with sim.lock:
+            fault = sim.faults.take("item_page")
+        if self._fault_reply(fault):
+            return
+        broken = bool(fault) and fault["kind"] == "malformed"
+        with sim.lock:
+            rec = sim.world.item_by_id(item_id)
+            page = None if rec is None or rec["removed"] else sim.world.item_page(rec, broken)
+        if page is None:
+            return self._reply(404, NOT_FOUND_HTML, "text/html; charset=utf-8")
+        return self._send_faulted(fault, 200, page.encode("utf-8"), "text/html; charset=utf-8")
+
+    def _cdn(self, path, query):
+        sim = self.server.sim
+        with sim.lock:
+            fault = sim.faults.take("cdn")
+        if self._fault_reply(fault):
+            return
+        m = CDN_RE.match(path)
+        if m:
+            h, size, ts, ext = m.group(1), m.group(2), int(m.group(3)), m.group(4)
+        else:
+            m = CDN_FULL_RE.match(path)
+            if not m:
+                return self._reply(404, CDN_404, "application/xml")
+            h, size, ts, ext = m.group(1), "tc", int(m.group(2)), m.group(3)
+        if query.get("s", [""])[0] != sig(h, size, ts):
+            return self._reply(403, CDN_403, "application/xml")
+        with sim.lock:
+            hit = sim.world.cdn_lookup(h, size, ts)
+        if hit is None or ext != "webp":  # every sim photo is a .webp
+            return self._reply(404, CDN_404, "application/xml")
+        key, w, hh, color = hit
+        data, digest = sim.image(key, w, hh, color)
+        etag = '"%s"' % digest[:32]
+        headers = [("ETag", etag), ("Cache-Control", "public, max-age=31536000, immutable"),
+                   ("Last-Modified", email.utils.formatdate(ts, usegmt=True)),
+                   ("Access-Control-Allow-Origin", "*")]
+        if self.headers.get("If-None-Match") == etag:
+            return self._reply(304, b"", "image/webp", headers)
+        return self._send_faulted(fault, 200, data, "image/webp", headers)
 
     def _forbidden(self, style):
         sim = self.server.sim
@@ -820,9 +1605,66 @@ class Handler(BaseHTTPRequestHandler):
             with sim.lock:
                 out = sim.world.tick(new, bumps)
             return send(200, out)
-        if path == "/_sim/truth" and cmd == "GET":
+        if path == "/_sim/evolve" and cmd == "POST":
+            counts = {}
+            for kind in World.EVOLVE_KINDS:
+                n = self._int(query, kind, -1) if kind in query else 0
+                if not 0 <= n <= 100000:
+                    return send(400, {"error": "%s must be an integer in 0..100000" % kind})
+                counts[kind] = n
+            unknown = sorted(set(query) - set(World.EVOLVE_KINDS))
+            if unknown:
+                return send(400, {"error": "unknown evolve parameter %s (known: %s)" % (
+                    unknown[0], ", ".join(World.EVOLVE_KINDS))})
             with sim.lock:
-                items = sim.world.truth(sim.generation)
+                out = sim.world.evolve(counts)
+            return send(200, out)
+        if path == "/_sim/truth/states" and cmd == "GET":
+            with sim.lock:
+                items = sim.world.truth_states()
+                clock = sim.world.clock
+            cats = self._ids(query.get("catalog_id", []))
+            if cats:
+                items = [i for i in items if i["catalog_id"] in cats]
+            return send(200, {"items": items, "sim_time": clock})
+        if path == "/_sim/truth/users" and cmd == "GET":
+            with sim.lock:
+                users = sim.world.truth_users()
+            return send(200, {"users": users})
+        if path == "/_sim/truth/changes" and cmd == "GET":
+            with sim.lock:
+                changes = list(sim.world.changes)
+            return send(200, {"changes": changes})
+        if path == "/_sim/truth/photos" and cmd == "GET":
+            size = query.get("size", ["f800"])[0]
+            if size not in PHOTO_SIZES:
+                return send(400, {"error": "size must be one of %s" % ", ".join(sorted(PHOTO_SIZES))})
+            item_ids = self._ids(query.get("item_id", []))
+            main_only = query.get("main", ["0"])[0] in ("1", "true")
+            with sim.lock:
+                rows = []
+                for rec, n in sim.world.photo_list(item_ids[0] if item_ids else None, main_only):
+                    rows.append((rec["id"], n, rec["removed"]) + sim.world.photo_meta(rec, n, size))
+            photos = []
+            for item_id, n, removed, url, key, w, hh, color, pid in rows:
+                nbytes, digest = sim.image_truth(key, w, hh, color)
+                photos.append({"item_id": item_id, "photo_id": pid, "image_no": n + 1,
+                               "is_main": n == 0, "url": url, "size": size,
+                               "width": w, "height": hh, "size_bytes": nbytes, "sha256": digest,
+                               "content_type": "image/webp", "item_removed": removed})
+            return send(200, {"photos": photos})
+        if path == "/_sim/user-rate" and cmd == "POST":
+            n = self._int(query, "per_10s", -1)
+            if n < 0:
+                return send(400, {"error": "per_10s must be an integer >= 0 (0 = no limit)"})
+            with sim.lock:
+                sim.user_rate = n
+                sim.user_calls.clear()
+            return send(200, {"user_rate": n})
+        if path == "/_sim/truth" and cmd == "GET":
+            current = query.get("current", ["0"])[0] in ("1", "true")
+            with sim.lock:
+                items = sim.world.truth(sim.generation, current)
                 extra = {"max_id": sim.world.next_id, "sim_time": sim.world.clock}
             cats = self._ids(query.get("catalog_id", []))
             if cats:
@@ -836,7 +1678,8 @@ class Handler(BaseHTTPRequestHandler):
             if cmd == "GET":
                 with sim.lock:
                     return send(200, {"queued": [dict(f) for f in sim.faults.queue],
-                                      "consumed": dict(sim.faults.consumed)})
+                                      "consumed": dict(sim.faults.consumed),
+                                      "consumed_by_path": dict(sim.faults.consumed_by_path)})
             if cmd == "POST":
                 try:
                     doc = json.loads(body.decode("utf-8") or "{}")
@@ -854,6 +1697,7 @@ class Handler(BaseHTTPRequestHandler):
             with sim.lock:
                 snap = sim.stats.snapshot()
                 snap["faults_consumed"] = dict(sim.faults.consumed)
+                snap["faults_consumed_by_path"] = dict(sim.faults.consumed_by_path)
                 snap["sessions_issued"] = sim.sessions.issued
             return send(200, snap)
         if path == "/_sim/reset-stats" and cmd == "POST":
@@ -871,7 +1715,8 @@ class Handler(BaseHTTPRequestHandler):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(
-        description="Simulated Vinted catalog search for vinted-pipeline tests.")
+        description="Simulated Vinted (catalog search, seller lists, users, item pages,"
+                    " image CDN) for vinted-pipeline tests.")
     p.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0 = any free port)")
     p.add_argument("--port-file", help="write the chosen port here once listening")
     p.add_argument("--seed", type=int, default=42, help="world seed (default 42)")
@@ -888,6 +1733,9 @@ def parse_args(argv):
                    help="seconds an access_token_web stays valid (default 3600)")
     p.add_argument("--epoch", type=int, default=DEFAULT_EPOCH,
                    help="unix time of the simulated clock's start (default %d)" % DEFAULT_EPOCH)
+    p.add_argument("--user-rate", type=int, default=30, metavar="N",
+                   help="GET /api/v2/users/{id}: more than N calls in 10 s answer 429 with"
+                        " Retry-After (default 30; 0 = no limit)")
     p.add_argument("--quiet", action="store_true", help="do not log requests")
     p.add_argument("--auto-tick", type=float, default=0, metavar="SECONDS",
                    help="every SECONDS, add --tick-new new items and --tick-bumps bumps per catalog by itself"
@@ -908,6 +1756,8 @@ def parse_args(argv):
     for name in ("initial", "bad_every", "legacy_price_every"):
         if getattr(a, name) < 0:
             p.error("--%s: must be >= 0" % name.replace("_", "-"))
+    if a.user_rate < 0:
+        p.error("--user-rate: must be >= 0")
     if a.token_ttl <= 0:
         p.error("--token-ttl: must be > 0")
     if not 0 <= a.port <= 65535:
