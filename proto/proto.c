@@ -187,7 +187,7 @@ proto_stage_t proto_stage_from_name(const char *name)
     return PROTO_STAGE_NONE;
 }
 
-static const char *s_body_names[] = {"NONE", "FETCH", "PAGE", "BATCH", "COMMIT", "LOAD", "STORED"};
+static const char *s_body_names[] = {"NONE", "FETCH", "PAGE", "BATCH", "COMMIT", "LOAD", "STORED", "IMAGE", "PHOTO"};
 
 static const char *s_null_names[PROTO_NULL_FIELDS] = {
     "title", "price", "currency", "brand",      "size",  "condition",
@@ -288,6 +288,7 @@ static const s_field_t s_fetch_fields[] = {
     FLD(proto_fetch_t, F_I64, window_id), FLD(proto_fetch_t, F_I32, catalog_id),
     FLD(proto_fetch_t, F_I32, page),      FLD(proto_fetch_t, F_I32, per_page),
     FLD(proto_fetch_t, F_I64, hwm),       FLD(proto_fetch_t, F_I32, attempt),
+    FLD(proto_fetch_t, F_I32, kind),      FLD(proto_fetch_t, F_I64, target_id),
 };
 
 static const s_field_t s_page_fields[] = {
@@ -298,17 +299,16 @@ static const s_field_t s_page_fields[] = {
     FLD(proto_page_t, F_STRN, url),          FLD(proto_page_t, F_STRN, error),
     FLD(proto_page_t, F_I32, n_items),       FLD(proto_page_t, F_I64, max_item_id),
     FLD(proto_page_t, F_BOOL, more),         FLD(proto_page_t, F_I32, total_pages),
-    BIN(proto_page_t, body, body_len),
+    BIN(proto_page_t, body, body_len),       FLD(proto_page_t, F_I32, kind),
+    FLD(proto_page_t, F_I64, target_id),
 };
 
-/* The batch body is these fields, then the item list, then the quarantine list. */
+/* The batch body is these fields, then its lists (s_batch_lists) in order. */
 static const s_field_t s_batch_fields[] = {
     FLD(proto_batch_t, F_I64, window_id),     FLD(proto_batch_t, F_I32, catalog_id),
     FLD(proto_batch_t, F_I32, page),          FLD(proto_batch_t, F_I32, attempt),
     FLD(proto_batch_t, F_I64, fetched_at_ms),
 };
-#define S_BATCH_ITEMS COUNT(s_batch_fields)
-#define S_BATCH_QUARANTINE (COUNT(s_batch_fields) + 1)
 
 static const s_field_t s_item_fields[] = {
     FLD(proto_item_t, F_I64, item_id),
@@ -342,6 +342,66 @@ static const s_field_t s_quarantine_fields[] = {
     BIN(proto_quarantine_t, raw, raw_len),
 };
 
+static const s_field_t s_photo_fields[] = {
+    FLD(proto_photo_t, F_I64, item_id), FLD(proto_photo_t, F_I64, photo_id), FLD(proto_photo_t, F_STR, url),
+    FLD(proto_photo_t, F_BOOL, is_main), FLD(proto_photo_t, F_I32, position),
+};
+
+static const s_field_t s_snapshot_fields[] = {
+    FLD(proto_snapshot_t, F_I64, item_id),          FLD(proto_snapshot_t, F_I64N, user_id),
+    FLD(proto_snapshot_t, F_I64N, price),           FLD(proto_snapshot_t, F_STRN, currency),
+    FLD(proto_snapshot_t, F_I64N, favourite_count), FLD(proto_snapshot_t, F_I64N, view_count),
+    FLD(proto_snapshot_t, F_BOOL, is_reserved),     FLD(proto_snapshot_t, F_BOOL, is_hidden),
+    FLD(proto_snapshot_t, F_BOOL, is_closed),       FLD(proto_snapshot_t, F_STRN, closing_action),
+    FLD(proto_snapshot_t, F_BOOL, removed),
+};
+
+static const s_field_t s_user_fields[] = {
+    FLD(proto_user_snapshot_t, F_I64, user_id),
+    FLD(proto_user_snapshot_t, F_STRN, login),
+    FLD(proto_user_snapshot_t, F_I64N, item_count),
+    FLD(proto_user_snapshot_t, F_I64N, feedback_count),
+    FLD(proto_user_snapshot_t, F_I64N, feedback_reputation),
+    FLD(proto_user_snapshot_t, F_I64N, positive_feedback_count),
+    FLD(proto_user_snapshot_t, F_I64N, neutral_feedback_count),
+    FLD(proto_user_snapshot_t, F_I64N, negative_feedback_count),
+    FLD(proto_user_snapshot_t, F_I64N, followers_count),
+    FLD(proto_user_snapshot_t, F_STRN, city),
+    FLD(proto_user_snapshot_t, F_STRN, country),
+};
+
+/* The lists a batch carries after its fields, in wire order. */
+typedef struct {
+    const char *name, *scope;
+    const s_field_t *fields;
+    size_t n_fields, size, max, count_off, array_off;
+} s_list_t;
+
+#define LIST(name, scope, fields, T, max, count, array)                                                      \
+    { name, scope, fields, COUNT(fields), sizeof(T), max, offsetof(proto_batch_t, count),                 \
+      offsetof(proto_batch_t, array) }
+
+static const s_list_t s_batch_lists[] = {
+    LIST("items", "item", s_item_fields, proto_item_t, S_MAX_ITEMS, n_items, items),
+    LIST("quarantine", "quarantine", s_quarantine_fields, proto_quarantine_t, S_MAX_QUARANTINE, n_quarantine,
+         quarantine),
+    LIST("photos", "photo", s_photo_fields, proto_photo_t, S_MAX_ITEMS * 8, n_photos, photos),
+    LIST("snapshots", "snapshot", s_snapshot_fields, proto_snapshot_t, S_MAX_ITEMS, n_snapshots, snapshots),
+    LIST("users", "user", s_user_fields, proto_user_snapshot_t, S_MAX_ITEMS, n_users, users),
+};
+
+static const s_field_t s_image_fields[] = {
+    FLD(proto_image_t, F_I64, window_id), FLD(proto_image_t, F_I64, item_id),
+    FLD(proto_image_t, F_I64, photo_id),  FLD(proto_image_t, F_STR, url),
+};
+
+static const s_field_t s_photo_stored_fields[] = {
+    FLD(proto_photo_stored_t, F_I64, window_id), FLD(proto_photo_stored_t, F_I64, item_id),
+    FLD(proto_photo_stored_t, F_I64, photo_id),  FLD(proto_photo_stored_t, F_STR, key),
+    FLD(proto_photo_stored_t, F_I64, bytes),     FLD(proto_photo_stored_t, F_STRN, content_type),
+    FLD(proto_photo_stored_t, F_STRN, sha256),   FLD(proto_photo_stored_t, F_BOOL, skipped),
+};
+
 static const s_field_t s_commit_fields[] = {
     FLD(proto_commit_t, F_I64, window_id),   FLD(proto_commit_t, F_I32, page),
     FLD(proto_commit_t, F_I32, attempt),     FLD(proto_commit_t, F_I32, rows),
@@ -366,9 +426,9 @@ static bool s_body_allowed(proto_cmd_t cmd, uint64_t body)
 {
     if (cmd == PROTO_TASK)
         return body == PROTO_BODY_FETCH || body == PROTO_BODY_PAGE || body == PROTO_BODY_BATCH ||
-               body == PROTO_BODY_LOAD;
+               body == PROTO_BODY_LOAD || body == PROTO_BODY_IMAGE || body == PROTO_BODY_PHOTO;
     return body == PROTO_BODY_PAGE || body == PROTO_BODY_BATCH || body == PROTO_BODY_COMMIT ||
-           body == PROTO_BODY_STORED;
+           body == PROTO_BODY_STORED || body == PROTO_BODY_PHOTO;
 }
 
 /* --------------------------------------------------------------- encoding */
@@ -478,16 +538,29 @@ static int s_pack_body(msgpack_packer *pk, const proto_msg_t *msg)
                        s_pack_fields(pk, s_stored_fields, COUNT(s_stored_fields), &msg->u.stored)
                    ? -1
                    : 0;
+    case PROTO_BODY_IMAGE:
+        return msgpack_pack_array(pk, COUNT(s_image_fields)) ||
+                       s_pack_fields(pk, s_image_fields, COUNT(s_image_fields), &msg->u.image)
+                   ? -1
+                   : 0;
+    case PROTO_BODY_PHOTO:
+        return msgpack_pack_array(pk, COUNT(s_photo_stored_fields)) ||
+                       s_pack_fields(pk, s_photo_stored_fields, COUNT(s_photo_stored_fields), &msg->u.photo)
+                   ? -1
+                   : 0;
     case PROTO_BODY_BATCH: {
         const proto_batch_t *bt = &msg->u.batch;
-        if (msgpack_pack_array(pk, COUNT(s_batch_fields) + 2) ||
+        if (msgpack_pack_array(pk, COUNT(s_batch_fields) + COUNT(s_batch_lists)) ||
             s_pack_fields(pk, s_batch_fields, COUNT(s_batch_fields), bt))
             return -1;
-        if (s_pack_list(pk, s_item_fields, COUNT(s_item_fields), bt->items, sizeof(proto_item_t), bt->n_items,
-                        S_MAX_ITEMS))
-            return -1;
-        return s_pack_list(pk, s_quarantine_fields, COUNT(s_quarantine_fields), bt->quarantine,
-                           sizeof(proto_quarantine_t), bt->n_quarantine, S_MAX_QUARANTINE);
+        for (size_t l = 0; l < COUNT(s_batch_lists); l++) {
+            const s_list_t *L = &s_batch_lists[l];
+            const char *base = (const char *)bt;
+            if (s_pack_list(pk, L->fields, L->n_fields, *(void *const *)(base + L->array_off), L->size,
+                            *(const size_t *)(base + L->count_off), L->max))
+                return -1;
+        }
+        return 0;
     }
     default:
         return -1;
@@ -890,22 +963,28 @@ static int s_get_body(s_dec_t *d, const msgpack_object *o)
         return s_get_record(d, o, s_load_fields, COUNT(s_load_fields), &msg->u.load);
     case PROTO_BODY_STORED:
         return s_get_record(d, o, s_stored_fields, COUNT(s_stored_fields), &msg->u.stored);
+    case PROTO_BODY_IMAGE:
+        return s_get_record(d, o, s_image_fields, COUNT(s_image_fields), &msg->u.image);
+    case PROTO_BODY_PHOTO:
+        return s_get_record(d, o, s_photo_stored_fields, COUNT(s_photo_stored_fields), &msg->u.photo);
     case PROTO_BODY_BATCH: {
         proto_batch_t *bt = &msg->u.batch;
-        size_t n = COUNT(s_batch_fields) + 2;
+        size_t n = COUNT(s_batch_fields) + COUNT(s_batch_lists);
         if (o->via.array.size != n)
             return s_fail(d, "has %" PRIu32 " fields, expected %zu", o->via.array.size, n);
         const msgpack_object *f = o->via.array.ptr;
-        void *items = NULL, *quarantine = NULL;
-        if (s_get_fields(d, f, 0, s_batch_fields, COUNT(s_batch_fields), bt) != 0 ||
-            s_get_list(d, &f[S_BATCH_ITEMS], S_BATCH_ITEMS, "items", "item", s_item_fields,
-                       COUNT(s_item_fields), sizeof(proto_item_t), S_MAX_ITEMS, &items, &bt->n_items) != 0 ||
-            s_get_list(d, &f[S_BATCH_QUARANTINE], S_BATCH_QUARANTINE, "quarantine", "quarantine",
-                       s_quarantine_fields, COUNT(s_quarantine_fields), sizeof(proto_quarantine_t),
-                       S_MAX_QUARANTINE, &quarantine, &bt->n_quarantine) != 0)
+        if (s_get_fields(d, f, 0, s_batch_fields, COUNT(s_batch_fields), bt) != 0)
             return -1;
-        bt->items = items;
-        bt->quarantine = quarantine;
+        for (size_t l = 0; l < COUNT(s_batch_lists); l++) {
+            const s_list_t *L = &s_batch_lists[l];
+            size_t index = COUNT(s_batch_fields) + l;
+            char *base = (char *)bt;
+            void *array = NULL;
+            if (s_get_list(d, &f[index], index, L->name, L->scope, L->fields, L->n_fields, L->size, L->max, &array,
+                           (size_t *)(base + L->count_off)) != 0)
+                return -1;
+            *(void **)(base + L->array_off) = array;
+        }
         return 0;
     }
     default:
@@ -1138,6 +1217,32 @@ static proto_msg_t *s_test_batch(proto_cmd_t cmd, size_t n_items, size_t n_quara
             q->raw_len = 5;
         }
     }
+    if (n_items > 0) {
+        bt->n_photos = 2;
+        bt->photos = proto_msg_alloc(msg, 2 * sizeof(proto_photo_t));
+        for (size_t i = 0; i < 2; i++)
+            bt->photos[i] = (proto_photo_t){.item_id = 7000000001LL, .photo_id = 900 + (int64_t)i,
+                                            .url = proto_msg_strdup(msg, "https://images1.vinted.net/t/a/f800/1.webp?s=x"),
+                                            .is_main = i == 0, .position = (int32_t)i};
+        bt->n_snapshots = 2;
+        bt->snapshots = proto_msg_alloc(msg, 2 * sizeof(proto_snapshot_t));
+        bt->snapshots[0] = (proto_snapshot_t){.item_id = 7000000001LL, .user_id = 55, .price = 1999,
+                                              .currency = proto_msg_strdup(msg, "EUR"), .favourite_count = 3,
+                                              .view_count = 40, .is_reserved = true, .is_closed = full,
+                                              .closing_action = full ? proto_msg_strdup(msg, "sold") : NULL};
+        bt->snapshots[1] = (proto_snapshot_t){.item_id = 7000000002LL, .user_id = PROTO_NULL, .price = PROTO_NULL,
+                                              .favourite_count = PROTO_NULL, .view_count = PROTO_NULL,
+                                              .removed = true};
+        bt->n_users = 1;
+        bt->users = proto_msg_alloc(msg, sizeof(proto_user_snapshot_t));
+        bt->users[0] = (proto_user_snapshot_t){.user_id = 55, .login = proto_msg_strdup(msg, "ana"),
+                                               .item_count = 12, .feedback_count = PROTO_NULL,
+                                               .feedback_reputation = full ? 973 : PROTO_NULL,
+                                               .positive_feedback_count = PROTO_NULL,
+                                               .neutral_feedback_count = PROTO_NULL,
+                                               .negative_feedback_count = PROTO_NULL, .followers_count = 4,
+                                               .city = full ? proto_msg_strdup(msg, "Lisboa") : NULL};
+    }
     return msg;
 }
 
@@ -1163,7 +1268,9 @@ static size_t s_test_samples(proto_msg_t **out, bool full)
                                  .page = 1,
                                  .per_page = 96,
                                  .hwm = full ? 7000000000LL : 0,
-                                 .attempt = full ? 2 : 0};
+                                 .attempt = full ? 2 : 0,
+                                 .kind = full ? PROTO_FETCH_USER_ITEMS : PROTO_FETCH_CATALOG,
+                                 .target_id = full ? 55 : 0};
 
     for (int cmd = PROTO_TASK; cmd <= PROTO_RESULT; cmd++) {
         m = out[n++] = proto_msg_new((proto_cmd_t)cmd);
@@ -1212,6 +1319,20 @@ static size_t s_test_samples(proto_msg_t **out, bool full)
     m->u.stored.key = proto_msg_strdup(m, "raw/catalog/2026/11/25/17/12/0003-01.json.gz");
     if (full)
         m->u.stored = (proto_stored_t){.window_id = 12, .page = 3, .attempt = 1, .key = m->u.stored.key, .bytes = 7021};
+
+    m = out[n++] = proto_msg_new(PROTO_TASK);
+    m->task_id = 11;
+    m->body = PROTO_BODY_IMAGE;
+    m->u.image = (proto_image_t){.window_id = 3, .item_id = 7000000001LL, .photo_id = 901,
+                                 .url = proto_msg_strdup(m, "https://images1.vinted.net/t/a/f800/1.webp?s=x")};
+
+    m = out[n++] = proto_msg_new(full ? PROTO_RESULT : PROTO_TASK);
+    m->task_id = 12;
+    m->body = PROTO_BODY_PHOTO;
+    m->u.photo = (proto_photo_stored_t){.window_id = 3, .item_id = 7000000001LL, .photo_id = 901,
+                                        .key = proto_msg_strdup(m, "images/7000000001/901.webp"), .bytes = 4096,
+                                        .content_type = full ? proto_msg_strdup(m, "image/webp") : NULL,
+                                        .sha256 = full ? proto_msg_strdup(m, "ab12") : NULL, .skipped = full};
 
     m = out[n++] = proto_msg_new(PROTO_NACK);
     m->task_id = 6;
@@ -1326,6 +1447,17 @@ static void s_test_equal(const proto_msg_t *a, const proto_msg_t *b)
             assert(memcmp(&a->u.commit, &b->u.commit, sizeof(a->u.commit)) == 0);
         else if (a->body == PROTO_BODY_LOAD)
             assert(s_str_eq(a->u.load.key, b->u.load.key));
+        else if (a->body == PROTO_BODY_IMAGE) {
+            const proto_image_t *p = &a->u.image, *q = &b->u.image;
+            assert(p->window_id == q->window_id && p->item_id == q->item_id && p->photo_id == q->photo_id);
+            assert(s_str_eq(p->url, q->url));
+        }
+        else if (a->body == PROTO_BODY_PHOTO) {
+            const proto_photo_stored_t *p = &a->u.photo, *q = &b->u.photo;
+            assert(p->window_id == q->window_id && p->item_id == q->item_id && p->photo_id == q->photo_id);
+            assert(s_str_eq(p->key, q->key) && p->bytes == q->bytes && p->skipped == q->skipped);
+            assert(s_str_eq(p->content_type, q->content_type) && s_str_eq(p->sha256, q->sha256));
+        }
         else if (a->body == PROTO_BODY_STORED) {
             const proto_stored_t *p = &a->u.stored, *q = &b->u.stored;
             assert(p->window_id == q->window_id && p->page == q->page && p->attempt == q->attempt);
@@ -1342,6 +1474,7 @@ static void s_test_equal(const proto_msg_t *a, const proto_msg_t *b)
             assert(p->more == q->more && p->total_pages == q->total_pages);
             assert(p->body_len == q->body_len && (p->body == NULL) == (q->body == NULL));
             assert(p->body_len == 0 || memcmp(p->body, q->body, p->body_len) == 0);
+            assert(p->kind == q->kind && p->target_id == q->target_id);
         }
         else {
             const proto_batch_t *p = &a->u.batch, *q = &b->u.batch;
@@ -1352,6 +1485,30 @@ static void s_test_equal(const proto_msg_t *a, const proto_msg_t *b)
             for (size_t i = 0; i < p->n_items; i++) {
                 s_test_item_eq(&p->items[i], &q->items[i]);
                 assert(proto_item_null_mask(&p->items[i]) == proto_item_null_mask(&q->items[i]));
+            }
+            assert(p->n_photos == q->n_photos && p->n_snapshots == q->n_snapshots && p->n_users == q->n_users);
+            for (size_t i = 0; i < p->n_photos; i++) {
+                const proto_photo_t *x = &p->photos[i], *y = &q->photos[i];
+                assert(x->item_id == y->item_id && x->photo_id == y->photo_id && s_str_eq(x->url, y->url));
+                assert(x->is_main == y->is_main && x->position == y->position);
+            }
+            for (size_t i = 0; i < p->n_snapshots; i++) {
+                const proto_snapshot_t *x = &p->snapshots[i], *y = &q->snapshots[i];
+                assert(x->item_id == y->item_id && x->user_id == y->user_id && x->price == y->price);
+                assert(s_str_eq(x->currency, y->currency) && x->favourite_count == y->favourite_count);
+                assert(x->view_count == y->view_count && x->is_reserved == y->is_reserved);
+                assert(x->is_hidden == y->is_hidden && x->is_closed == y->is_closed && x->removed == y->removed);
+                assert(s_str_eq(x->closing_action, y->closing_action));
+            }
+            for (size_t i = 0; i < p->n_users; i++) {
+                const proto_user_snapshot_t *x = &p->users[i], *y = &q->users[i];
+                assert(x->user_id == y->user_id && s_str_eq(x->login, y->login) && x->item_count == y->item_count);
+                assert(x->feedback_count == y->feedback_count && x->feedback_reputation == y->feedback_reputation);
+                assert(x->positive_feedback_count == y->positive_feedback_count);
+                assert(x->neutral_feedback_count == y->neutral_feedback_count);
+                assert(x->negative_feedback_count == y->negative_feedback_count);
+                assert(x->followers_count == y->followers_count && s_str_eq(x->city, y->city));
+                assert(s_str_eq(x->country, y->country));
             }
             for (size_t i = 0; i < p->n_quarantine; i++) {
                 const proto_quarantine_t *x = &p->quarantine[i], *y = &q->quarantine[i];
@@ -1523,7 +1680,7 @@ static void s_test_malformed(bool verbose)
     s_pack_head(pk, 5, PROTO_TASK);
     msgpack_pack_int(pk, -1);
     msgpack_pack_int(pk, PROTO_BODY_FETCH);
-    s_pack_fetch_body(pk, 6, -1000);
+    s_pack_fetch_body(pk, COUNT(s_fetch_fields), -1000);
     s_frame_reject(&f, "TASK: field 2 (task_id) is not a non-negative integer", verbose);
 
     pk = s_frame_begin(&f);
@@ -1537,7 +1694,7 @@ static void s_test_malformed(bool verbose)
     s_pack_head(pk, 5, PROTO_RESULT);
     msgpack_pack_int(pk, 1);
     msgpack_pack_int(pk, PROTO_BODY_FETCH);
-    s_pack_fetch_body(pk, 6, -1000);
+    s_pack_fetch_body(pk, COUNT(s_fetch_fields), -1000);
     s_frame_reject(&f, "RESULT: field 3 (body_kind) 1 is not allowed in a RESULT", verbose);
 
     pk = s_frame_begin(&f);
@@ -1559,27 +1716,27 @@ static void s_test_malformed(bool verbose)
     msgpack_pack_int(pk, 1);
     msgpack_pack_int(pk, PROTO_BODY_FETCH);
     s_pack_fetch_body(pk, 5, -1000);
-    s_frame_reject(&f, "TASK FETCH: body has 5 fields, expected 6", verbose);
+    s_frame_reject(&f, "TASK FETCH: body has 5 fields, expected 8", verbose);
 
     pk = s_frame_begin(&f);
     s_pack_head(pk, 5, PROTO_TASK);
     msgpack_pack_int(pk, 1);
     msgpack_pack_int(pk, PROTO_BODY_FETCH);
-    s_pack_fetch_body(pk, 6, 2);
+    s_pack_fetch_body(pk, COUNT(s_fetch_fields), 2);
     s_frame_reject(&f, "TASK FETCH: body field 2 (page) is not an integer", verbose);
 
     pk = s_frame_begin(&f);
     s_pack_head(pk, 5, PROTO_TASK);
     msgpack_pack_int(pk, 1);
     msgpack_pack_int(pk, PROTO_BODY_FETCH);
-    s_pack_fetch_body(pk, 6, 101);
+    s_pack_fetch_body(pk, COUNT(s_fetch_fields), 101);
     s_frame_reject(&f, "body field 1 (catalog_id) is out of range for int32", verbose);
 
     pk = s_frame_begin(&f);
     s_pack_head(pk, 5, PROTO_TASK);
     msgpack_pack_int(pk, 1);
     msgpack_pack_int(pk, PROTO_BODY_FETCH);
-    s_pack_fetch_body(pk, 6, 200);
+    s_pack_fetch_body(pk, COUNT(s_fetch_fields), 200);
     s_frame_reject(&f, "body field 0 (window_id) is out of range", verbose);
 
     /* a PAGE whose body is a string, not bin */
@@ -1587,8 +1744,8 @@ static void s_test_malformed(bool verbose)
     s_pack_head(pk, 5, PROTO_RESULT);
     msgpack_pack_int(pk, 1);
     msgpack_pack_int(pk, PROTO_BODY_PAGE);
-    msgpack_pack_array(pk, 15);
-    for (int i = 0; i < 15; i++) {
+    msgpack_pack_array(pk, COUNT(s_page_fields));
+    for (int i = 0; i < (int)COUNT(s_page_fields); i++) {
         if ((i >= 6 && i <= 9) || i == 14)
             msgpack_pack_str_with_body(pk, "pt", 2);
         else if (i == 12)
@@ -1604,7 +1761,7 @@ static void s_test_malformed(bool verbose)
         s_pack_head(pk, 5, PROTO_RESULT);
         msgpack_pack_int(pk, 1);
         msgpack_pack_int(pk, PROTO_BODY_BATCH);
-        msgpack_pack_array(pk, 7);
+        msgpack_pack_array(pk, COUNT(s_batch_fields) + COUNT(s_batch_lists));
         for (int i = 0; i < 5; i++)
             msgpack_pack_int(pk, 1);
         if (variant == 2)
@@ -1641,6 +1798,8 @@ static void s_test_malformed(bool verbose)
         }
         else
             msgpack_pack_array(pk, 0);
+        for (size_t l = 2; l < COUNT(s_batch_lists); l++)
+            msgpack_pack_array(pk, 0); /* photos, snapshots, users */
         static const char *needles[] = {
             "RESULT BATCH: item 1 field 3 (price) is not an integer or nil",
             "RESULT BATCH: item 1 has 21 fields, expected 22",

@@ -55,7 +55,16 @@ typedef enum {
     PROTO_BODY_COMMIT = 4, /* proto_commit_t: the sink committed a batch */
     PROTO_BODY_LOAD = 5,   /* proto_load_t: read a stored raw page back (replay) */
     PROTO_BODY_STORED = 6, /* proto_stored_t: a raw page is in the object store */
+    PROTO_BODY_IMAGE = 7,  /* proto_image_t: download one photo into the object store */
+    PROTO_BODY_PHOTO = 8,  /* proto_photo_stored_t: a photo is in the object store */
 } proto_body_t;
+
+/* What a fetch task asks Vinted for (proto_fetch_t.kind, echoed in proto_page_t.kind). */
+typedef enum {
+    PROTO_FETCH_CATALOG = 0,    /* a catalog page, newest first (the catalog flow) */
+    PROTO_FETCH_USER_ITEMS = 1, /* a seller's items: /api/v2/users/{target_id}/items (tracking) */
+    PROTO_FETCH_ITEM_PAGE = 2,  /* the public item page /items/{target_id} (tracking fallback) */
+} proto_fetch_kind_t;
 
 typedef struct {
     proto_stage_t stage;
@@ -71,6 +80,8 @@ typedef struct {
     int32_t per_page; /* at most 96 */
     int64_t hwm;      /* catalog high-water mark: largest item id already committed (0 = none) */
     int32_t attempt;  /* how many times this page was dispatched before */
+    int32_t kind;      /* proto_fetch_kind_t */
+    int64_t target_id; /* USER_ITEMS: the seller's id; ITEM_PAGE: the item's id; else 0 */
 } proto_fetch_t;
 
 /* A raw API response, untouched, with its request context. */
@@ -92,6 +103,8 @@ typedef struct {
     int32_t total_pages; /* from the pagination block, 0 if unknown */
     uint8_t *body;
     size_t body_len;
+    int32_t kind;      /* proto_fetch_kind_t of the request */
+    int64_t target_id; /* as in the fetch task */
 } proto_page_t;
 
 /* One normalized listing. Strings may be NULL; integers may be PROTO_NULL.
@@ -150,6 +163,45 @@ typedef struct {
     size_t raw_len;
 } proto_quarantine_t;
 
+/* One photo of a listing, as the listing shows it. */
+typedef struct {
+    int64_t item_id;
+    int64_t photo_id;
+    char *url;      /* CDN URL as served */
+    bool is_main;
+    int32_t position; /* order within the listing, 0-based */
+} proto_photo_t;
+
+/* One observation of a listing by the tracking flow. */
+typedef struct {
+    int64_t item_id;
+    int64_t user_id;          /* PROTO_NULL if unknown */
+    int64_t price;            /* cents, PROTO_NULL if not shown */
+    char *currency;
+    int64_t favourite_count;  /* PROTO_NULL if not shown */
+    int64_t view_count;       /* PROTO_NULL if not shown */
+    bool is_reserved;
+    bool is_hidden;
+    bool is_closed;           /* sold or otherwise closed */
+    char *closing_action;     /* "sold", ... or NULL */
+    bool removed;             /* the item page answered 404 */
+} proto_snapshot_t;
+
+/* One observation of a seller's public counters. */
+typedef struct {
+    int64_t user_id;
+    char *login;
+    int64_t item_count;          /* PROTO_NULL when absent, for every count */
+    int64_t feedback_count;
+    int64_t feedback_reputation; /* thousandths: 0.973 -> 973 */
+    int64_t positive_feedback_count;
+    int64_t neutral_feedback_count;
+    int64_t negative_feedback_count;
+    int64_t followers_count;
+    char *city;
+    char *country;
+} proto_user_snapshot_t;
+
 /* Normalized output of one raw page. */
 typedef struct {
     int64_t window_id;
@@ -161,6 +213,12 @@ typedef struct {
     proto_item_t *items;
     size_t n_quarantine;
     proto_quarantine_t *quarantine;
+    size_t n_photos;          /* photos of the items above */
+    proto_photo_t *photos;
+    size_t n_snapshots;       /* tracking observations (observed at fetched_at_ms) */
+    proto_snapshot_t *snapshots;
+    size_t n_users;           /* seller observations (observed at fetched_at_ms) */
+    proto_user_snapshot_t *users;
 } proto_batch_t;
 
 /* The sink's acknowledgement that a batch is committed. */
@@ -185,6 +243,26 @@ typedef struct {
     char *key;
     int64_t bytes; /* stored (compressed) size */
 } proto_stored_t;
+
+/* Download one photo into the object store. */
+typedef struct {
+    int64_t window_id; /* the window whose commit asked for it */
+    int64_t item_id;
+    int64_t photo_id;
+    char *url;         /* CDN URL as served */
+} proto_image_t;
+
+/* A photo is in the object store (or was already there). */
+typedef struct {
+    int64_t window_id;
+    int64_t item_id;
+    int64_t photo_id;
+    char *key;          /* images/<item_id>/<photo_id>.<ext> */
+    int64_t bytes;
+    char *content_type;
+    char *sha256;       /* hex */
+    bool skipped;       /* it was already stored: not downloaded again */
+} proto_photo_stored_t;
 
 typedef struct {
     char *reason;
@@ -225,6 +303,8 @@ typedef struct proto_msg {
         proto_commit_t commit;
         proto_load_t load;
         proto_stored_t stored;
+        proto_image_t image;
+        proto_photo_stored_t photo;
         proto_nack_t nack;
         proto_report_t report;
         proto_ctl_req_t ctl_req;
