@@ -12,7 +12,7 @@
 
 /* Every module with a self-test, in dependency order. */
 #define SELFTESTS(X)                                                                           \
-    X(log) X(config) X(proto) X(raw) X(objstore) X(worker) X(window) X(ratelimit) X(vinted) X(pager) X(backoff) X(session) X(fetcher) \
+    X(log) X(config) X(sample) X(proto) X(raw) X(objstore) X(worker) X(window) X(ratelimit) X(vinted) X(pager) X(backoff) X(session) X(fetcher) \
     X(money) X(utf8) X(size) X(parse) X(copy) X(pgsink) X(uploader)
 
 #define DECLARE(name) void name##_test(bool verbose);
