@@ -13,6 +13,13 @@
     A replay (vinted-ctl replay) lists the raw area instead of asking Vinted:
         TASK(LOAD key)     to the store stage, RESULT(PAGE) -> TASK(PAGE) to a
                               transformer and on as above, without storing again.
+    A tracking run (every VINTED_TRACK_EVERY, or vinted-ctl track) asks for the
+    sellers' item lists of the sampled items, then for the item pages of the
+    sampled items no seller list showed:
+        TASK(FETCH USER_ITEMS / ITEM_PAGE) -> RESULT(PAGE) -> transform, sink, store
+    A committed catalog window triggers its images window:
+        TASK(IMAGE)        to the store stage, RESULT(PHOTO) -> TASK(PHOTO) to a sink
+    Windows other than catalog windows are done when no task of theirs is left.
     Every task stays in `tasks` until its result arrives; a task whose worker
     dies or whose deadline passes is dispatched again (at-least-once; the
     stages are idempotent, so the outcome is exactly-once).
@@ -77,6 +84,7 @@ struct _broker_t {
     int64_t next_heartbeat;
     int64_t next_sweep;
     int64_t next_schedule_s;          /* wall: when the next scheduled windows are due */
+    int64_t next_track;               /* mono: when the next tracking run is due */
     char last_error[512];
     uint64_t results[PROTO_STAGES];   /* tasks completed per stage */
     uint64_t dispatched, redelivered, nacked, invalid_frames;
@@ -84,6 +92,7 @@ struct _broker_t {
 
 static void s_window_failed(broker_t *self, window_t *w, const char *reason);
 static void s_start_windows(broker_t *self);
+static void s_track_start(broker_t *self, window_t *w);
 
 /* ------------------------------------------------------------------ peers */
 
@@ -209,6 +218,9 @@ static void s_task_new(broker_t *self, proto_stage_t stage, int64_t window_id, i
     }
     zhashx_insert(self->tasks, task->key, task);
     task->queue_handle = zlistx_add_end(self->queue[stage], task);
+    window_t *w = s_window(self, window_id);
+    if (w)
+        w->outstanding++;
 }
 
 static void s_fetch_page(broker_t *self, window_t *w, int32_t page)
@@ -327,23 +339,43 @@ static int s_replay_finish(broker_t *self, window_t *w)
     return rc;
 }
 
+static void s_images_start(broker_t *self, int64_t parent_id, int32_t catalog_id, window_t *existing);
+
+static int s_window_record_done(broker_t *self, window_t *w)
+{
+    switch (w->kind) {
+    case WINDOW_REPLAY: return s_replay_finish(self, w);
+    case WINDOW_TRACKING:
+    case WINDOW_IMAGES: return store_window_finish_counted(self->store, w);
+    default: return store_window_finish(self->store, w);
+    }
+}
+
 static void s_window_done(broker_t *self, window_t *w)
 {
     w->state = WINDOW_DONE;
-    if ((w->replay ? s_replay_finish(self, w) : store_window_finish(self->store, w)) != 0) {
+    if (s_window_record_done(self, w) != 0) {
         /* keep it open: it will be finished on the next commit or after a restart */
         w->state = WINDOW_RUNNING;
         snprintf(self->last_error, sizeof self->last_error, "window %" PRId64 ": cannot record completion", w->id);
         return;
     }
-    if (w->replay)
+    if (w->kind == WINDOW_REPLAY)
         log_info("replay committed", "window=%" PRId64 " pages=%d items=%d original_windows=%zu", w->id,
                  w->completed, w->items, w->replayed ? zhashx_size(w->replayed) : 0);
+    else if (w->kind != WINDOW_CATALOG)
+        log_info("window committed", "window=%" PRId64 " kind=%s done=%d of=%d failures=%d requests=%d", w->id,
+                 window_kind_name(w->kind), w->completed, w->expected, w->failures, w->requests);
     else
         log_info("window committed", "window=%" PRId64 " catalog=%d pages=%d items=%d requests=%d max_item_id=%" PRId64
                  " truncated=%d degraded=%d", w->id, w->catalog_id, w->pages_done, w->items, w->requests,
                  w->max_item_id, w->truncated, w->degraded);
+    int64_t id = w->id;
+    int32_t catalog = w->catalog_id;
+    bool images = w->kind == WINDOW_CATALOG;
     s_window_close(self, w);
+    if (images)
+        s_images_start(self, id, catalog, NULL);
 }
 
 static void s_window_failed(broker_t *self, window_t *w, const char *reason)
@@ -366,9 +398,20 @@ static void s_window_loaded(void *arg, window_t *w)
 {
     broker_t *self = arg;
     s_window_add(self, w);
-    if (w->replay) {
+    if (w->kind == WINDOW_REPLAY) {
         /* the list of pages to replay lived in memory: the replay must be asked for again */
         s_window_failed(self, w, "the broker restarted during this replay; run it again (replays are idempotent)");
+        return;
+    }
+    if (w->kind == WINDOW_TRACKING) {
+        log_info("tracking run resumed from its start", "window=%" PRId64, w->id);
+        w->state = WINDOW_RUNNING;
+        s_track_start(self, w);
+        return;
+    }
+    if (w->kind == WINDOW_IMAGES) {
+        w->state = WINDOW_RUNNING;
+        s_images_start(self, w->parent_id, w->catalog_id, w);
         return;
     }
     if (w->state == WINDOW_RUNNING) {
@@ -424,9 +467,25 @@ static int64_t s_create_window(broker_t *self, int32_t catalog, int64_t start_s,
     return id;
 }
 
-/* At each window boundary, one window per configured catalog for the period just closed. */
+static int64_t s_track_now(broker_t *self);
+
+/* At each window boundary, one window per configured catalog for the period just closed;
+   every VINTED_TRACK_EVERY, a tracking run unless one is still going. */
 static void s_schedule(broker_t *self)
 {
+    if (self->cfg.track_every_ms > 0) {
+        int64_t now = clock_mono_ms();
+        if (self->next_track == 0)
+            self->next_track = now + self->cfg.track_every_ms;
+        else if (now >= self->next_track) {
+            bool running = false;
+            for (window_t *w = zhashx_first(self->windows); w && !running; w = zhashx_next(self->windows))
+                running = w->kind == WINDOW_TRACKING;
+            if (!running)
+                s_track_now(self);
+            self->next_track = now + self->cfg.track_every_ms;
+        }
+    }
     if (self->cfg.n_catalogs == 0)
         return;
     int64_t now_s = clock_wall_ms() / 1000;
@@ -471,7 +530,7 @@ static void s_on_fetched(broker_t *self, window_t *w, proto_msg_t *msg)
 
 static void s_on_transformed(broker_t *self, window_t *w, proto_msg_t *msg)
 {
-    w->items += (int32_t) msg->u.batch.n_items;
+    w->items += (int32_t) (msg->u.batch.n_items + msg->u.batch.n_snapshots);
     msg->body = PROTO_BODY_BATCH;
     s_task_new(self, PROTO_STAGE_SINK, w->id, msg->u.batch.page, msg);
 }
@@ -482,7 +541,7 @@ static void s_on_loaded(broker_t *self, window_t *w, proto_msg_t *msg)
     proto_page_t *page = &msg->u.page;
     char key[24];
     snprintf(key, sizeof key, "%" PRId64, page->window_id);
-    if (!zhashx_lookup(w->replayed, key)) {
+    if (page->kind == PROTO_FETCH_CATALOG && !zhashx_lookup(w->replayed, key)) {
         int32_t *catalog = malloc(sizeof *catalog);
         *catalog = page->catalog_id;
         zhashx_insert(w->replayed, key, catalog);
@@ -493,14 +552,159 @@ static void s_on_loaded(broker_t *self, window_t *w, proto_msg_t *msg)
 
 static void s_on_page_done(broker_t *self, window_t *w, int32_t page, int what)
 {
-    if (w->replay)
-        w->completed++;
-    else
-        window_page_done(w, page, what);
+    if (w->kind != WINDOW_CATALOG) {
+        if (w->kind != WINDOW_TRACKING || what == WINDOW_PAGE_COMMITTED)
+            w->completed++;
+        return; /* done when nothing is outstanding: see s_on_result */
+    }
+    window_page_done(w, page, what);
     if (window_complete(w))
         s_window_done(self, w);
-    else if (!w->replay)
+    else
         store_window_progress(self->store, w);
+}
+
+/* ------------------------------------------------------------ tracking */
+
+static void s_track_fetch(broker_t *self, window_t *w, proto_fetch_kind_t kind, int64_t target, int32_t page)
+{
+    proto_msg_t *msg = proto_msg_new(PROTO_TASK);
+    msg->body = PROTO_BODY_FETCH;
+    msg->u.fetch.window_id = w->id;
+    msg->u.fetch.page = page;
+    msg->u.fetch.per_page = WINDOW_PER_PAGE;
+    msg->u.fetch.kind = kind;
+    msg->u.fetch.target_id = target;
+    s_task_new(self, PROTO_STAGE_FETCH, w->id, page, msg);
+    proto_msg_destroy(&msg);
+    if (page == 1)
+        w->expected++;
+}
+
+static int s_track_target(void *arg, const int64_t *cols, const char *text)
+{
+    (void) text;
+    void **ctx = arg;
+    broker_t *self = ctx[0];
+    window_t *w = ctx[1];
+    if (cols[0] > 0)
+        s_track_fetch(self, w, PROTO_FETCH_USER_ITEMS, cols[0], 1);
+    else if (cols[1] > 0)
+        s_track_fetch(self, w, PROTO_FETCH_ITEM_PAGE, cols[1], 1);
+    return 0;
+}
+
+/* Phase 0 of a tracking run: the item lists of the sampled items' sellers. */
+static void s_track_start(broker_t *self, window_t *w)
+{
+    w->phase = 0;
+    w->expected = w->completed = 0;
+    void *ctx[] = { self, w };
+    if (store_track_targets(self->store, self->cfg.sample_threshold, s_track_target, ctx) != 0) {
+        s_window_failed(self, w, "cannot read the sample from the database");
+        return;
+    }
+    log_info("tracking run started", "window=%" PRId64 " requests_planned=%d", w->id, w->expected);
+    if (w->outstanding == 0)
+        s_window_done(self, w);
+}
+
+static int s_track_missing(void *arg, const int64_t *cols, const char *text)
+{
+    (void) text;
+    void **ctx = arg;
+    s_track_fetch(ctx[0], ctx[1], PROTO_FETCH_ITEM_PAGE, cols[0], 1);
+    return 0;
+}
+
+/* The run has nothing outstanding: after the sellers' lists, the item pages of what they
+   did not show; after those, done. */
+static void s_counted_idle(broker_t *self, window_t *w)
+{
+    if (w->kind == WINDOW_TRACKING && w->phase == 0) {
+        w->phase = 1;
+        void *ctx[] = { self, w };
+        int before = w->expected;
+        if (store_track_missing(self->store, w->id, self->cfg.sample_threshold, s_track_missing, ctx) != 0) {
+            s_window_failed(self, w, "cannot read the sample from the database");
+            return;
+        }
+        log_info("tracking run: item pages for what the sellers' lists did not show", "window=%" PRId64 " items=%d",
+                 w->id, w->expected - before);
+        if (w->outstanding > 0)
+            return;
+    }
+    s_window_done(self, w);
+}
+
+/* -------------------------------------------------------------- images */
+
+static int s_image_task(void *arg, const int64_t *cols, const char *url)
+{
+    void **ctx = arg;
+    broker_t *self = ctx[0];
+    window_t *w = ctx[1];
+    proto_msg_t *msg = proto_msg_new(PROTO_TASK);
+    msg->body = PROTO_BODY_IMAGE;
+    msg->u.image.window_id = w->parent_id;
+    msg->u.image.item_id = cols[0];
+    msg->u.image.photo_id = cols[1];
+    msg->u.image.url = (char *) (url ? url : "");
+    s_task_new(self, PROTO_STAGE_STORE, w->id, 0, msg);
+    msg->u.image.url = NULL;
+    proto_msg_destroy(&msg);
+    w->expected++;
+    return 0;
+}
+
+/* The photos a committed catalog window brought in: all photos of sampled items (and, with
+   VINTED_IMAGES=main, the main photo of every item), those not stored yet. */
+static void s_images_start(broker_t *self, int64_t parent_id, int32_t catalog_id, window_t *existing)
+{
+    if (self->cfg.images_off && !existing)
+        return;
+    window_t *w = existing;
+    if (!w) {
+        int64_t now_s = clock_wall_ms() / 1000, id = 0;
+        if (store_window_create(self->store, catalog_id, now_s, now_s + 1, "images", &id) != 0)
+            return;
+        store_window_set_parent(self->store, id, parent_id);
+        w = window_new(id, catalog_id, now_s, now_s + 1);
+        w->kind = WINDOW_IMAGES;
+        w->parent_id = parent_id;
+        w->state = WINDOW_RUNNING;
+        s_window_add(self, w);
+        store_window_start(self->store, w);
+    }
+    w->expected = w->completed = 0;
+    void *ctx[] = { self, w };
+    if (store_photos_to_fetch(self->store, parent_id, self->cfg.sample_threshold, self->cfg.images_main, s_image_task,
+                              ctx) != 0) {
+        s_window_failed(self, w, "cannot read the photos to fetch from the database");
+        return;
+    }
+    log_info("images window started", "window=%" PRId64 " for_window=%" PRId64 " photos=%d", w->id, parent_id,
+             w->expected);
+    if (w->outstanding == 0)
+        s_window_done(self, w);
+}
+
+/* A photo is in the object store: the sink records it in its row. */
+static void s_on_photo_stored(broker_t *self, window_t *w, proto_msg_t *msg)
+{
+    msg->body = PROTO_BODY_PHOTO;
+    s_task_new(self, PROTO_STAGE_SINK, w->id, 0, msg);
+}
+
+/* A tracking page came back: transform and land it; a seller with more items: next page. */
+static void s_on_tracked(broker_t *self, window_t *w, proto_msg_t *msg)
+{
+    proto_page_t *page = &msg->u.page;
+    msg->body = PROTO_BODY_PAGE;
+    s_task_new(self, PROTO_STAGE_TRANSFORM, w->id, page->page, msg);
+    s_task_new(self, PROTO_STAGE_STORE, w->id, page->page, msg);
+    if (page->kind == PROTO_FETCH_USER_ITEMS && page->more && page->page < WINDOW_MAX_PAGES)
+        s_track_fetch(self, w, PROTO_FETCH_USER_ITEMS, page->target_id, page->page + 1);
 }
 
 static void s_on_committed(broker_t *self, window_t *w, proto_msg_t *msg)
@@ -536,8 +740,11 @@ static void s_on_result(broker_t *self, peer_t *peer, proto_msg_t *msg)
     window_t *w = s_window(self, window_id);
     if (!w || w->state != WINDOW_RUNNING)
         return;
+    w->outstanding--;
     /* the routing table: what each task's result becomes */
-    if (sent == PROTO_BODY_FETCH && msg->body == PROTO_BODY_PAGE)
+    if (sent == PROTO_BODY_FETCH && msg->body == PROTO_BODY_PAGE && w->kind == WINDOW_TRACKING)
+        s_on_tracked(self, w, msg);
+    else if (sent == PROTO_BODY_FETCH && msg->body == PROTO_BODY_PAGE)
         s_on_fetched(self, w, msg);
     else if (sent == PROTO_BODY_PAGE && msg->body == PROTO_BODY_BATCH)
         s_on_transformed(self, w, msg);
@@ -545,10 +752,19 @@ static void s_on_result(broker_t *self, peer_t *peer, proto_msg_t *msg)
         s_on_committed(self, w, msg);
     else if (sent == PROTO_BODY_PAGE && msg->body == PROTO_BODY_STORED)
         s_on_stored(self, w, msg);
-    else if (sent == PROTO_BODY_LOAD && msg->body == PROTO_BODY_PAGE && w->replay)
+    else if (sent == PROTO_BODY_LOAD && msg->body == PROTO_BODY_PAGE && w->kind == WINDOW_REPLAY)
         s_on_loaded(self, w, msg);
-    else
+    else if (sent == PROTO_BODY_IMAGE && msg->body == PROTO_BODY_PHOTO)
+        s_on_photo_stored(self, w, msg);
+    else if (sent == PROTO_BODY_PHOTO && msg->body == PROTO_BODY_COMMIT)
+        s_on_committed(self, w, msg);
+    else {
         s_window_failed(self, w, "a worker answered with the wrong kind of result");
+        return;
+    }
+    w = s_window(self, window_id); /* routing may have closed it */
+    if (w && w->state == WINDOW_RUNNING && w->kind != WINDOW_CATALOG && w->outstanding == 0)
+        s_counted_idle(self, w);
 }
 
 static void s_on_nack(broker_t *self, peer_t *peer, proto_msg_t *msg)
@@ -569,6 +785,14 @@ static void s_on_nack(broker_t *self, peer_t *peer, proto_msg_t *msg)
         task->peer->inflight--;
         task->peer = NULL;
         zhashx_delete(self->tasks, key);
+        if (w->kind == WINDOW_TRACKING || w->kind == WINDOW_IMAGES) {
+            /* one seller or one photo that cannot be had does not sink the run: count it and go on */
+            w->outstanding--;
+            w->failures++;
+            if (w->outstanding == 0)
+                s_counted_idle(self, w);
+            return;
+        }
         s_window_failed(self, w, reason);
         return;
     }
@@ -792,8 +1016,8 @@ static void s_ctl_replay(broker_t *self, zframe_t *identity, proto_ctl_req_t *re
 {
     const char *flow = s_arg(req, "flow"), *from = s_arg(req, "from"), *to = s_arg(req, "to");
     int64_t from_s, to_s;
-    if (!flow || strcmp(flow, "catalog") != 0) {
-        s_ctl_reply(self, identity, 2, "replay: --flow must be catalog", NULL);
+    if (!flow || (strcmp(flow, "catalog") != 0 && strcmp(flow, "tracking") != 0)) {
+        s_ctl_reply(self, identity, 2, "replay: --flow must be catalog or tracking", NULL);
         return;
     }
     if (!from || !to || config_parse_time(from, &from_s) != 0 || config_parse_time(to, &to_s) != 0 || to_s <= from_s) {
@@ -806,7 +1030,7 @@ static void s_ctl_replay(broker_t *self, zframe_t *identity, proto_ctl_req_t *re
         return;
     }
     window_t *w = window_new(id, 0, from_s, to_s);
-    w->replay = true;
+    w->kind = WINDOW_REPLAY;
     w->replayed = zhashx_new();
     zhashx_set_destructor(w->replayed, s_free_item);
     s_window_add(self, w);
@@ -836,6 +1060,36 @@ static void s_ctl_replay(broker_t *self, zframe_t *identity, proto_ctl_req_t *re
         s_window_done(self, w);
 }
 
+/* Create a tracking run and start it. The window id, or -1. */
+static int64_t s_track_now(broker_t *self)
+{
+    int64_t now_s = clock_wall_ms() / 1000, id = 0;
+    int64_t every_s = self->cfg.track_every_ms > 0 ? self->cfg.track_every_ms / 1000 : 1;
+    if (store_window_create(self->store, 0, now_s - every_s, now_s, "tracking", &id) != 0)
+        return -1;
+    window_t *w = window_new(id, 0, now_s - every_s, now_s);
+    w->kind = WINDOW_TRACKING;
+    s_window_add(self, w);
+    store_window_start(self->store, w);
+    w->state = WINDOW_RUNNING;
+    s_track_start(self, w);
+    return id;
+}
+
+/* "track": a tracking run now. */
+static void s_ctl_track(broker_t *self, zframe_t *identity)
+{
+    int64_t id = s_track_now(self);
+    if (id < 0) {
+        s_ctl_reply(self, identity, 3, "track: the broker could not record the run (database error)", NULL);
+        return;
+    }
+    char message[128], json[128];
+    snprintf(message, sizeof message, "tracking run %" PRId64 " started", id);
+    snprintf(json, sizeof json, "{\"window_id\":%" PRId64 ",\"state\":\"running\"}", id);
+    s_ctl_reply(self, identity, 0, message, json);
+}
+
 /* "get": one window's state, from memory while it is open, else from the database. */
 static void s_ctl_get(broker_t *self, zframe_t *identity, proto_ctl_req_t *req)
 {
@@ -861,10 +1115,10 @@ static void s_ctl_get(broker_t *self, zframe_t *identity, proto_ctl_req_t *req)
     snprintf(json, sizeof json,
              "{\"window_id\":%" PRId64 ",\"catalog_id\":%d,\"state\":\"%s\",\"pages\":%d,\"items\":%d,"
              "\"requests\":%d,\"max_item_id\":%" PRId64 ",\"truncated\":%s,\"replay\":%s,\"error\":%s}",
-             w->id, w->catalog_id, window_state_name(w->state), w->replay ? w->completed : w->pages_done, w->items,
-             w->requests, w->max_item_id, w->truncated ? "true" : "false", w->replay ? "true" : "false",
+             w->id, w->catalog_id, window_state_name(w->state), (w->kind == WINDOW_REPLAY) ? w->completed : w->pages_done, w->items,
+             w->requests, w->max_item_id, w->truncated ? "true" : "false", (w->kind == WINDOW_REPLAY) ? "true" : "false",
              *error ? err_json : "null");
-    if (w->state == WINDOW_DONE && w->replay)
+    if (w->state == WINDOW_DONE && (w->kind == WINDOW_REPLAY))
         snprintf(message, sizeof message, "replay %" PRId64 " committed: %d pages, %d items", w->id,
                  w->pages_done, w->items);
     else if (w->state == WINDOW_DONE)
@@ -873,7 +1127,7 @@ static void s_ctl_get(broker_t *self, zframe_t *identity, proto_ctl_req_t *req)
                  w->truncated ? ", stopped at the 960-result cap" : "", *error ? "; " : "", error);
     else if (w->state == WINDOW_FAILED)
         snprintf(message, sizeof message, "window %" PRId64 " failed: %s", w->id, error);
-    else if (w->replay)
+    else if (w->kind == WINDOW_REPLAY)
         snprintf(message, sizeof message, "replay %" PRId64 " %s: %d of %d pages committed", w->id,
                  window_state_name(w->state), w->completed, w->expected);
     else
@@ -943,6 +1197,8 @@ static void s_on_control_message(broker_t *self)
         }
         else if (strcmp(msg->u.ctl_req.verb, "window") == 0)
             s_ctl_window(self, identity, &msg->u.ctl_req);
+        else if (strcmp(msg->u.ctl_req.verb, "track") == 0)
+            s_ctl_track(self, identity);
         else if (strcmp(msg->u.ctl_req.verb, "replay") == 0)
             s_ctl_replay(self, identity, &msg->u.ctl_req);
         else if (strcmp(msg->u.ctl_req.verb, "get") == 0)

@@ -22,6 +22,10 @@ typedef struct {
     double rate_per_min;      /* requests per minute, all fetchers together */
     int64_t task_timeout_ms;  /* a task unanswered this long is dispatched again */
     int max_attempts;         /* NACKs/redeliveries of one task before its window fails */
+    uint64_t sample_threshold; /* items whose sample bucket is below this are followed (common/sample.h) */
+    int64_t track_every_ms;   /* a tracking run this often (0: only on request) */
+    bool images_off;          /* no images windows */
+    bool images_main;         /* also the main photo of every item, not only the sample's photos */
 } broker_config_t;
 
 typedef struct _broker_t broker_t;

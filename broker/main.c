@@ -6,6 +6,7 @@
 #include "broker/broker.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/sample.h"
 
 static config_opt_t s_opts[] = {
     { "broker", "VINTED_BROKER", "tcp://127.0.0.1:5555", "endpoint the broker binds for workers", NULL },
@@ -15,6 +16,9 @@ static config_opt_t s_opts[] = {
     { "catalogs", "VINTED_CATALOGS", "", "comma-separated catalog ids to schedule every window (empty: only ad-hoc windows)", NULL },
     { "window", "VINTED_WINDOW", "1h", "window length, e.g. 1h, 300s", NULL },
     { "rate", "VINTED_RATE", "1", "most requests per minute all fetchers together send to Vinted", NULL },
+    { "sample-frac", "VINTED_SAMPLE_FRAC", "0.01", "fraction of items the tracking and images flows follow (0..1)", NULL },
+    { "track-every", "VINTED_TRACK_EVERY", "6h", "a tracking run this often (0: only on vinted-ctl track)", NULL },
+    { "images", "VINTED_IMAGES", "sampled", "photos to store: sampled (all photos of sampled items), main (also the main photo of every item), off", NULL },
     { "task-timeout", "VINTED_TASK_TIMEOUT", "10m", "a task unanswered this long is dispatched again", NULL },
     { "max-attempts", "VINTED_MAX_ATTEMPTS", "8", "refusals of one task before its window fails", NULL },
     { NULL, NULL, NULL, NULL, NULL },
@@ -67,6 +71,25 @@ int main(int argc, char **argv)
         return 2;
     }
     cfg.rate_per_min = (double) rate;
+    const char *frac_text = config_get(s_opts, "sample-frac");
+    char *end;
+    double frac = strtod(frac_text, &end);
+    if (*end || end == frac_text || frac < 0 || frac > 1) {
+        fprintf(stderr, "invalid --sample-frac / VINTED_SAMPLE_FRAC '%s': a fraction between 0 and 1\n", frac_text);
+        return 2;
+    }
+    cfg.sample_threshold = sample_threshold(frac);
+    if (strcmp(config_get(s_opts, "track-every"), "0") == 0)
+        cfg.track_every_ms = 0;
+    else if (config_duration_ms(s_opts, "track-every", &cfg.track_every_ms) != 0)
+        return 2;
+    const char *images = config_get(s_opts, "images");
+    if (strcmp(images, "sampled") != 0 && strcmp(images, "main") != 0 && strcmp(images, "off") != 0) {
+        fprintf(stderr, "invalid --images / VINTED_IMAGES '%s': sampled, main or off\n", images);
+        return 2;
+    }
+    cfg.images_off = strcmp(images, "off") == 0;
+    cfg.images_main = strcmp(images, "main") == 0;
     cfg.max_attempts = (int) attempts;
     broker_t *broker = broker_new(&cfg);
     if (!broker)

@@ -158,7 +158,8 @@ int store_windows_open(store_t *self, void (*fn)(void *arg, window_t *window), v
     PGresult *res = s_exec(self,
                            "SELECT window_id, catalog_id, extract(epoch FROM start_at)::bigint,"
                            " extract(epoch FROM end_at)::bigint, state, coalesce(hwm_before, 0),"
-                           " pages_done, coalesce(max_item_id, 0), items, requests, truncated, kind"
+                           " pages_done, coalesce(max_item_id, 0), items, requests, truncated, kind,"
+                           " coalesce(parent_window_id, 0)"
                            " FROM windows WHERE state IN ('pending', 'running') ORDER BY window_id",
                            0, NULL);
     if (!res)
@@ -179,7 +180,8 @@ int store_windows_open(store_t *self, void (*fn)(void *arg, window_t *window), v
             w->requests = atoi(PQgetvalue(res, r, 9));
             w->truncated = strcmp(PQgetvalue(res, r, 10), "t") == 0;
         }
-        w->replay = strcmp(PQgetvalue(res, r, 11), "replay") == 0;
+        w->kind = window_kind_from_name(PQgetvalue(res, r, 11));
+        w->parent_id = strtoll(PQgetvalue(res, r, 12), NULL, 10);
         fn(arg, w);
     }
     PQclear(res);
@@ -247,6 +249,93 @@ fail:
     return -1;
 }
 
+int store_window_set_parent(store_t *self, int64_t id, int64_t parent_id)
+{
+    char a[24], b[24];
+    const char *params[] = { I64(a, id), I64(b, parent_id) };
+    return s_run(self, "UPDATE windows SET parent_window_id = $2 WHERE window_id = $1", 2, params);
+}
+
+/* Run a query with up to 4 parameters and call fn on every row's first columns as int64s. */
+static int s_each_row(store_t *self, const char *sql, int n, const char *const *params,
+                      int (*fn)(void *arg, const int64_t *cols, const char *text), void *arg)
+{
+    PGresult *res = s_exec(self, sql, n, params);
+    if (!res)
+        return -1;
+    int cols = PQnfields(res);
+    for (int r = 0; r < PQntuples(res); r++) {
+        int64_t v[4] = { 0, 0, 0, 0 };
+        const char *text = NULL;
+        for (int c = 0; c < cols && c < 4; c++) {
+            if (PQftype(res, c) == 25 /* text */)
+                text = PQgetvalue(res, r, c);
+            else
+                v[c] = strtoll(PQgetvalue(res, r, c), NULL, 10);
+        }
+        if (fn(arg, v, text) != 0)
+            break;
+    }
+    PQclear(res);
+    return 0;
+}
+
+int store_track_targets(store_t *self, uint64_t threshold, int (*fn)(void *arg, const int64_t *cols, const char *text),
+                        void *arg)
+{
+    char a[24];
+    const char *params[] = { I64(a, (int64_t) threshold) };
+    /* sellers of sampled live items (col 0 = user id, col 1 = 0), and sampled live items without a known seller
+       (col 0 = 0, col 1 = item id) */
+    return s_each_row(self,
+                      "SELECT DISTINCT user_id, 0::bigint FROM items"
+                      " WHERE sample_bucket < $1 AND closed_seen_at IS NULL AND removed_seen_at IS NULL"
+                      "   AND user_id IS NOT NULL"
+                      " UNION ALL"
+                      " SELECT 0::bigint, item_id FROM items"
+                      " WHERE sample_bucket < $1 AND closed_seen_at IS NULL AND removed_seen_at IS NULL"
+                      "   AND user_id IS NULL ORDER BY 1, 2",
+                      1, params, fn, arg);
+}
+
+int store_track_missing(store_t *self, int64_t run_id, uint64_t threshold,
+                        int (*fn)(void *arg, const int64_t *cols, const char *text), void *arg)
+{
+    char a[24], b[24];
+    const char *params[] = { I64(a, run_id), I64(b, (int64_t) threshold) };
+    return s_each_row(self,
+                      "SELECT i.item_id FROM items i"
+                      " WHERE i.sample_bucket < $2 AND i.closed_seen_at IS NULL AND i.removed_seen_at IS NULL"
+                      "   AND i.user_id IS NOT NULL AND NOT EXISTS"
+                      "   (SELECT 1 FROM item_snapshots s WHERE s.item_id = i.item_id AND s.run_id = $1)"
+                      " ORDER BY i.item_id",
+                      2, params, fn, arg);
+}
+
+int store_photos_to_fetch(store_t *self, int64_t window_id, uint64_t threshold, bool main_of_all,
+                          int (*fn)(void *arg, const int64_t *cols, const char *text), void *arg)
+{
+    char a[24], b[24];
+    const char *params[] = { I64(a, window_id), I64(b, (int64_t) threshold), main_of_all ? "t" : "f" };
+    return s_each_row(self,
+                      "SELECT p.item_id, p.photo_id, p.url FROM photos p JOIN items i USING (item_id)"
+                      " WHERE p.stored_at IS NULL"
+                      "   AND p.item_id IN (SELECT item_id FROM sightings WHERE window_id = $1)"
+                      "   AND (i.sample_bucket < $2 OR ($3::boolean AND p.is_main))"
+                      " ORDER BY p.item_id, p.photo_id",
+                      3, params, fn, arg);
+}
+
+int store_window_finish_counted(store_t *self, const window_t *w)
+{
+    char a[24], b[24], c[24], d[24];
+    const char *params[] = { I64(a, w->id), I64(b, w->completed), I64(c, w->items), I64(d, w->requests) };
+    return s_run(self,
+                 "UPDATE windows SET state = 'done', pages_done = $2, items = $3, requests = $4, finished_at = now()"
+                 " WHERE window_id = $1",
+                 4, params);
+}
+
 int store_replay_finish(store_t *self, const window_t *w, const int64_t *windows, const int32_t *catalogs, size_t n)
 {
     if (s_run(self, "BEGIN", 0, NULL) != 0)
@@ -306,7 +395,7 @@ int store_window_get(store_t *self, int64_t id, window_t *w, char *error, size_t
         w->requests = atoi(PQgetvalue(res, 0, 8));
         w->truncated = strcmp(PQgetvalue(res, 0, 9), "t") == 0;
         snprintf(error, error_size, "%s", PQgetvalue(res, 0, 10));
-        w->replay = strcmp(PQgetvalue(res, 0, 11), "replay") == 0;
+        w->kind = window_kind_from_name(PQgetvalue(res, 0, 11));
         rc = 0;
     }
     PQclear(res);

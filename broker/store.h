@@ -42,6 +42,24 @@ int store_window_fail(store_t *self, const window_t *window, const char *error);
    0 found, 1 no such window, -1 database error. */
 int store_window_get(store_t *self, int64_t id, window_t *window, char *error, size_t error_size);
 
+/* Record which catalog window an images window works for. */
+int store_window_set_parent(store_t *self, int64_t id, int64_t parent_id);
+
+/* Row callbacks get the row's first columns as integers (cols) and its text column, if any. */
+typedef int (*store_row_fn)(void *arg, const int64_t *cols, const char *text);
+
+/* Tracking: sellers of sampled live items (cols: user_id, 0) and sampled live items
+   without a known seller (cols: 0, item_id). */
+int store_track_targets(store_t *self, uint64_t threshold, store_row_fn fn, void *arg);
+/* Tracking: sampled live items no snapshot of run_id shows yet (cols: item_id). */
+int store_track_missing(store_t *self, int64_t run_id, uint64_t threshold, store_row_fn fn, void *arg);
+/* Images: unstored photos of the items a window saw, of sampled items (all photos) or, with
+   main_of_all, the main photo of every item (cols: item_id, photo_id; text: url). */
+int store_photos_to_fetch(store_t *self, int64_t window_id, uint64_t threshold, bool main_of_all, store_row_fn fn,
+                          void *arg);
+/* A tracking run or images window is done. */
+int store_window_finish_counted(store_t *self, const window_t *window);
+
 /* Window counts by state, for status. */
 int store_window_counts(store_t *self, int64_t counts[4]);
 

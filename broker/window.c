@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 window_t *window_new(int64_t id, int32_t catalog_id, int64_t start_s, int64_t end_s)
 {
@@ -34,8 +35,8 @@ void window_page_done(window_t *self, int32_t page, int what)
 
 bool window_complete(const window_t *self)
 {
-    if (self->replay)
-        return self->completed >= self->expected;
+    if (self->kind != WINDOW_CATALOG)
+        return self->outstanding == 0;
     return self->last_page > 0 && self->pages_done >= self->last_page;
 }
 
@@ -45,6 +46,23 @@ void window_slice(int64_t t, int64_t len_s, int64_t *start_s, int64_t *end_s)
     int64_t start = t - ((t % len_s) + len_s) % len_s;
     *start_s = start;
     *end_s = start + len_s;
+}
+
+window_kind_t window_kind_from_name(const char *name)
+{
+    if (name && strcmp(name, "replay") == 0)
+        return WINDOW_REPLAY;
+    if (name && strcmp(name, "tracking") == 0)
+        return WINDOW_TRACKING;
+    if (name && strcmp(name, "images") == 0)
+        return WINDOW_IMAGES;
+    return WINDOW_CATALOG;
+}
+
+const char *window_kind_name(window_kind_t kind)
+{
+    static const char *names[] = { "catalog", "replay", "tracking", "images" };
+    return kind <= WINDOW_IMAGES ? names[kind] : "?";
 }
 
 const char *window_state_name(window_state_t state)
@@ -83,10 +101,12 @@ void window_test(bool verbose)
     assert(w == NULL);
 
     window_t *r = window_new(2, 0, 0, 3600);
-    r->replay = true;
-    r->expected = 2;
+    r->kind = WINDOW_REPLAY;
+    r->outstanding = 2;
     assert(!window_complete(r));
-    r->completed = 2;
+    r->outstanding = 0;
     assert(window_complete(r));
     window_destroy(&r);
+    assert(window_kind_from_name("tracking") == WINDOW_TRACKING && window_kind_from_name("adhoc") == WINDOW_CATALOG);
+    assert(strcmp(window_kind_name(WINDOW_IMAGES), "images") == 0);
 }

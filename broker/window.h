@@ -13,6 +13,15 @@
 
 typedef enum { WINDOW_PENDING = 0, WINDOW_RUNNING, WINDOW_DONE, WINDOW_FAILED } window_state_t;
 
+/* What a window does. A catalog window pulls pages of one catalog; the others
+   are a set of tasks that is done when none is left outstanding. */
+typedef enum {
+    WINDOW_CATALOG = 0, /* kind 'scheduled' or 'adhoc' in the windows table */
+    WINDOW_REPLAY,      /* stored raw pages fed back through transformer and sink */
+    WINDOW_TRACKING,    /* a tracking run: snapshots of the sampled items */
+    WINDOW_IMAGES,      /* the photos a committed catalog window asked for */
+} window_kind_t;
+
 typedef struct {
     int64_t id;
     int32_t catalog_id;
@@ -30,11 +39,13 @@ typedef struct {
     int32_t items;
     int32_t requests;
     int32_t failures;             /* NACKs so far */
-    /* a replay of stored raw pages instead of a pull from Vinted */
-    bool replay;
-    int32_t expected;             /* raw pages to replay */
-    int32_t completed;            /* of which committed */
-    void *replayed;               /* the original windows they came from (broker-owned) */
+    window_kind_t kind;
+    int32_t outstanding;          /* tasks of this window not yet answered */
+    int32_t expected;             /* replay: raw pages; tracking: sellers and item pages; images: photos */
+    int32_t completed;            /* of which done */
+    int32_t phase;                /* tracking: 0 seller pages, 1 item pages of what they did not show */
+    int64_t parent_id;            /* images: the catalog window that asked for them */
+    void *replayed;               /* replay: the original windows its pages came from (broker-owned) */
 } window_t;
 
 #define WINDOW_PAGE_COMMITTED 1 /* the sink committed its batch */
@@ -47,13 +58,17 @@ void window_destroy(window_t **self_p);
 /* Record what happened to a page (WINDOW_PAGE_* bits); advances pages_done over
    the contiguous prefix of pages that are committed and stored. */
 void window_page_done(window_t *self, int32_t page, int what);
-/* All pages fetched, committed and stored (a replay: all its pages committed). */
+/* A catalog window: all pages fetched, committed and stored. Any other kind:
+   no task outstanding. */
 bool window_complete(const window_t *self);
 
 /* The fixed window [start, end) of length len_s that contains t. */
 void window_slice(int64_t t, int64_t len_s, int64_t *start_s, int64_t *end_s);
 
 const char *window_state_name(window_state_t state);
+/* The windows table's kind column: "replay", "tracking", "images"; anything else is a catalog window. */
+window_kind_t window_kind_from_name(const char *name);
+const char *window_kind_name(window_kind_t kind);
 
 void window_test(bool verbose);
 

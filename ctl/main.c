@@ -28,6 +28,7 @@ static const char *s_summary =
     "  window --catalog ID [--from T --to T] [--wait]   push an ad-hoc window job\n"
     "  replay --flow catalog --from T --to T [--wait]  feed the raw pages fetched in [T, T) back\n"
     "                                                  through transformer and sink (idempotent)\n"
+    "  track [--wait]                                  a tracking run now (snapshots of the sampled items)\n"
     "  get --window ID                                 one window's state\n"
     "  status                                          workers, queues, windows, budget, last error\n"
     "Exit status: 0 ok; 1 the broker answered with an error (or the window failed);\n"
@@ -188,7 +189,7 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     log_init("ctl");
     if (n_pos != 1) {
-        fprintf(stderr, "vinted-ctl: a command is needed: window, replay, get or status (see --help)\n");
+        fprintf(stderr, "vinted-ctl: a command is needed: window, replay, track, get or status (see --help)\n");
         return 2;
     }
     const char *verb = positional[0];
@@ -232,8 +233,8 @@ int main(int argc, char **argv)
         const char *flow = config_get(s_opts, "flow");
         const char *from = config_get(s_opts, "from"), *to = config_get(s_opts, "to");
         int64_t a, b;
-        if (!flow || strcmp(flow, "catalog") != 0) {
-            fprintf(stderr, "vinted-ctl replay: --flow catalog is required (the flow whose raw pages to replay)\n");
+        if (!flow || (strcmp(flow, "catalog") != 0 && strcmp(flow, "tracking") != 0)) {
+            fprintf(stderr, "vinted-ctl replay: --flow catalog|tracking is required (the flow whose raw pages to replay)\n");
             proto_msg_destroy(&req);
             return 2;
         }
@@ -246,6 +247,8 @@ int main(int argc, char **argv)
         s_add_arg(req, "from", from);
         s_add_arg(req, "to", to);
     }
+    else if (strcmp(verb, "track") == 0) {
+    }
     else if (strcmp(verb, "get") == 0) {
         const char *window = config_get(s_opts, "window");
         if (!window) {
@@ -256,7 +259,7 @@ int main(int argc, char **argv)
         s_add_arg(req, "window", window);
     }
     else if (strcmp(verb, "status") != 0) {
-        fprintf(stderr, "vinted-ctl: unknown command '%s' (window, replay, get, status)\n", verb);
+        fprintf(stderr, "vinted-ctl: unknown command '%s' (window, replay, track, get, status)\n", verb);
         proto_msg_destroy(&req);
         return 2;
     }
@@ -271,7 +274,7 @@ int main(int argc, char **argv)
         return unreachable ? 3 : 1;
     }
     int status = rep->u.ctl_rep.status;
-    if (status == 0 && wait && (strcmp(verb, "window") == 0 || strcmp(verb, "replay") == 0)) {
+    if (status == 0 && wait && (strcmp(verb, "window") == 0 || strcmp(verb, "replay") == 0 || strcmp(verb, "track") == 0)) {
         cJSON *root = rep->u.ctl_rep.json ? cJSON_Parse(rep->u.ctl_rep.json) : NULL;
         cJSON *id = root ? cJSON_GetObjectItemCaseSensitive(root, "window_id") : NULL;
         int64_t window_id = cJSON_IsNumber(id) ? (int64_t) id->valuedouble : 0;

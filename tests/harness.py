@@ -439,6 +439,10 @@ class Pipeline:
             "VINTED_TASK_TIMEOUT": "10s",
             "VINTED_LOG_LEVEL": "info",
             "VINTED_STORE": "file://" + os.path.join(workdir, "store"),
+            # the catalog tests exercise the catalog flow alone; the flows tests turn these on
+            "VINTED_IMAGES": "off",
+            "VINTED_TRACK_EVERY": "0",
+            "VINTED_CDN_URL": sim.url if sim else "",
         })
         if env:
             self.env.update({k: str(v) for k, v in env.items()})

@@ -68,3 +68,7 @@ CREATE TABLE IF NOT EXISTS photos (
     PRIMARY KEY (item_id, photo_id)
 );
 CREATE INDEX IF NOT EXISTS photos_unstored ON photos (item_id) WHERE stored_at IS NULL;
+
+-- An images window remembers the catalog window whose commit asked for it,
+-- so that a restarted broker can pick it up again.
+ALTER TABLE windows ADD COLUMN IF NOT EXISTS parent_window_id bigint;
