@@ -370,12 +370,19 @@ static void s_window_done(broker_t *self, window_t *w)
         log_info("window committed", "window=%" PRId64 " catalog=%d pages=%d items=%d requests=%d max_item_id=%" PRId64
                  " truncated=%d degraded=%d", w->id, w->catalog_id, w->pages_done, w->items, w->requests,
                  w->max_item_id, w->truncated, w->degraded);
+    /* what committed brings in photos: the images flow follows (for a replay: the photos of
+       every window it replayed, found already stored, so only their rows are filled in) */
     int64_t id = w->id;
     int32_t catalog = w->catalog_id;
-    bool images = w->kind == WINDOW_CATALOG;
+    window_kind_t kind = w->kind;
+    zhashx_t *replayed = w->replayed;
+    w->replayed = NULL;
     s_window_close(self, w);
-    if (images)
+    if (kind == WINDOW_CATALOG || kind == WINDOW_TRACKING)
         s_images_start(self, id, catalog, NULL);
+    for (int32_t *cat = replayed ? zhashx_first(replayed) : NULL; cat; cat = zhashx_next(replayed))
+        s_images_start(self, strtoll(zhashx_cursor(replayed), NULL, 10), *cat, NULL);
+    zhashx_destroy(&replayed);
 }
 
 static void s_window_failed(broker_t *self, window_t *w, const char *reason)
@@ -541,7 +548,7 @@ static void s_on_loaded(broker_t *self, window_t *w, proto_msg_t *msg)
     proto_page_t *page = &msg->u.page;
     char key[24];
     snprintf(key, sizeof key, "%" PRId64, page->window_id);
-    if (page->kind == PROTO_FETCH_CATALOG && !zhashx_lookup(w->replayed, key)) {
+    if (!zhashx_lookup(w->replayed, key)) {
         int32_t *catalog = malloc(sizeof *catalog);
         *catalog = page->catalog_id;
         zhashx_insert(w->replayed, key, catalog);

@@ -320,7 +320,8 @@ int store_photos_to_fetch(store_t *self, int64_t window_id, uint64_t threshold, 
     return s_each_row(self,
                       "SELECT p.item_id, p.photo_id, p.url FROM photos p JOIN items i USING (item_id)"
                       " WHERE p.stored_at IS NULL"
-                      "   AND p.item_id IN (SELECT item_id FROM sightings WHERE window_id = $1)"
+                      "   AND p.item_id IN (SELECT item_id FROM sightings WHERE window_id = $1"
+                      "                     UNION SELECT item_id FROM item_snapshots WHERE run_id = $1)"
                       "   AND (i.sample_bucket < $2 OR ($3::boolean AND p.is_main))"
                       " ORDER BY p.item_id, p.photo_id",
                       3, params, fn, arg);
@@ -348,6 +349,8 @@ int store_replay_finish(store_t *self, const window_t *w, const int64_t *windows
               3, p1) != 0)
         goto fail;
     for (size_t i = 0; i < n; i++) {
+        if (catalogs[i] <= 0)
+            continue; /* a tracking run: no sightings, no quality report */
         const char *p2[] = { I64(a, windows[i]), I64(b, catalogs[i]) };
         if (s_run(self, self->dq_sql, 2, p2) != 0)
             goto fail;

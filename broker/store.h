@@ -53,7 +53,7 @@ typedef int (*store_row_fn)(void *arg, const int64_t *cols, const char *text);
 int store_track_targets(store_t *self, uint64_t threshold, store_row_fn fn, void *arg);
 /* Tracking: sampled live items no snapshot of run_id shows yet (cols: item_id). */
 int store_track_missing(store_t *self, int64_t run_id, uint64_t threshold, store_row_fn fn, void *arg);
-/* Images: unstored photos of the items a window saw, of sampled items (all photos) or, with
+/* Images: unstored photos of the items a window (catalog window or tracking run) saw, of sampled items (all photos) or, with
    main_of_all, the main photo of every item (cols: item_id, photo_id; text: url). */
 int store_photos_to_fetch(store_t *self, int64_t window_id, uint64_t threshold, bool main_of_all, store_row_fn fn,
                           void *arg);

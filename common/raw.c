@@ -33,8 +33,8 @@ int raw_key(const char *flow, const proto_page_t *page, char *out, size_t size)
     char prefix[128];
     if (raw_hour_prefix(flow, page->fetched_at_ms / 1000, prefix, sizeof prefix) != 0)
         return -1;
-    int n = snprintf(out, size, "%s%" PRId64 "/%02d-%02d-%" PRId64 ".json.gz", prefix, page->window_id, page->page,
-                     page->attempt, page->fetched_at_ms);
+    int n = snprintf(out, size, "%s%" PRId64 "/%02d-%02d-%" PRId64 "-%" PRId64 ".json.gz", prefix, page->window_id,
+                     page->page, page->attempt, page->fetched_at_ms, page->target_id);
     return n > 0 && (size_t) n < size ? 0 : -1;
 }
 
@@ -53,11 +53,10 @@ int raw_key_parse(const char *key, int64_t *fetched_at_ms, int64_t *window_id)
     if (end != file || w <= 0)
         return -1;
     int page, attempt;
-    long long ms;
+    long long ms, target;
     int used = 0;
-    if (sscanf(file + 1, "%d-%d-%lld.json.gz%n", &page, &attempt, &ms, &used) != 3 || file[1 + used] != 0)
-        return -1;
-    if (strcmp(file + 1 + used - 8, ".json.gz") != 0)
+    if (sscanf(file + 1, "%d-%d-%lld-%lld%n", &page, &attempt, &ms, &target, &used) != 4
+        || strcmp(file + 1 + used, ".json.gz") != 0)
         return -1;
     *fetched_at_ms = ms;
     *window_id = w;
@@ -88,6 +87,8 @@ static char *s_context(const char *flow, const proto_page_t *p)
     cJSON_AddNumberToObject(o, "max_item_id", (double) p->max_item_id);
     cJSON_AddBoolToObject(o, "more", p->more);
     cJSON_AddNumberToObject(o, "total_pages", p->total_pages);
+    cJSON_AddNumberToObject(o, "kind", p->kind);
+    cJSON_AddNumberToObject(o, "target_id", (double) p->target_id);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
@@ -199,10 +200,10 @@ proto_msg_t *raw_decode(const uint8_t *data, size_t len, char *err, size_t errle
         snprintf(err, errlen, "context line is not a JSON object");
         goto done;
     }
-    const char *numbers[] = { "window_id", "catalog_id", "page", "attempt", "fetched_at_ms",
-                              "http_status", "n_items", "max_item_id", "total_pages" };
-    double v[9];
-    for (int i = 0; i < 9; i++) {
+    const char *numbers[] = { "window_id", "catalog_id", "page", "attempt", "fetched_at_ms", "http_status",
+                              "n_items", "max_item_id", "total_pages", "kind", "target_id" };
+    double v[11];
+    for (int i = 0; i < 11; i++) {
         const cJSON *f = cJSON_GetObjectItemCaseSensitive(ctx, numbers[i]);
         if (!s_field(ctx, numbers[i], cJSON_IsNumber(f), err, errlen))
             goto done;
@@ -228,6 +229,8 @@ proto_msg_t *raw_decode(const uint8_t *data, size_t len, char *err, size_t errle
     p->n_items = (int32_t) v[6];
     p->max_item_id = (int64_t) v[7];
     p->total_pages = (int32_t) v[8];
+    p->kind = (int32_t) v[9];
+    p->target_id = (int64_t) v[10];
     p->more = cJSON_IsTrue(more);
     p->site = proto_msg_strdup(msg, site->valuestring);
     p->api = proto_msg_strdup(msg, api->valuestring);
@@ -245,7 +248,7 @@ done:
 void raw_test(bool verbose)
 {
     (void) verbose;
-    proto_page_t page = { .window_id = 12, .catalog_id = 221, .page = 3, .attempt = 1,
+    proto_page_t page = { .window_id = 12, .catalog_id = 221, .page = 3, .attempt = 1, .kind = 0, .target_id = 0,
                           .fetched_at_ms = 1795600800123, .http_status = 200, .site = "pt", .api = "svc",
                           .url = "https://api.vinted.pt/svc-catalogue/items?page=3", .error = NULL,
                           .n_items = 2, .max_item_id = 7000000123, .more = true, .total_pages = 10 };
@@ -255,10 +258,11 @@ void raw_test(bool verbose)
 
     char key[256];
     assert(raw_key("catalog", &page, key, sizeof key) == 0);
-    assert(strcmp(key, "raw/catalog/2026/11/25/10/12/03-01-1795600800123.json.gz") == 0);
+    assert(strcmp(key, "raw/catalog/2026/11/25/10/12/03-01-1795600800123-0.json.gz") == 0);
     int64_t ms, window;
     assert(raw_key_parse(key, &ms, &window) == 0 && ms == 1795600800123 && window == 12);
     assert(raw_key_parse("raw/catalog/2026/11/25/10/12/03-01.json.gz", &ms, &window) == -1);
+    assert(raw_key_parse("raw/catalog/2026/11/25/10/12/03-01-5-0.json", &ms, &window) == -1);
     assert(raw_key_parse("raw/catalog/x/03-01-5.json.gz", &ms, &window) == -1);
     assert(raw_key_parse("nothing", &ms, &window) == -1);
     char prefix[64];
@@ -276,6 +280,7 @@ void raw_test(bool verbose)
     assert(p->window_id == 12 && p->catalog_id == 221 && p->page == 3 && p->attempt == 1);
     assert(p->fetched_at_ms == 1795600800123 && p->http_status == 200 && p->more && p->total_pages == 10);
     assert(p->max_item_id == 7000000123 && p->n_items == 2 && p->error == NULL);
+    assert(p->kind == 0 && p->target_id == 0);
     assert(strcmp(p->site, "pt") == 0 && strcmp(p->api, "svc") == 0 && strcmp(p->url, page.url) == 0);
     assert(p->body_len == page.body_len && memcmp(p->body, body, page.body_len) == 0); /* untouched */
     uint8_t *enc;
@@ -292,9 +297,14 @@ void raw_test(bool verbose)
     page.body = NULL; /* an empty body (a 5xx that came through) round-trips too */
     page.body_len = 0;
     page.error = "malformed json after 4 attempts";
-    assert(raw_encode("catalog", &page, &obj, &len) == 0);
+    page.kind = PROTO_FETCH_USER_ITEMS; /* a tracking page keeps its target */
+    page.target_id = 55;
+    assert(raw_key("tracking", &page, key, sizeof key) == 0);
+    assert(strcmp(key, "raw/tracking/2026/11/25/10/12/03-01-1795600800123-55.json.gz") == 0);
+    assert(raw_encode("tracking", &page, &obj, &len) == 0);
     msg = raw_decode(obj, len, err, sizeof err);
     assert(msg && msg->u.page.body_len == 0 && strcmp(msg->u.page.error, page.error) == 0);
+    assert(msg->u.page.kind == PROTO_FETCH_USER_ITEMS && msg->u.page.target_id == 55);
     proto_msg_destroy(&msg);
     free(obj);
 }

@@ -2,10 +2,10 @@
     untouched, so that any flow can be replayed.
 
     Key (sorts by flow, then time of fetch, then window and page):
-        raw/<flow>/<yyyy>/<mm>/<dd>/<hh>/<window_id>/<page:02>-<attempt:02>-<fetched_at_ms>.json.gz
+        raw/<flow>/<yyyy>/<mm>/<dd>/<hh>/<window_id>/<page:02>-<attempt:02>-<fetched_at_ms>-<target_id>.json.gz
     Object: gzip of one line of JSON with the request context (flow, window,
     catalog, page, attempt, fetched_at_ms, http_status, site, api, url,
-    error, n_items, max_item_id, more, total_pages), a newline, then the
+    error, n_items, max_item_id, more, total_pages, kind, target_id), a newline, then the
     response body exactly as it was received.
 */
 #ifndef RAW_H_INCLUDED

@@ -307,7 +307,7 @@ static const s_field_t s_page_fields[] = {
 static const s_field_t s_batch_fields[] = {
     FLD(proto_batch_t, F_I64, window_id),     FLD(proto_batch_t, F_I32, catalog_id),
     FLD(proto_batch_t, F_I32, page),          FLD(proto_batch_t, F_I32, attempt),
-    FLD(proto_batch_t, F_I64, fetched_at_ms),
+    FLD(proto_batch_t, F_I64, fetched_at_ms), FLD(proto_batch_t, F_I64, target_id),
 };
 
 static const s_field_t s_item_fields[] = {
@@ -1200,6 +1200,7 @@ static proto_msg_t *s_test_batch(proto_cmd_t cmd, size_t n_items, size_t n_quara
     bt->page = 3;
     bt->attempt = 1;
     bt->fetched_at_ms = 1795000000123LL;
+    bt->target_id = full ? 55 : 0;
     bt->n_items = n_items;
     bt->items = n_items ? proto_msg_alloc(msg, n_items * sizeof(proto_item_t)) : NULL;
     for (size_t i = 0; i < n_items; i++)
@@ -1480,7 +1481,7 @@ static void s_test_equal(const proto_msg_t *a, const proto_msg_t *b)
             const proto_batch_t *p = &a->u.batch, *q = &b->u.batch;
             assert(p->window_id == q->window_id && p->catalog_id == q->catalog_id);
             assert(p->page == q->page && p->attempt == q->attempt);
-            assert(p->fetched_at_ms == q->fetched_at_ms);
+            assert(p->fetched_at_ms == q->fetched_at_ms && p->target_id == q->target_id);
             assert(p->n_items == q->n_items && p->n_quarantine == q->n_quarantine);
             for (size_t i = 0; i < p->n_items; i++) {
                 s_test_item_eq(&p->items[i], &q->items[i]);
@@ -1762,7 +1763,7 @@ static void s_test_malformed(bool verbose)
         msgpack_pack_int(pk, 1);
         msgpack_pack_int(pk, PROTO_BODY_BATCH);
         msgpack_pack_array(pk, COUNT(s_batch_fields) + COUNT(s_batch_lists));
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < (int)COUNT(s_batch_fields); i++)
             msgpack_pack_int(pk, 1);
         if (variant == 2)
             msgpack_pack_map(pk, 0);
@@ -1803,8 +1804,8 @@ static void s_test_malformed(bool verbose)
         static const char *needles[] = {
             "RESULT BATCH: item 1 field 3 (price) is not an integer or nil",
             "RESULT BATCH: item 1 has 21 fields, expected 22",
-            "RESULT BATCH: body field 5 (items) is not an array",
-            "body field 5 (items) has 100001 records, at most 100000 allowed",
+            "RESULT BATCH: body field 6 (items) is not an array",
+            "body field 6 (items) has 100001 records, at most 100000 allowed",
             "RESULT BATCH: quarantine 0 field 1 (rule) is not a string",
         };
         s_frame_reject(&f, needles[variant], verbose);

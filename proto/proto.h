@@ -209,6 +209,7 @@ typedef struct {
     int32_t page;
     int32_t attempt;
     int64_t fetched_at_ms;
+    int64_t target_id;        /* the page's target (seller or item id for tracking pages; 0 for catalog pages) */
     size_t n_items;
     proto_item_t *items;
     size_t n_quarantine;

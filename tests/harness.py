@@ -382,6 +382,20 @@ class Sim:
     def stats(self):
         return self._call("GET", "/_sim/stats")
 
+    def evolve(self, **counts):
+        """POST /_sim/evolve: price_changes, sold, reserved, removed, hidden, favourites (per catalog)."""
+        query = urllib.parse.urlencode({k: int(v) for k, v in counts.items()})
+        return self._call("POST", "/_sim/evolve?" + query)
+
+    def truth_states(self):
+        return {int(s["item_id"]): s for s in self._call("GET", "/_sim/truth/states")["items"]}
+
+    def truth_users(self):
+        return {int(u["user_id"]): u for u in self._call("GET", "/_sim/truth/users")["users"]}
+
+    def truth_photos(self):
+        return {(int(p["item_id"]), int(p["photo_id"])): p for p in self._call("GET", "/_sim/truth/photos")["photos"]}
+
     def reset_stats(self):
         return self._call("POST", "/_sim/reset-stats")
 

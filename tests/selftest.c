@@ -13,7 +13,7 @@
 /* Every module with a self-test, in dependency order. */
 #define SELFTESTS(X)                                                                           \
     X(log) X(config) X(sample) X(proto) X(raw) X(objstore) X(worker) X(window) X(ratelimit) X(vinted) X(pager) X(backoff) X(session) X(fetcher) \
-    X(money) X(utf8) X(size) X(parse) X(copy) X(pgsink) X(uploader)
+    X(money) X(utf8) X(size) X(ldjson) X(parse) X(copy) X(pgsink) X(uploader) X(httpstub) X(cdn)
 
 #define DECLARE(name) void name##_test(bool verbose);
 SELFTESTS(DECLARE)

@@ -72,3 +72,9 @@ CREATE INDEX IF NOT EXISTS photos_unstored ON photos (item_id) WHERE stored_at I
 -- An images window remembers the catalog window whose commit asked for it,
 -- so that a restarted broker can pick it up again.
 ALTER TABLE windows ADD COLUMN IF NOT EXISTS parent_window_id bigint;
+
+-- Tracking pages of one run share window and page numbers (every seller's list
+-- starts at page 1): the page's target (seller or item id) tells them apart.
+ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS target_id bigint NOT NULL DEFAULT 0;
+ALTER TABLE quarantine DROP CONSTRAINT IF EXISTS quarantine_pkey;
+ALTER TABLE quarantine ADD PRIMARY KEY (window_id, target_id, page, pos, rule);

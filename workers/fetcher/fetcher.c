@@ -51,6 +51,17 @@ void fetcher_destroy(fetcher_t **self_p)
     }
 }
 
+/* "catalog", "user_items", "item_page" for logs. */
+static const char *s_kind_name(int32_t kind)
+{
+    switch (kind) {
+    case PROTO_FETCH_CATALOG: return "catalog";
+    case PROTO_FETCH_USER_ITEMS: return "user_items";
+    case PROTO_FETCH_ITEM_PAGE: return "item_page";
+    default: return "unknown";
+    }
+}
+
 static proto_msg_t *s_nack(const proto_msg_t *task, const char *reason, int64_t retry_after_ms,
                            bool permanent)
 {
@@ -61,15 +72,21 @@ static proto_msg_t *s_nack(const proto_msg_t *task, const char *reason, int64_t 
     nack->u.nack.reason = proto_msg_strdup(nack, reason);
     nack->u.nack.retry_after_ms = retry_after_ms;
     nack->u.nack.permanent = permanent;
-    const char *kv = "task=%llu catalog=%d page=%d permanent=%s retry_after_ms=%lld reason=%s";
+    const char *kv = "task=%llu kind=%s target=%lld catalog=%d page=%d permanent=%s "
+                     "retry_after_ms=%lld reason=%s";
+    const proto_fetch_t *f = &task->u.fetch;
     unsigned long long id = (unsigned long long) task->task_id;
     long long after = (long long) (retry_after_ms == PROTO_NULL ? -1 : retry_after_ms);
+    const char *kind = task->body == PROTO_BODY_FETCH ? s_kind_name(f->kind) : "none";
+    long long target = task->body == PROTO_BODY_FETCH ? (long long) f->target_id : 0;
+    int catalog = task->body == PROTO_BODY_FETCH ? (int) f->catalog_id : 0;
+    int page = task->body == PROTO_BODY_FETCH ? (int) f->page : 0;
     if (permanent)
-        log_warn("fetch failed for good", kv, id, (int) task->u.fetch.catalog_id,
-                 (int) task->u.fetch.page, "true", after, log_str(reason));
+        log_warn("fetch failed for good", kv, id, kind, target, catalog, page, "true", after,
+                 log_str(reason));
     else
-        log_info("fetch failed, to retry", kv, id, (int) task->u.fetch.catalog_id,
-                 (int) task->u.fetch.page, "false", after, log_str(reason));
+        log_info("fetch failed, to retry", kv, id, kind, target, catalog, page, "false", after,
+                 log_str(reason));
     return nack;
 }
 
@@ -94,14 +111,24 @@ static proto_msg_t *s_result(fetcher_t *self, const proto_msg_t *task, const cha
     p->api = proto_msg_strdup(msg, vinted_api_name(vinted_api(self->vinted)));
     p->url = proto_msg_strdup(msg, url);
     p->error = error ? proto_msg_strdup(msg, error) : NULL;
-    if (scan) {
+    p->kind = f->kind;
+    p->target_id = f->kind == PROTO_FETCH_CATALOG ? 0 : f->target_id;
+    bool found = resp->status >= 200 && resp->status < 300;
+    if (f->kind == PROTO_FETCH_ITEM_PAGE) {
+        /* one item, untouched HTML; a 404 (removed) shows none */
+        p->n_items = found ? 1 : 0;
+        p->max_item_id = found ? f->target_id : 0;
+        p->more = false;
+    }
+    else if (scan) {
         p->n_items = scan->n_items;
         p->max_item_id = scan->max_item_id;
         p->total_pages = scan->total_pages;
-        p->more = pager_more(f->page, f->per_page, scan);
+        p->more = f->kind == PROTO_FETCH_USER_ITEMS ? pager_more_user_items(f->page, scan)
+                                                    : pager_more(f->page, f->per_page, scan);
     }
-    else
-        p->more = pager_more_after_error(f->page, f->per_page);
+    else /* unreadable, or a seller that is gone: a seller's paging stops, a catalog's goes on */
+        p->more = f->kind == PROTO_FETCH_CATALOG && pager_more_after_error(f->page, f->per_page);
     if (resp->len > 0) {
         p->body = proto_msg_alloc(msg, resp->len);
         if (!p->body) {
@@ -112,9 +139,10 @@ static proto_msg_t *s_result(fetcher_t *self, const proto_msg_t *task, const cha
         p->body_len = resp->len;
     }
     log_info("page fetched",
-             "task=%llu window=%lld catalog=%d page=%d status=%ld items=%d max_id=%lld "
-             "total_pages=%d more=%s bytes=%zu error=%s",
-             (unsigned long long) task->task_id, (long long) f->window_id, (int) f->catalog_id,
+             "task=%llu kind=%s target=%lld window=%lld catalog=%d page=%d status=%ld items=%d "
+             "max_id=%lld total_pages=%d more=%s bytes=%zu error=%s",
+             (unsigned long long) task->task_id, s_kind_name(f->kind), (long long) p->target_id,
+             (long long) f->window_id, (int) f->catalog_id,
              (int) f->page, resp->status, (int) p->n_items, (long long) p->max_item_id,
              (int) p->total_pages, p->more ? "true" : "false", resp->len, log_str(error));
     return msg;
@@ -142,7 +170,22 @@ static int s_check(const proto_msg_t *task, char *reason, size_t size)
         return -1;
     }
     const proto_fetch_t *f = &task->u.fetch;
-    if (f->catalog_id <= 0)
+    if (f->kind == PROTO_FETCH_USER_ITEMS || f->kind == PROTO_FETCH_ITEM_PAGE) {
+        const char *what = f->kind == PROTO_FETCH_USER_ITEMS ? "user id" : "item id";
+        if (f->target_id <= 0)
+            snprintf(reason, size, "invalid %s task: target_id %lld (want the %s, > 0)",
+                     s_kind_name(f->kind), (long long) f->target_id, what);
+        else if (f->kind == PROTO_FETCH_USER_ITEMS && f->page < 1)
+            snprintf(reason, size, "invalid user_items task: page %d (want >= 1)", (int) f->page);
+        else
+            return 0;
+        return -1;
+    }
+    if (f->kind != PROTO_FETCH_CATALOG)
+        snprintf(reason, size,
+                 "invalid fetch task: kind %d (want %d catalog, %d user_items or %d item_page)",
+                 (int) f->kind, PROTO_FETCH_CATALOG, PROTO_FETCH_USER_ITEMS, PROTO_FETCH_ITEM_PAGE);
+    else if (f->catalog_id <= 0)
         snprintf(reason, size, "invalid fetch task: catalog_id %d (want > 0)", (int) f->catalog_id);
     else if (f->page < 1)
         snprintf(reason, size, "invalid fetch task: page %d (want >= 1)", (int) f->page);
@@ -164,8 +207,22 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
         return s_nack(task, reason, PROTO_NULL, true);
     const proto_fetch_t *f = &task->u.fetch;
     const fetcher_settings_t *cfg = &self->settings;
-    if (vinted_catalog_url(self->vinted, f->catalog_id, f->page, f->per_page, url, sizeof(url)) != 0)
-        return s_nack(task, "catalog URL does not fit (check VINTED_WWW_URL / VINTED_API_URL)",
+    vinted_req_t req = VINTED_REQ_CATALOG;
+    int url_rc;
+    if (f->kind == PROTO_FETCH_USER_ITEMS) {
+        req = VINTED_REQ_WWW_API;
+        url_rc = vinted_user_items_url(self->vinted, f->target_id, f->page, VINTED_MAX_PER_PAGE,
+                                       url, sizeof(url));
+    }
+    else if (f->kind == PROTO_FETCH_ITEM_PAGE) {
+        req = VINTED_REQ_ITEM_PAGE;
+        url_rc = vinted_item_page_url(self->vinted, f->target_id, url, sizeof(url));
+    }
+    else
+        url_rc = vinted_catalog_url(self->vinted, f->catalog_id, f->page, f->per_page, url,
+                                    sizeof(url));
+    if (url_rc != 0)
+        return s_nack(task, "request URL does not fit (check VINTED_WWW_URL / VINTED_API_URL)",
                       PROTO_NULL, true);
 
     int transient = 0, renewals = 0, bad = 0, requests = 0;
@@ -175,7 +232,8 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
     while (!answer) {
         bool home = !session_is_open(self->session);
         requests++;
-        int rc = home ? session_open(self->session, &resp) : session_get(self->session, url, &resp);
+        int rc = home ? session_open(self->session, &resp)
+                      : session_get(self->session, url, req, &resp);
         if (rc != 0) {
             log_info("fetch abandoned", "task=%llu reason=%s", (unsigned long long) task->task_id,
                      log_str("broker lost or interrupted"));
@@ -189,7 +247,7 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
         log_debug("http request",
                   "task=%llu kind=%s status=%ld url=%s elapsed_ms=%lld bytes=%zu attempt=%d try=%d "
                   "error=%s",
-                  (unsigned long long) task->task_id, home ? "home" : "catalog", status,
+                  (unsigned long long) task->task_id, home ? "home" : s_kind_name(f->kind), status,
                   log_str(req_url), (long long) resp.elapsed_ms, resp.len, (int) f->attempt,
                   requests, log_str(resp.error[0] ? resp.error : NULL));
 
@@ -283,15 +341,25 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
         if (ok) {
             pager_scan_t scan;
             char err[200];
-            if (pager_scan(resp.body, resp.len, f->hwm, &scan, err, sizeof(err)) == 0) {
+            bool page = f->kind == PROTO_FETCH_ITEM_PAGE;
+            if (page && vinted_html_complete(resp.body, resp.len)) {
+                answer = s_result(self, task, url, &resp, NULL, NULL);
+                break;
+            }
+            if (page)
+                snprintf(err, sizeof(err), "no closing </html> in %zu bytes", resp.len);
+            else if (pager_scan(resp.body, resp.len,
+                                f->kind == PROTO_FETCH_CATALOG ? f->hwm : 0, &scan, err,
+                                sizeof(err))
+                     == 0) {
                 answer = s_result(self, task, url, &resp, &scan, NULL);
                 break;
             }
             snprintf(bad_reason, sizeof(bad_reason), "%s", err);
             if (bad >= FETCHER_BAD_BODY_RETRIES) {
                 char why[400];
-                snprintf(why, sizeof(why), "malformed json after %d attempts: %s", bad + 1,
-                         bad_reason);
+                snprintf(why, sizeof(why), "%s after %d attempts: %s",
+                         page ? "truncated html" : "malformed json", bad + 1, bad_reason);
                 log_warn("unreadable page", "url=%s error=%s", log_str(url), log_str(why));
                 answer = s_result(self, task, url, &resp, NULL, why);
                 break;
@@ -305,8 +373,18 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
                 break;
             continue;
         }
+        if (status == 404 && f->kind != PROTO_FETCH_CATALOG) {
+            /* a seller or an item that is gone: an observation, not an error */
+            log_info(f->kind == PROTO_FETCH_ITEM_PAGE ? "item gone" : "seller gone",
+                     "task=%llu kind=%s target=%lld status=404 url=%s",
+                     (unsigned long long) task->task_id, s_kind_name(f->kind),
+                     (long long) f->target_id, log_str(url));
+            answer = s_result(self, task, url, &resp, NULL, NULL);
+            break;
+        }
         s_snippet(&resp, snippet, sizeof(snippet));
-        if (vinted_endpoint_gone(self->vinted, status, resp.body, resp.len))
+        if (f->kind == PROTO_FETCH_CATALOG
+            && vinted_endpoint_gone(self->vinted, status, resp.body, resp.len))
             snprintf(reason, sizeof(reason),
                      "the v2 catalog endpoint is gone on this site (404 code 104): set "
                      "VINTED_API=svc (url %s)",
@@ -542,6 +620,7 @@ void fetcher_test(bool verbose)
     assert(p->n_items == 4 && p->max_item_id == 105 && p->total_pages == 5);
     assert(p->more); /* 50 is a bumped item, the page ends with a new one */
     assert(p->fetched_at_ms > 1700000000000);
+    assert(p->kind == PROTO_FETCH_CATALOG && p->target_id == 0);
     assert(s_server_saw(&srv, 0, "GET / HTTP/1.1") && s_server_saw(&srv, 0, "User-Agent: SelfTest/1"));
     assert(s_server_saw(&srv, 1, "GET /svc-catalogue/items?attribute_ids%5Bcatalog%5D=221&order="
                                  "newest_first&per_page=96&page=1 HTTP/1.1"));
@@ -689,6 +768,154 @@ void fetcher_test(bool verbose)
     proto_msg_destroy(&task);
     fetcher_destroy(&f);
     vinted_destroy(&v2);
+
+    /* the tracking flow: a seller's items and the item page, on the www host */
+    svc = vinted_new("pt", VINTED_API_SVC, base, "http://127.0.0.1:1", "SelfTest/1", err,
+                     sizeof(err));
+    assert(svc);
+    f = fetcher_new(svc, &cfg, &gate);
+    assert(f);
+    const char *seller_body = "{\"items\":[{\"id\":9001,\"is_closed\":true},{\"id\":9003},"
+                              "{\"id\":8000}],\"pagination\":{\"current_page\":1,"
+                              "\"total_pages\":3,\"total_entries\":250,\"per_page\":96},"
+                              "\"code\":0}";
+    const s_reply_t seller = { 200, "Content-Type: application/json\r\n", seller_body };
+    task = s_task(20, 1, 0, 0); /* per_page and catalog_id mean nothing here */
+    task->u.fetch.catalog_id = 0;
+    task->u.fetch.kind = PROTO_FETCH_USER_ITEMS;
+    task->u.fetch.target_id = 555;
+    answer = s_run(f, &srv, (s_reply_t[]) { home, seller }, 2, task, &report, &served);
+    assert(answer && !report && served == 2 && answer->cmd == PROTO_RESULT);
+    p = &answer->u.page;
+    assert(p->kind == PROTO_FETCH_USER_ITEMS && p->target_id == 555 && p->http_status == 200);
+    assert(p->n_items == 3 && p->max_item_id == 9003 && p->total_pages == 3 && p->more);
+    assert(!p->error && p->body_len == strlen(seller_body) && strstr(p->url, "/api/v2/users/555/"));
+    assert(s_server_saw(&srv, 1, "GET /api/v2/users/555/items?page=1&per_page=96&order=newest_first "
+                                 "HTTP/1.1"));
+    assert(s_server_saw(&srv, 1, "Accept: application/json, text/plain, */*"));
+    assert(s_server_saw(&srv, 1, "access_token_web=tok1") && !s_server_saw(&srv, 1, "Platform:"));
+    assert(!s_server_saw(&srv, 1, "X-Anon-Id"));
+    proto_msg_destroy(&answer);
+    /* the last page, and the 10-page cap */
+    task->u.fetch.page = 3;
+    answer = s_run(f, &srv, (s_reply_t[]) { seller }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && !answer->u.page.more);
+    proto_msg_destroy(&answer);
+    const s_reply_t seller_long = { 200, "", "{\"items\":[{\"id\":5}],\"pagination\":"
+                                             "{\"total_pages\":40}}" };
+    task->u.fetch.page = 9;
+    answer = s_run(f, &srv, (s_reply_t[]) { seller_long }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && answer->u.page.more);
+    proto_msg_destroy(&answer);
+    task->u.fetch.page = 10;
+    answer = s_run(f, &srv, (s_reply_t[]) { seller_long }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && !answer->u.page.more);
+    proto_msg_destroy(&answer);
+    /* a seller who is gone: 404 is an observation, not an error */
+    task->u.fetch.page = 1;
+    answer = s_run(f, &srv, (s_reply_t[]) { r104 }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 1 && !report);
+    p = &answer->u.page;
+    assert(p->http_status == 404 && !p->error && !p->more && p->n_items == 0);
+    assert(p->kind == PROTO_FETCH_USER_ITEMS && p->target_id == 555);
+    assert(p->body_len == strlen(r104.body) && memcmp(p->body, r104.body, p->body_len) == 0);
+    proto_msg_destroy(&answer);
+    /* unreadable seller pages: retried, then passed on with the error and no more paging */
+    answer = s_run(f, &srv, (s_reply_t[]) { bad, bad, bad, bad }, 4, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 4);
+    assert(answer->u.page.error && strstr(answer->u.page.error, "malformed json"));
+    assert(!answer->u.page.more);
+    proto_msg_destroy(&answer);
+    /* 5xx is retried as for catalog pages */
+    g.sleeps = 0;
+    answer = s_run(f, &srv, (s_reply_t[]) { r500, seller }, 2, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && g.sleeps == 1 && answer->u.page.more);
+    proto_msg_destroy(&answer);
+    /* a seller id is required */
+    task->u.fetch.target_id = 0;
+    answer = s_run(f, &srv, NULL, 0, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && answer->u.nack.permanent && served == 0);
+    assert(strstr(answer->u.nack.reason, "target_id 0"));
+    proto_msg_destroy(&answer);
+    task->u.fetch.target_id = 555;
+    task->u.fetch.kind = 9;
+    answer = s_run(f, &srv, NULL, 0, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && answer->u.nack.permanent && served == 0);
+    assert(strstr(answer->u.nack.reason, "kind 9"));
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&task);
+
+    /* the item page: HTML, untouched */
+    const char *item_html = "<!DOCTYPE html><html><head><script type=\"application/ld+json\">"
+                            "{\"@type\":\"Product\",\"sku\":\"7340954839\"}</script></head>"
+                            "<body>x</body></html>\n";
+    const s_reply_t item = { 200, "Content-Type: text/html; charset=utf-8\r\n", item_html };
+    const s_reply_t item404 = { 404, "Content-Type: text/html\r\n",
+                                "<html><body>Page not found</body></html>" };
+    task = s_task(21, 1, 0, 0);
+    task->u.fetch.catalog_id = 0;
+    task->u.fetch.kind = PROTO_FETCH_ITEM_PAGE;
+    task->u.fetch.target_id = 7340954839LL;
+    g.tokens = 0;
+    answer = s_run(f, &srv, (s_reply_t[]) { item }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 1 && g.tokens == 1);
+    p = &answer->u.page;
+    assert(p->kind == PROTO_FETCH_ITEM_PAGE && p->target_id == 7340954839LL);
+    assert(p->http_status == 200 && !p->error && !p->more && p->n_items == 1);
+    assert(p->max_item_id == 7340954839LL && p->total_pages == 0);
+    assert(p->body_len == strlen(item_html) && memcmp(p->body, item_html, p->body_len) == 0);
+    assert(s_server_saw(&srv, 0, "GET /items/7340954839 HTTP/1.1"));
+    assert(s_server_saw(&srv, 0, "Accept: text/html,application/xhtml+xml"));
+    assert(s_server_saw(&srv, 0, "User-Agent: SelfTest/1"));
+    proto_msg_destroy(&answer);
+    /* a removed item: 404 is an observation, with its body */
+    answer = s_run(f, &srv, (s_reply_t[]) { item404 }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 1 && !report);
+    p = &answer->u.page;
+    assert(p->http_status == 404 && !p->error && !p->more && p->n_items == 0);
+    assert(p->max_item_id == 0 && p->target_id == 7340954839LL);
+    assert(p->body_len == strlen(item404.body) && memcmp(p->body, item404.body, p->body_len) == 0);
+    proto_msg_destroy(&answer);
+    /* /items/{id} moves to /items/{id}-{slug}: followed */
+    const s_reply_t moved = { 301, "Location: /items/7340954839-blue-shirt\r\n", "" };
+    answer = s_run(f, &srv, (s_reply_t[]) { moved, item }, 2, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 2);
+    assert(answer->u.page.http_status == 200 && answer->u.page.n_items == 1);
+    assert(s_server_saw(&srv, 1, "GET /items/7340954839-blue-shirt HTTP/1.1"));
+    proto_msg_destroy(&answer);
+    /* a page cut short is fetched again; after 4 tries it goes on with the error */
+    const s_reply_t cut = { 200, "", "<!DOCTYPE html><html><head><script type=\"applic" };
+    answer = s_run(f, &srv, (s_reply_t[]) { cut, item }, 2, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && !answer->u.page.error && served == 2);
+    proto_msg_destroy(&answer);
+    answer = s_run(f, &srv, (s_reply_t[]) { cut, cut, cut, cut }, 4, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 4);
+    assert(answer->u.page.error && strstr(answer->u.page.error, "truncated html after 4 attempts"));
+    proto_msg_destroy(&answer);
+    /* 429 and 5xx back off, 401 renews the session, 403 is a block */
+    g.sleeps = 0;
+    answer = s_run(f, &srv, (s_reply_t[]) { r429, r500, item }, 3, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && g.sleeps == 2 && served == 3);
+    proto_msg_destroy(&answer);
+    answer = s_run(f, &srv, (s_reply_t[]) { r401, home, item }, 3, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 3);
+    proto_msg_destroy(&answer);
+    answer = s_run(f, &srv, (s_reply_t[]) { r403 }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && !answer->u.nack.permanent && report);
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&report);
+    /* other statuses stay permanent failures */
+    answer = s_run(f, &srv, (s_reply_t[]) { home, r410 }, 2, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && answer->u.nack.permanent);
+    proto_msg_destroy(&answer);
+    task->u.fetch.target_id = -2;
+    answer = s_run(f, &srv, NULL, 0, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && answer->u.nack.permanent && served == 0);
+    assert(strstr(answer->u.nack.reason, "item_page") && strstr(answer->u.nack.reason, "-2"));
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&task);
+    fetcher_destroy(&f);
+    vinted_destroy(&svc);
 
     s_server_stop(&srv);
     if (verbose)

@@ -1,12 +1,21 @@
 /*  fetcher.h - one fetch task from start to answer: open the Vinted session
-    if needed, GET the catalog page (a broker token per request), retry what
-    is worth retrying, and turn the outcome into the message the broker gets:
+    if needed, GET what the task's kind asks for (a broker token per request),
+    retry what is worth retrying, and turn the outcome into the message the
+    broker gets. Kinds (proto_fetch_t.kind, echoed with target_id in the PAGE):
+      CATALOG      a catalog search page (v2 or svc, by configuration)
+      USER_ITEMS   {www}/api/v2/users/{target_id}/items?page=N&per_page=96 (both generations);
+                   more = total_pages known and page < total_pages, at most 10 pages
+      ITEM_PAGE    {www}/items/{target_id}, HTML (n_items 1, max_item_id = target_id)
+    Outcomes:
       200 + an items array        RESULT(PAGE): the untouched body, what the pager saw
       200 + bad JSON              retried 3 times, then RESULT(PAGE) with error set
+      200 HTML without </html>    (item pages) likewise, as a truncated page
+      404 on USER_ITEMS/ITEM_PAGE RESULT(PAGE) with http_status 404 and the body, no error:
+                                  a seller or an item that is gone is an observation
       401                         session renewed, retried at most twice, then NACK
       429, 5xx, network errors    backoff (Retry-After first), 6 retries, then NACK
       403                         session dropped, REPORT "blocked", NACK for the block backoff
-      404 code 104 (v2)           NACK permanent: the v2 endpoint is gone, use svc
+      404 code 104 (v2 catalog)   NACK permanent: the v2 endpoint is gone, use svc
       other statuses              NACK permanent with the status and a snippet
 */
 #ifndef FETCHER_H_INCLUDED

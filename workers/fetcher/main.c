@@ -1,5 +1,5 @@
-/*  vinted-fetcher - fetches catalog pages from Vinted for the broker: takes
-    one fetch task at a time, answers with the raw page (RESULT) or a NACK,
+/*  vinted-fetcher - fetches catalog pages, seller item lists and item pages
+    from Vinted for the broker: takes one fetch task at a time, answers with the raw page (RESULT) or a NACK,
     and asks the broker for a token before every request to Vinted. */
 #include <stdio.h>
 #include <string.h>
@@ -39,7 +39,9 @@ int main(int argc, char **argv)
         { NULL, NULL, NULL, NULL, NULL },
     };
     int rc = config_parse(opts, argc, argv, "vinted-fetcher",
-                          "Fetches Vinted catalog pages for the broker, one task at a time.");
+                          "Fetches Vinted pages for the broker, one task at a time: catalog search\n"
+                          "pages, sellers' item lists (/api/v2/users/{id}/items, tracking) and public\n"
+                          "item pages (/items/{id}, tracking; a 404 there is an observation).");
     if (rc != 0)
         return rc > 0 ? 0 : 2;
 

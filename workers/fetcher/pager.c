@@ -116,6 +116,12 @@ bool pager_more(int32_t page, int32_t per_page, const pager_scan_t *scan)
     return !scan->reached_mark;
 }
 
+bool pager_more_user_items(int32_t page, const pager_scan_t *scan)
+{
+    return scan->n_items > 0 && scan->total_pages > 0 && page < scan->total_pages
+           && page < VINTED_USER_MAX_PAGES;
+}
+
 bool pager_more_after_error(int32_t page, int32_t per_page)
 {
     return (int64_t) page * (int64_t) per_page < VINTED_MAX_RESULTS;
@@ -234,6 +240,19 @@ void pager_test(bool verbose)
     const char *spaced = " {\"items\":[]}\r\n ";
     assert(pager_scan(spaced, strlen(spaced), 0, &scan, err, sizeof(err)) == 0 && scan.n_items == 0);
     assert(!pager_more(1, 96, &scan));
+
+    /* a seller's list: total_pages decides, capped at 10 pages */
+    const char *seller = "{\"items\":[{\"id\":9},{\"id\":3}],\"pagination\":{\"total_pages\":12}}";
+    assert(pager_scan(seller, strlen(seller), 0, &scan, err, sizeof(err)) == 0);
+    assert(pager_more_user_items(1, &scan) && pager_more_user_items(9, &scan));
+    assert(!pager_more_user_items(10, &scan) && !pager_more_user_items(12, &scan));
+    scan.total_pages = 3;
+    assert(pager_more_user_items(2, &scan) && !pager_more_user_items(3, &scan));
+    scan.total_pages = 0; /* unknown: stop */
+    assert(!pager_more_user_items(1, &scan));
+    const char *none = "{\"items\":[],\"pagination\":{\"total_pages\":4}}";
+    assert(pager_scan(none, strlen(none), 0, &scan, err, sizeof(err)) == 0);
+    assert(!pager_more_user_items(1, &scan));
 
     assert(pager_more_after_error(9, 96) && !pager_more_after_error(10, 96));
     assert(pager_more_after_error(1, 1) && !pager_more_after_error(960, 1));

@@ -1,4 +1,4 @@
-/*  pager.h - reading one catalog page just enough to drive the paging: the
+/*  pager.h - reading one catalog (or seller) page just enough to drive the paging: the
     item ids, their count and maximum, pagination.total_pages, and the stop
     rule that decides whether the broker should ask for the next page.
 
@@ -42,6 +42,11 @@ bool pager_mark_reached(const int64_t *ids, size_t n, int64_t hwm);
 
 /* Whether the broker should fetch page + 1 after this scanned page. */
 bool pager_more(int32_t page, int32_t per_page, const pager_scan_t *scan);
+
+/* Whether the broker should fetch page + 1 of a seller's item list: only when
+   total_pages is known and not reached, and never past VINTED_USER_MAX_PAGES
+   (no high-water mark: every item of the seller is an observation). */
+bool pager_more_user_items(int32_t page, const pager_scan_t *scan);
 
 /* Whether paging goes on past a page that could not be read: only the cap stops it. */
 bool pager_more_after_error(int32_t page, int32_t per_page);

@@ -173,7 +173,8 @@ static int s_get(session_t *self, const char *url, vinted_req_t req, session_res
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, req == VINTED_REQ_HOME ? 1L : 0L);
+    bool page = req == VINTED_REQ_HOME || req == VINTED_REQ_ITEM_PAGE;
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, page ? 1L : 0L);
     self->resp = resp;
     self->cap = 0;
     self->too_large = false;
@@ -232,9 +233,9 @@ int session_open(session_t *self, session_resp_t *resp)
     return 0;
 }
 
-int session_get(session_t *self, const char *url, session_resp_t *resp)
+int session_get(session_t *self, const char *url, vinted_req_t req, session_resp_t *resp)
 {
-    return s_get(self, url, VINTED_REQ_CATALOG, resp);
+    return s_get(self, url, req, resp);
 }
 
 void session_reset(session_t *self)
@@ -342,11 +343,11 @@ void session_test(bool verbose)
     session_resp_t resp = { 0 };
     assert(session_open(s, &resp) == 0);
     assert(state.tokens == 1 && resp.status == 0 && resp.error[0] && !session_is_open(s));
-    assert(session_get(s, "http://127.0.0.1:1/svc-catalogue/items", &resp) == 0);
+    assert(session_get(s, "http://127.0.0.1:1/svc-catalogue/items", VINTED_REQ_CATALOG, &resp) == 0);
     assert(state.tokens == 2 && resp.status == 0 && resp.body == NULL);
     /* no token, no request */
     state.refuse = true;
-    assert(session_get(s, "http://127.0.0.1:1/svc-catalogue/items", &resp) == -1);
+    assert(session_get(s, "http://127.0.0.1:1/svc-catalogue/items", VINTED_REQ_CATALOG, &resp) == -1);
     assert(state.tokens == 3);
     assert(session_sleep(s, 5) == -1 && state.sleeps == 1);
     state.refuse = false;

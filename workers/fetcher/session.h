@@ -2,7 +2,7 @@
     one libcurl easy handle kept for the whole process (connection reuse,
     compressed transfers, an in-memory cookie jar), the home-page visit that
     opens a session (access_token_web, refresh_token_web, anon_id cookies), and
-    plain GETs of API URLs.
+    plain GETs of API URLs and item pages.
 
     Every request first asks the gate for a token (the broker's global request
     rate) and pumps the gate during the transfer so heartbeats go on; when the
@@ -50,9 +50,11 @@ bool session_is_open(const session_t *self);
 /* GET the www home page (one token) and keep its cookies; a 2xx answer opens
    the session. 0 with *resp filled (whatever the status), -1 if abandoned. */
 int session_open(session_t *self, session_resp_t *resp);
-/* GET an API URL (one token) with the catalog headers and the session's cookies.
+/* GET a URL (one token) with the headers of this kind of request and the
+   session's cookies. Redirects are followed for pages (VINTED_REQ_ITEM_PAGE:
+   /items/{id} moves to /items/{id}-{slug}), never for API calls.
    0 with *resp filled, -1 if abandoned. */
-int session_get(session_t *self, const char *url, session_resp_t *resp);
+int session_get(session_t *self, const char *url, vinted_req_t req, session_resp_t *resp);
 /* Renew on the next request: visit the home page again, keeping the cookies (401). */
 void session_reset(session_t *self);
 /* Forget everything: drop every cookie, visit the home page next time (403). */

@@ -179,6 +179,28 @@ int vinted_catalog_url(const vinted_t *self, int32_t catalog_id, int32_t page, i
     return n < 0 || (size_t) n >= size ? -1 : 0;
 }
 
+int vinted_user_items_url(const vinted_t *self, int64_t user_id, int32_t page, int32_t per_page,
+                          char *buf, size_t size)
+{
+    if (user_id <= 0 || page < 1)
+        return -1;
+    if (per_page < 1)
+        per_page = 1;
+    if (per_page > VINTED_MAX_PER_PAGE)
+        per_page = VINTED_MAX_PER_PAGE;
+    int n = snprintf(buf, size, "%s/api/v2/users/%lld/items?page=%d&per_page=%d&order=newest_first",
+                     self->www, (long long) user_id, (int) page, (int) per_page);
+    return n < 0 || (size_t) n >= size ? -1 : 0;
+}
+
+int vinted_item_page_url(const vinted_t *self, int64_t item_id, char *buf, size_t size)
+{
+    if (item_id <= 0)
+        return -1;
+    int n = snprintf(buf, size, "%s/items/%lld", self->www, (long long) item_id);
+    return n < 0 || (size_t) n >= size ? -1 : 0;
+}
+
 /* Append one "Name: value" line; a failed append frees the list and returns NULL. */
 static struct curl_slist *s_add(struct curl_slist *list, bool *ok, const char *name,
                                 const char *value)
@@ -209,15 +231,17 @@ struct curl_slist *vinted_headers(const vinted_t *self, vinted_req_t req, const 
              (int) (dash ? dash - locale : (ptrdiff_t) strlen(locale)), locale);
     list = s_add(list, &ok, "User-Agent", self->user_agent);
     list = s_add(list, &ok, "Accept-Language", language);
-    if (req == VINTED_REQ_HOME) {
+    char referer[VINTED_BASE_MAX + 2];
+    snprintf(referer, sizeof(referer), "%s/", self->www);
+    if (req == VINTED_REQ_HOME || req == VINTED_REQ_ITEM_PAGE) {
         list = s_add(list, &ok, "Accept",
                      "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
+        if (req == VINTED_REQ_ITEM_PAGE) /* a click from the site */
+            list = s_add(list, &ok, "Referer", referer);
     }
     else {
-        char referer[VINTED_BASE_MAX + 2];
-        snprintf(referer, sizeof(referer), "%s/", self->www);
         list = s_add(list, &ok, "Accept", "application/json, text/plain, */*");
-        if (self->api == VINTED_API_SVC) {
+        if (req == VINTED_REQ_CATALOG && self->api == VINTED_API_SVC) {
             list = s_add(list, &ok, "Locale", locale);
             list = s_add(list, &ok, "Platform", "web");
             list = s_add(list, &ok, "X-Next-App", "marketplace-web");
@@ -264,6 +288,13 @@ static bool s_contains(const char *body, size_t len, const char *needle)
             return true;
     }
     return false;
+}
+
+bool vinted_html_complete(const char *body, size_t len)
+{
+    /* the closing tag sits at the very end; look at the tail only */
+    size_t tail = len > 4096 ? 4096 : len;
+    return body && s_contains(body + len - tail, tail, "</html>");
 }
 
 vinted_block_t vinted_classify_block(const char *body, size_t len)
@@ -402,6 +433,34 @@ void vinted_test(bool verbose)
     assert(h && !s_has_name(h, "X-Anon-Id"));
     curl_slist_free_all(h);
     assert(!vinted_endpoint_gone(v, 404, gone, strlen(gone))); /* not the v2 path */
+    /* the tracking sources live on the www host in both generations */
+    assert(vinted_user_items_url(v, 12345678901LL, 2, 96, url, sizeof(url)) == 0);
+    assert(strcmp(url, "https://www.vinted.co.uk/api/v2/users/12345678901/items?page=2&per_page=96"
+                       "&order=newest_first") == 0);
+    assert(vinted_user_items_url(v, 7, 1, 500, url, sizeof(url)) == 0 && strstr(url, "per_page=96&"));
+    assert(vinted_user_items_url(v, 7, 1, 0, url, sizeof(url)) == 0 && strstr(url, "per_page=1&"));
+    assert(vinted_user_items_url(v, 0, 1, 96, url, sizeof(url)) == -1);
+    assert(vinted_user_items_url(v, -4, 1, 96, url, sizeof(url)) == -1);
+    assert(vinted_user_items_url(v, 7, 0, 96, url, sizeof(url)) == -1);
+    volatile size_t small = 30; /* opaque to the compiler: the truncation is the point */
+    assert(vinted_user_items_url(v, 7, 1, 96, url, small) == -1);
+    assert(vinted_item_page_url(v, 7340954839LL, url, sizeof(url)) == 0);
+    assert(strcmp(url, "https://www.vinted.co.uk/items/7340954839") == 0);
+    assert(vinted_item_page_url(v, 0, url, sizeof(url)) == -1);
+    small = 10;
+    assert(vinted_item_page_url(v, 1, url, small) == -1);
+    /* a www v2 call carries no svc headers even in svc mode */
+    h = vinted_headers(v, VINTED_REQ_WWW_API, "6f1c-anon");
+    assert(h && s_has_header(h, "Accept: application/json, text/plain, */*"));
+    assert(s_has_header(h, "Referer: https://www.vinted.co.uk/") && s_has_name(h, "User-Agent"));
+    assert(!s_has_name(h, "X-Anon-Id") && !s_has_name(h, "Platform") && !s_has_name(h, "Locale"));
+    curl_slist_free_all(h);
+    /* the item page is a navigation: HTML first */
+    h = vinted_headers(v, VINTED_REQ_ITEM_PAGE, NULL);
+    assert(h && s_has_header(h, "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,"
+                                "*/*;q=0.8"));
+    assert(s_has_header(h, "Referer: https://www.vinted.co.uk/") && !s_has_name(h, "Platform"));
+    curl_slist_free_all(h);
     vinted_destroy(&v);
 
     v = vinted_new("pt", VINTED_API_SVC, "http://127.0.0.1:8123/", "http://127.0.0.1:8123//",
@@ -416,6 +475,13 @@ void vinted_test(bool verbose)
     assert(s_has_header(h, "Locale: pt-PT"));
     curl_slist_free_all(h);
     vinted_destroy(&v);
+
+    /* a page cut short has no closing tag */
+    const char *html = "<!DOCTYPE html><html><body><script type=\"application/ld+json\">{}</script>"
+                       "</body></HTML>\n";
+    assert(vinted_html_complete(html, strlen(html)));
+    assert(!vinted_html_complete(html, strlen(html) / 2));
+    assert(!vinted_html_complete("", 0) && !vinted_html_complete(NULL, 0));
 
     /* error bodies */
     assert(vinted_error_code("{\"code\":106}", 12) == 106);

@@ -2,6 +2,7 @@
     place because Vinted changes it without notice: the valid sites and their
     currency and locale, the www and api hosts (overridable, tests point them
     at a simulator), the two catalog-search generations (v2 and svc-catalogue),
+    the tracking flow's sources (a seller's item list, the public item page),
     the request headers each needs, and how to read the error bodies Vinted
     answers with (403 block pages, {"code":104} for a retired endpoint).
 */
@@ -15,6 +16,7 @@
 
 #define VINTED_MAX_PER_PAGE 96  /* larger values are cut to 96 by the API */
 #define VINTED_MAX_RESULTS 960  /* one query reaches at most 10 pages of 96 */
+#define VINTED_USER_MAX_PAGES 10 /* a seller's item list is read this deep at most */
 
 /* Session cookies set by the www home page. */
 #define VINTED_COOKIE_ACCESS "access_token_web"
@@ -36,6 +38,8 @@ typedef enum {
 typedef enum {
     VINTED_REQ_HOME = 0,    /* the www home page: a browser navigation */
     VINTED_REQ_CATALOG = 1, /* a catalog search: an XHR from the web app */
+    VINTED_REQ_WWW_API = 2, /* a v2 API call on the www host (seller items), in both generations */
+    VINTED_REQ_ITEM_PAGE = 3, /* the public item page: a browser navigation, like the home page */
 } vinted_req_t;
 
 /* What a 403 answer is. */
@@ -86,6 +90,19 @@ int vinted_home_url(const vinted_t *self, char *buf, size_t size);
    per_page is clamped to 1..96. 0 ok, -1 if it does not fit or an argument is out of range. */
 int vinted_catalog_url(const vinted_t *self, int32_t catalog_id, int32_t page, int32_t per_page,
                        char *buf, size_t size);
+
+/* A seller's items, newest first, on the www host whatever the generation:
+     {www}/api/v2/users/U/items?page=P&per_page=N&order=newest_first
+   per_page is clamped to 1..96. 0 ok, -1 if it does not fit or user_id/page is out of range. */
+int vinted_user_items_url(const vinted_t *self, int64_t user_id, int32_t page, int32_t per_page,
+                          char *buf, size_t size);
+/* The public page of one item (HTML with the item in JSON-LD): {www}/items/I.
+   0 ok, -1 if it does not fit or item_id <= 0. */
+int vinted_item_page_url(const vinted_t *self, int64_t item_id, char *buf, size_t size);
+
+/* True if an HTML body looks complete: it carries a closing </html> tag
+   (a page cut short in transit does not). */
+bool vinted_html_complete(const char *body, size_t len);
 
 /* The request headers for this kind of request; anon_id (may be NULL) feeds
    X-Anon-Id on svc catalog requests. Caller frees with curl_slist_free_all. */

@@ -173,19 +173,28 @@ void copy_int(copy_t *self, int64_t v)
 
 void copy_money(copy_t *self, int64_t cents)
 {
-    if (cents == PROTO_NULL) {
+    copy_scaled(self, cents, 2);
+}
+
+void copy_scaled(copy_t *self, int64_t v, int scale)
+{
+    assert(scale >= 0 && scale <= 18);
+    if (v == PROTO_NULL) {
         copy_null(self);
         return;
     }
-    uint64_t u = s_abs(cents);
-    char buf[32];
+    uint64_t u = s_abs(v);
+    char buf[48];
     char *end = buf + sizeof buf;
     char *p = end;
-    *--p = (char) ('0' + u % 10);
-    *--p = (char) ('0' + u / 10 % 10);
-    *--p = '.';
-    p = s_digits(p, u / 100);
-    if (cents < 0)
+    for (int i = 0; i < scale; i++) {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    }
+    if (scale > 0)
+        *--p = '.';
+    p = s_digits(p, u);
+    if (v < 0)
         *--p = '-';
     if (s_column(self, (size_t) (end - p)))
         s_put(self, p, (size_t) (end - p));
@@ -382,11 +391,33 @@ void copy_test(bool verbose)
                 "92233720368547758.07\t-92233720368547758.07\n",
              verbose);
 
-    /* booleans */
+    /* other scales: numeric(4,3) thousandths (feedback reputation), scale 0 */
+    copy_scaled(c, 973, 3);
+    copy_scaled(c, 1000, 3);
+    copy_scaled(c, 0, 3);
+    copy_scaled(c, 5, 3);
+    copy_scaled(c, -5, 3);
+    copy_scaled(c, 50, 3);
+    copy_scaled(c, PROTO_NULL, 3);
+    copy_scaled(c, 42, 0);
+    copy_scaled(c, -42, 0);
+    copy_scaled(c, INT64_MAX, 18);
+    copy_scaled(c, INT64_MIN + 1, 18);
+    copy_scaled(c, 7, 18);
+    copy_row_end(c);
+    s_expect(c, "0.973\t1.000\t0.000\t0.005\t-0.005\t0.050\t\\N\t42\t-42\t"
+                "9.223372036854775807\t-9.223372036854775807\t0.000000000000000007\n",
+             verbose);
+
+    /* booleans, alone, mixed with NULLs, and a row of only booleans */
     copy_bool(c, true);
     copy_bool(c, false);
+    copy_null(c);
+    copy_bool(c, true);
     copy_row_end(c);
-    s_expect(c, "t\tf\n", verbose);
+    copy_bool(c, false);
+    copy_row_end(c);
+    s_expect(c, "t\tf\t\\N\tt\nf\n", verbose);
 
     /* timestamps: UTC, milliseconds, floor for negatives, range checks */
     assert(copy_time_ms(c, 1795628806123LL) == 0);

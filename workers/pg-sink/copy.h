@@ -4,6 +4,7 @@
         copy_t *c = copy_new();
         copy_text(c, "a\tb");       -> a\\tb
         copy_money(c, 199950);      -> 1999.50
+        copy_scaled(c, 973, 3);     -> 0.973
         copy_time_ms(c, ms);        -> 2026-11-25 17:46:46.123+00
         copy_bytea(c, raw, len);    -> \\x6869
         copy_row_end(c);
@@ -45,6 +46,10 @@ void copy_int(copy_t *self, int64_t v);
 /* Minor units with scale 2 as a numeric: 199950 -> 1999.50, -250 -> -2.50;
    PROTO_NULL becomes \N. */
 void copy_money(copy_t *self, int64_t cents);
+/* An integer count of 10^-scale units as a numeric with exactly scale decimals
+   (scale 0..18): copy_scaled(c, 973, 3) -> 0.973, (-5, 3) -> -0.005;
+   PROTO_NULL becomes \N. */
+void copy_scaled(copy_t *self, int64_t v, int scale);
 void copy_bool(copy_t *self, bool v);
 /* UTC unix milliseconds as a timestamptz; PROTO_NULL becomes \N. -1 if out of range. */
 int copy_time_ms(copy_t *self, int64_t ms);

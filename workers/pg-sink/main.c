@@ -1,7 +1,11 @@
 /*  vinted-pg-sink - the last stage: takes normalized batches (TASK with a
-    proto_batch_t) from the broker, writes several at a time in one PostgreSQL
-    transaction, and acknowledges each with RESULT(COMMIT) only after the commit.
-    A batch the database refuses is answered with a NACK carrying the reason.
+    proto_batch_t) and stored photos (TASK with a proto_photo_stored_t) from the
+    broker, writes several at a time in one PostgreSQL transaction, and
+    acknowledges each with RESULT(COMMIT) only after the commit:
+      - a batch: window_id/page/attempt of the batch, rows = items + item
+        snapshots written, quarantined = quarantine records;
+      - a stored photo: window_id of the photo, page 0, attempt 0, rows 1.
+    A task the database refuses is answered with a NACK carrying the reason.
 */
 #include <assert.h>
 #include <inttypes.h>
@@ -40,23 +44,28 @@ static config_opt_t s_opts[] = {
 /* What the done callback needs to answer the broker. */
 typedef struct {
     worker_t *worker;
-    proto_msg_t **tasks; /* parallel to the batches handed to pgsink */
+    proto_msg_t **tasks; /* as handed to pgsink */
 } s_answer_t;
 
 static void s_done(void *arg, size_t index, const char *error)
 {
     s_answer_t *a = arg;
     const proto_msg_t *task = a->tasks[index];
-    const proto_batch_t *b = &task->u.batch;
     proto_msg_t *reply;
     if (!error) {
         reply = proto_msg_new(PROTO_RESULT);
         reply->body = PROTO_BODY_COMMIT;
-        reply->u.commit.window_id = b->window_id;
-        reply->u.commit.page = b->page;
-        reply->u.commit.attempt = b->attempt;
-        reply->u.commit.rows = (int32_t) b->n_items;
-        reply->u.commit.quarantined = (int32_t) b->n_quarantine;
+        if (task->body == PROTO_BODY_PHOTO) {
+            reply->u.commit.window_id = task->u.photo.window_id;
+            reply->u.commit.rows = 1;
+        } else {
+            const proto_batch_t *b = &task->u.batch;
+            reply->u.commit.window_id = b->window_id;
+            reply->u.commit.page = b->page;
+            reply->u.commit.attempt = b->attempt;
+            reply->u.commit.rows = (int32_t) (b->n_items + b->n_snapshots);
+            reply->u.commit.quarantined = (int32_t) b->n_quarantine;
+        }
     } else {
         reply = proto_msg_new(PROTO_NACK);
         reply->u.nack.reason = proto_msg_strdup(reply, error);
@@ -65,8 +74,8 @@ static void s_done(void *arg, size_t index, const char *error)
     }
     reply->task_id = task->task_id;
     if (worker_send(a->worker, reply) != 0)
-        log_warn("answer not sent", "task=%" PRIu64 " window=%" PRId64 " page=%d",
-                 task->task_id, b->window_id, b->page);
+        log_warn("answer not sent", "task=%" PRIu64 " body=%d", task->task_id,
+                 (int) task->body);
     proto_msg_destroy(&reply);
 }
 
@@ -76,7 +85,7 @@ static int s_sleep(void *arg, int64_t ms)
     return worker_sleep((worker_t *) arg, ms);
 }
 
-/* Refuse a task that is not a batch; a permanent NACK, it will never become one. */
+/* Refuse a task the sink does not take; a permanent NACK, it will never become one. */
 static void s_refuse(worker_t *worker, const proto_msg_t *task, const char *why)
 {
     log_warn("task refused", "task=%" PRIu64 " reason=%s", task->task_id, log_str(why));
@@ -110,8 +119,7 @@ static int s_start_database(pgsink_t *sink)
 static void s_serve(worker_t *worker, pgsink_t *sink, int batch_max)
 {
     proto_msg_t **tasks = calloc((size_t) batch_max, sizeof *tasks);
-    proto_batch_t **batches = calloc((size_t) batch_max, sizeof *batches);
-    assert(tasks && batches);
+    assert(tasks);
     pgsink_set_sleeper(sink, s_sleep, worker);
     while (!worker_interrupted(worker) && !s_interrupted) {
         proto_msg_t *task = worker_next(worker, 1000);
@@ -120,9 +128,11 @@ static void s_serve(worker_t *worker, pgsink_t *sink, int batch_max)
         /* take what is already queued, up to the batch size */
         int n = 0;
         while (task) {
-            if (task->cmd != PROTO_TASK || task->body != PROTO_BODY_BATCH) {
+            if (task->cmd != PROTO_TASK ||
+                (task->body != PROTO_BODY_BATCH && task->body != PROTO_BODY_PHOTO)) {
                 char why[128];
-                snprintf(why, sizeof why, "pg-sink expects a batch, got %s with body %d",
+                snprintf(why, sizeof why,
+                         "pg-sink expects a batch or a stored photo, got %s with body %d",
                          proto_cmd_name(task->cmd), (int) task->body);
                 s_refuse(worker, task, why);
                 proto_msg_destroy(&task);
@@ -130,33 +140,33 @@ static void s_serve(worker_t *worker, pgsink_t *sink, int batch_max)
                 tasks[n++] = task;
             task = n < batch_max && worker_pending(worker) > 0 ? worker_next(worker, 0) : NULL;
         }
-        for (int i = 0; i < n; i++)
-            batches[i] = &tasks[i]->u.batch;
         s_answer_t answer = { worker, tasks };
         int64_t start = clock_mono_ms();
-        if (n > 0 && pgsink_write_each(sink, batches, (size_t) n, s_done, &answer) != 0)
-            log_warn("write abandoned, the broker will dispatch the batches again", "batches=%d",
-                     n);
+        if (n > 0 && pgsink_write_each(sink, tasks, (size_t) n, s_done, &answer) != 0)
+            log_warn("write abandoned, the broker will dispatch the tasks again", "tasks=%d", n);
         else if (n > 0 && log_enabled(LOG_LEVEL_DEBUG)) {
-            size_t rows = 0;
-            for (int i = 0; i < n; i++)
-                rows += batches[i]->n_items;
-            log_debug("batches written", "batches=%d rows=%zu ms=%" PRId64, n, rows,
-                      clock_mono_ms() - start);
+            size_t rows = 0, photos = 0;
+            for (int i = 0; i < n; i++) {
+                if (tasks[i]->body == PROTO_BODY_PHOTO)
+                    photos++;
+                else
+                    rows += tasks[i]->u.batch.n_items + tasks[i]->u.batch.n_snapshots;
+            }
+            log_debug("tasks written", "tasks=%d rows=%zu stored_photos=%zu ms=%" PRId64, n, rows,
+                      photos, clock_mono_ms() - start);
         }
         for (int i = 0; i < n; i++)
             proto_msg_destroy(&tasks[i]);
     }
     free(tasks);
-    free(batches);
 }
 
 int main(int argc, char **argv)
 {
     log_init("pg-sink");
     int rc = config_parse(s_opts, argc, argv, "vinted-pg-sink",
-                          "Writes normalized batches into PostgreSQL and acknowledges each "
-                          "after the commit.");
+                          "Writes normalized batches and stored photos into PostgreSQL and "
+                          "acknowledges each after the commit.");
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     int64_t batch_max;

@@ -1,4 +1,4 @@
-/*  pgsink.c - write normalized batches into PostgreSQL (see pgsink.h). */
+/*  pgsink.c - write the sink's tasks into PostgreSQL (see pgsink.h). */
 #include "workers/pg-sink/pgsink.h"
 
 #include <assert.h>
@@ -26,13 +26,26 @@ typedef enum {
     S_GAVE_UP,   /* the sleeper said stop */
 } s_status_t;
 
+/* The staging buffers, one per staging table. */
+enum {
+    S_ITEMS,
+    S_QUARANTINE,
+    S_PHOTOS,
+    S_SNAPSHOTS,
+    S_USERS,
+    S_STORED,
+    S_NBUF
+};
+#define S_BIT(buf) (1u << (buf))
+
 struct _pgsink_t {
     char *conninfo;
     PGconn *conn;
     bool ready; /* staging tables created and statements prepared on this connection */
-    copy_t *items;
-    copy_t *quarantine;
-    char *sql_items; /* the items upsert, built from the column list */
+    copy_t *buf[S_NBUF];
+    char *sql_items;          /* the items upsert, built from the column list */
+    char *sql_item_snapshots; /* the snapshot inserts, built from their tie-break keys */
+    char *sql_user_snapshots;
     pgsink_sleep_fn *sleep_fn;
     void *sleep_arg;
     bool gave_up;
@@ -51,18 +64,55 @@ static const char s_setup_sql[] =
     " created_at timestamptz, seen_at timestamptz, null_mask int"
     ") ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS pgsink_quarantine ("
-    " window_id bigint, page int, pos int, rule text, detail text, raw bytea,"
+    " window_id bigint, target_id bigint, page int, pos int, rule text, detail text,"
+    " raw bytea, seen_at timestamptz"
+    ") ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS pgsink_photos ("
+    " item_id bigint, photo_id bigint, url text, is_main boolean, position int,"
     " seen_at timestamptz"
+    ") ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS pgsink_snapshots ("
+    " item_id bigint, run_id bigint, observed_at timestamptz, user_id bigint,"
+    " price numeric(12,2), currency char(3), favourite_count int, view_count int,"
+    " is_reserved boolean, is_hidden boolean, is_closed boolean, closing_action text,"
+    " removed boolean"
+    ") ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS pgsink_user_snapshots ("
+    " user_id bigint, run_id bigint, observed_at timestamptz, login text, item_count int,"
+    " feedback_count int, feedback_reputation numeric(4,3), positive_feedback_count int,"
+    " neutral_feedback_count int, negative_feedback_count int, followers_count int,"
+    " city text, country text"
+    ") ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS pgsink_stored ("
+    " item_id bigint, photo_id bigint, object_key text, bytes bigint, content_type text,"
+    " sha256 text"
     ") ON COMMIT DELETE ROWS;";
 
-static const char s_copy_items_sql[] =
-    "COPY pgsink_items (window_id, page, pos, item_id, catalog_id, title, price, currency,"
-    " service_fee, total_price, brand, size_title, size_kind, size_value, condition,"
-    " user_id, user_login, url, photo_url, favourite_count, view_count, promoted,"
-    " created_at, seen_at, null_mask) FROM STDIN";
-
-static const char s_copy_quarantine_sql[] =
-    "COPY pgsink_quarantine (window_id, page, pos, rule, detail, raw, seen_at) FROM STDIN";
+/* The COPY of each staging buffer, in the order the columns are encoded. */
+static const char *s_copy_sql[S_NBUF] = {
+    [S_ITEMS] = "COPY pgsink_items (window_id, page, pos, item_id, catalog_id, title, price,"
+                " currency, service_fee, total_price, brand, size_title, size_kind, size_value,"
+                " condition, user_id, user_login, url, photo_url, favourite_count, view_count,"
+                " promoted, created_at, seen_at, null_mask) FROM STDIN",
+    [S_QUARANTINE] = "COPY pgsink_quarantine (window_id, target_id, page, pos, rule, detail, raw,"
+                     " seen_at) FROM STDIN",
+    [S_PHOTOS] = "COPY pgsink_photos (item_id, photo_id, url, is_main, position, seen_at)"
+                 " FROM STDIN",
+    [S_SNAPSHOTS] = "COPY pgsink_snapshots (item_id, run_id, observed_at, user_id, price,"
+                    " currency, favourite_count, view_count, is_reserved, is_hidden, is_closed,"
+                    " closing_action, removed) FROM STDIN",
+    [S_USERS] = "COPY pgsink_user_snapshots (user_id, run_id, observed_at, login, item_count,"
+                " feedback_count, feedback_reputation, positive_feedback_count,"
+                " neutral_feedback_count, negative_feedback_count, followers_count, city,"
+                " country) FROM STDIN",
+    [S_STORED] = "COPY pgsink_stored (item_id, photo_id, object_key, bytes, content_type,"
+                 " sha256) FROM STDIN",
+};
+static const char *s_copy_what[S_NBUF] = {
+    [S_ITEMS] = "copy items",         [S_QUARANTINE] = "copy quarantine",
+    [S_PHOTOS] = "copy photos",       [S_SNAPSHOTS] = "copy item snapshots",
+    [S_USERS] = "copy user snapshots", [S_STORED] = "copy stored photos",
+};
 
 /* Item columns that follow the newest sighting. */
 static const char *s_item_columns[] = {
@@ -103,14 +153,127 @@ static const char s_sightings_sql[] =
     " seen_at = EXCLUDED.seen_at "
     "WHERE (EXCLUDED.seen_at, EXCLUDED.item_id) < (s.seen_at, s.item_id)";
 
+/* Tracking pages of one run share window and page numbers: the page's target
+   (seller or item id, 0 for catalog pages) tells them apart. */
 static const char s_quarantine_sql[] =
-    "INSERT INTO quarantine AS q (window_id, page, pos, rule, detail, raw, seen_at) "
-    "SELECT DISTINCT ON (window_id, page, pos, rule) window_id, page, pos, rule, detail, raw,"
-    " seen_at "
-    "FROM pgsink_quarantine ORDER BY window_id, page, pos, rule, seen_at, detail, raw "
-    "ON CONFLICT (window_id, page, pos, rule) DO UPDATE SET detail = EXCLUDED.detail,"
+    "INSERT INTO quarantine AS q (window_id, target_id, page, pos, rule, detail, raw, seen_at) "
+    "SELECT DISTINCT ON (window_id, target_id, page, pos, rule) window_id, target_id, page, pos,"
+    " rule, detail, raw, seen_at "
+    "FROM pgsink_quarantine ORDER BY window_id, target_id, page, pos, rule, seen_at, detail, raw "
+    "ON CONFLICT (window_id, target_id, page, pos, rule) DO UPDATE SET detail = EXCLUDED.detail,"
     " raw = EXCLUDED.raw, seen_at = EXCLUDED.seen_at "
     "WHERE EXCLUDED.seen_at < q.seen_at";
+
+/* Photos of listings: the latest sighting, ordered by (seen_at, url, is_main,
+   -position), sets url/is_main/position; the stored columns are left alone.
+   A row inserted by a stored photo before any sighting has first_seen_at
+   'infinity' and last_seen_at '-infinity', so any sighting replaces it. */
+#define S_PHOTO_NEWER                                                                    \
+    "(EXCLUDED.last_seen_at, EXCLUDED.url COLLATE \"C\", EXCLUDED.is_main, -EXCLUDED.position)" \
+    " > (p.last_seen_at, p.url COLLATE \"C\", p.is_main, -p.position)"
+static const char s_photos_sql[] =
+    "INSERT INTO photos AS p (item_id, photo_id, url, is_main, position, first_seen_at,"
+    " last_seen_at) "
+    "SELECT DISTINCT ON (item_id, photo_id) item_id, photo_id, url, is_main, position,"
+    " min(seen_at) OVER (PARTITION BY item_id, photo_id), seen_at "
+    "FROM pgsink_photos "
+    "ORDER BY item_id, photo_id, seen_at DESC, url COLLATE \"C\" DESC, is_main DESC, position "
+    "ON CONFLICT (item_id, photo_id) DO UPDATE SET"
+    " url = CASE WHEN " S_PHOTO_NEWER " THEN EXCLUDED.url ELSE p.url END,"
+    " is_main = CASE WHEN " S_PHOTO_NEWER " THEN EXCLUDED.is_main ELSE p.is_main END,"
+    " position = CASE WHEN " S_PHOTO_NEWER " THEN EXCLUDED.position ELSE p.position END,"
+    " first_seen_at = LEAST(p.first_seen_at, EXCLUDED.first_seen_at),"
+    " last_seen_at = GREATEST(p.last_seen_at, EXCLUDED.last_seen_at) "
+    "WHERE " S_PHOTO_NEWER " OR EXCLUDED.first_seen_at < p.first_seen_at";
+
+/* A photo landed in the object store: record where. Several reports of one photo
+   in a transaction: a fixed order picks one. stored_at keeps the first time. */
+static const char s_stored_sql[] =
+    "INSERT INTO photos AS p (item_id, photo_id, url, is_main, position, first_seen_at,"
+    " last_seen_at, object_key, bytes, content_type, sha256, stored_at) "
+    "SELECT DISTINCT ON (item_id, photo_id) item_id, photo_id, '', false, 0, 'infinity',"
+    " '-infinity', object_key, bytes, content_type, sha256, now() "
+    "FROM pgsink_stored "
+    "ORDER BY item_id, photo_id, object_key COLLATE \"C\" DESC, sha256 COLLATE \"C\" DESC NULLS LAST,"
+    " bytes DESC NULLS LAST, content_type COLLATE \"C\" DESC NULLS LAST "
+    "ON CONFLICT (item_id, photo_id) DO UPDATE SET object_key = EXCLUDED.object_key,"
+    " bytes = EXCLUDED.bytes, content_type = EXCLUDED.content_type, sha256 = EXCLUDED.sha256,"
+    " stored_at = coalesce(p.stored_at, EXCLUDED.stored_at) "
+    "WHERE p.stored_at IS NULL"
+    " OR (p.object_key, p.bytes, p.content_type, p.sha256)"
+    "    IS DISTINCT FROM (EXCLUDED.object_key, EXCLUDED.bytes, EXCLUDED.content_type,"
+    "                      EXCLUDED.sha256)";
+
+/* Snapshot columns after the key (item_id/user_id, run_id), and the tie-break
+   order "earliest observation" means: observed_at first, then every column in
+   a fixed order ('?' marks a nullable column, '$' a nullable text one). */
+static const char *s_item_snapshot_columns[] = {
+    "observed_at", "user_id", "price", "currency", "favourite_count", "view_count",
+    "is_reserved", "is_hidden", "is_closed", "closing_action", "removed", NULL
+};
+static const char *s_item_snapshot_order[] = {
+    "observed_at", "removed", "is_closed", "is_reserved", "is_hidden", "?price", "$currency",
+    "?favourite_count", "?view_count", "?user_id", "$closing_action", NULL
+};
+static const char *s_user_snapshot_columns[] = {
+    "observed_at", "login", "item_count", "feedback_count", "feedback_reputation",
+    "positive_feedback_count", "neutral_feedback_count", "negative_feedback_count",
+    "followers_count", "city", "country", NULL
+};
+static const char *s_user_snapshot_order[] = {
+    "observed_at", "$login", "?item_count", "?feedback_count", "?feedback_reputation",
+    "?positive_feedback_count", "?neutral_feedback_count", "?negative_feedback_count",
+    "?followers_count", "$city", "$country", NULL
+};
+
+/* Mark items seen closed or removed: the earliest closed (removed) observation in
+   item_snapshots, for the items of this transaction's snapshots and items (so an
+   observation written before its item marks it once the item arrives). Only ever
+   moves the marks earlier: concurrent writers cannot undo each other. */
+#define S_CLOSED_EARLIER                                                                   \
+    "(m.closed_at IS NOT NULL AND (i.closed_seen_at IS NULL"                               \
+    " OR (m.closed_at, m.closing_action IS NULL, coalesce(m.closing_action, '') COLLATE \"C\")" \
+    "  < (i.closed_seen_at, i.closing_action IS NULL,"                                      \
+    "     coalesce(i.closing_action, '') COLLATE \"C\")))"
+static const char s_marks_sql[] =
+    "UPDATE items AS i SET"
+    " closed_seen_at = CASE WHEN " S_CLOSED_EARLIER " THEN m.closed_at ELSE i.closed_seen_at END,"
+    " closing_action = CASE WHEN " S_CLOSED_EARLIER " THEN m.closing_action"
+    "  ELSE i.closing_action END,"
+    " removed_seen_at = LEAST(i.removed_seen_at, m.removed_at) "
+    "FROM (SELECT s.item_id,"
+    "  min(s.observed_at) FILTER (WHERE s.is_closed) AS closed_at,"
+    "  (array_agg(s.closing_action ORDER BY s.observed_at, s.closing_action IS NULL,"
+    "   s.closing_action COLLATE \"C\") FILTER (WHERE s.is_closed))[1] AS closing_action,"
+    "  min(s.observed_at) FILTER (WHERE s.removed) AS removed_at"
+    " FROM item_snapshots s"
+    " WHERE (s.is_closed OR s.removed) AND s.item_id IN"
+    "  (SELECT item_id FROM pgsink_snapshots UNION ALL SELECT item_id FROM pgsink_items)"
+    " GROUP BY s.item_id) m "
+    "WHERE i.item_id = m.item_id AND (" S_CLOSED_EARLIER
+    " OR m.removed_at < i.removed_seen_at"
+    " OR (i.removed_seen_at IS NULL AND m.removed_at IS NOT NULL))";
+
+/* The statements of a transaction, in order, and which staged buffers make each one
+   worth running. */
+typedef struct {
+    const char *name; /* prepared statement name */
+    const char *what; /* for error messages */
+    unsigned when;    /* S_BIT()s of the buffers it reads */
+} s_statement_t;
+
+static const s_statement_t s_statements[] = {
+    { "pgsink_items", "upsert items", S_BIT(S_ITEMS) },
+    { "pgsink_users", "upsert users", S_BIT(S_ITEMS) },
+    { "pgsink_sightings", "insert sightings", S_BIT(S_ITEMS) },
+    { "pgsink_quarantine", "insert quarantine", S_BIT(S_QUARANTINE) },
+    { "pgsink_photos", "upsert photos", S_BIT(S_PHOTOS) },
+    { "pgsink_stored", "record stored photos", S_BIT(S_STORED) },
+    { "pgsink_item_snapshots", "insert item snapshots", S_BIT(S_SNAPSHOTS) },
+    { "pgsink_user_snapshots", "insert user snapshots", S_BIT(S_USERS) },
+    { "pgsink_marks", "mark closed and removed items", S_BIT(S_ITEMS) | S_BIT(S_SNAPSHOTS) },
+};
+#define S_STATEMENTS (sizeof s_statements / sizeof s_statements[0])
 
 /* Growing string for building the items statement. */
 typedef struct {
@@ -193,6 +356,48 @@ static char *s_build_items_sql(void)
 #undef OLDER
 }
 
+/* The tie-break order of a snapshot as a list of expressions on alias t
+   (no NULLs in it, so row comparisons are total). */
+static void s_cat_order(s_str_t *s, const char *t, const char **order)
+{
+    for (const char **c = order; *c; c++) {
+        const char *sep = c == order ? "" : ", ";
+        if (**c == '?')
+            s_cat(s, "%s%s.%s IS NULL, coalesce(%s.%s, 0)", sep, t, *c + 1, t, *c + 1);
+        else if (**c == '$')
+            s_cat(s, "%s%s.%s IS NULL, coalesce(%s.%s, '') COLLATE \"C\"", sep, t, *c + 1, t,
+                  *c + 1);
+        else
+            s_cat(s, "%s%s.%s", sep, t, *c);
+    }
+}
+
+/* A snapshot insert: one row per (key, run_id), the earliest observation by the
+   order above, in staging and against the table. */
+static char *s_build_snapshots_sql(const char *table, const char *staging, const char *key,
+                                   const char **columns, const char **order)
+{
+    s_str_t s = { 0 };
+    const char **c;
+    s_cat(&s, "INSERT INTO %s AS x (%s, run_id", table, key);
+    for (c = columns; *c; c++)
+        s_cat(&s, ", %s", *c);
+    s_cat(&s, ") SELECT DISTINCT ON (%s, run_id) %s, run_id", key, key);
+    for (c = columns; *c; c++)
+        s_cat(&s, ", %s", *c);
+    s_cat(&s, " FROM %s t ORDER BY %s, run_id, ", staging, key);
+    s_cat_order(&s, "t", order);
+    s_cat(&s, " ON CONFLICT (%s, run_id) DO UPDATE SET ", key);
+    for (c = columns; *c; c++)
+        s_cat(&s, "%s%s = EXCLUDED.%s", c == columns ? "" : ", ", *c, *c);
+    s_cat(&s, " WHERE (");
+    s_cat_order(&s, "EXCLUDED", order);
+    s_cat(&s, ") < (");
+    s_cat_order(&s, "x", order);
+    s_cat(&s, ")");
+    return s.data;
+}
+
 static int s_default_sleep(void *arg, int64_t ms)
 {
     (void) arg;
@@ -206,11 +411,18 @@ pgsink_t *pgsink_new(const char *conninfo)
     if (!self)
         return NULL;
     self->conninfo = strdup(conninfo ? conninfo : "");
-    self->items = copy_new();
-    self->quarantine = copy_new();
+    bool ok = self->conninfo != NULL;
+    for (int i = 0; i < S_NBUF; i++)
+        ok = (self->buf[i] = copy_new()) != NULL && ok;
     self->sql_items = s_build_items_sql();
+    self->sql_item_snapshots =
+        s_build_snapshots_sql("item_snapshots", "pgsink_snapshots", "item_id",
+                              s_item_snapshot_columns, s_item_snapshot_order);
+    self->sql_user_snapshots =
+        s_build_snapshots_sql("user_snapshots", "pgsink_user_snapshots", "user_id",
+                              s_user_snapshot_columns, s_user_snapshot_order);
     self->sleep_fn = s_default_sleep;
-    if (!self->conninfo || !self->items || !self->quarantine || !self->sql_items)
+    if (!ok || !self->sql_items || !self->sql_item_snapshots || !self->sql_user_snapshots)
         pgsink_destroy(&self);
     return self;
 }
@@ -222,9 +434,11 @@ void pgsink_destroy(pgsink_t **self_p)
     pgsink_t *self = *self_p;
     if (self->conn)
         PQfinish(self->conn);
-    copy_destroy(&self->items);
-    copy_destroy(&self->quarantine);
+    for (int i = 0; i < S_NBUF; i++)
+        copy_destroy(&self->buf[i]);
     free(self->sql_items);
+    free(self->sql_item_snapshots);
+    free(self->sql_user_snapshots);
     free(self->conninfo);
     free(self);
     *self_p = NULL;
@@ -358,17 +572,39 @@ static s_status_t s_command(pgsink_t *self, const char *sql, const char *prepare
     return rc;
 }
 
-/* Create the staging tables and prepare the upserts on a fresh connection. */
+/* The SQL of a prepared statement, by its name in s_statements. */
+static const char *s_statement_sql(const pgsink_t *self, const char *name)
+{
+    if (strcmp(name, "pgsink_items") == 0)
+        return self->sql_items;
+    if (strcmp(name, "pgsink_users") == 0)
+        return s_users_sql;
+    if (strcmp(name, "pgsink_sightings") == 0)
+        return s_sightings_sql;
+    if (strcmp(name, "pgsink_quarantine") == 0)
+        return s_quarantine_sql;
+    if (strcmp(name, "pgsink_photos") == 0)
+        return s_photos_sql;
+    if (strcmp(name, "pgsink_stored") == 0)
+        return s_stored_sql;
+    if (strcmp(name, "pgsink_item_snapshots") == 0)
+        return self->sql_item_snapshots;
+    if (strcmp(name, "pgsink_user_snapshots") == 0)
+        return self->sql_user_snapshots;
+    if (strcmp(name, "pgsink_marks") == 0)
+        return s_marks_sql;
+    return NULL;
+}
+
+/* Create the staging tables and prepare the statements on a fresh connection. */
 static s_status_t s_setup(pgsink_t *self, char *err, size_t errlen)
 {
     s_status_t rc = s_command(self, s_setup_sql, NULL, "staging tables", err, errlen);
-    const char *names[] = { "pgsink_items", "pgsink_users", "pgsink_sightings",
-                            "pgsink_quarantine" };
-    const char *sqls[] = { self->sql_items, s_users_sql, s_sightings_sql, s_quarantine_sql };
-    for (int i = 0; rc == S_OK && i < 4; i++) {
-        PGresult *res = PQprepare(self->conn, names[i], sqls[i], 0, NULL);
+    for (size_t i = 0; rc == S_OK && i < S_STATEMENTS; i++) {
+        PGresult *res = PQprepare(self->conn, s_statements[i].name,
+                                  s_statement_sql(self, s_statements[i].name), 0, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = s_failure(self, res, names[i], err, errlen);
+            rc = s_failure(self, res, s_statements[i].name, err, errlen);
         PQclear(res);
     }
     self->ready = rc == S_OK;
@@ -408,10 +644,13 @@ static s_status_t s_copy(pgsink_t *self, const char *sql, const copy_t *buf, con
     return rc == S_OK && !sent ? S_CONN : rc;
 }
 
+/* The batch's position, for refusal reasons. */
+#define S_WHERE "window %" PRId64 " page %d"
+
 /* Encode one batch into the staging buffers. -1 with a reason if it cannot be stored. */
-static int s_encode(pgsink_t *self, const proto_batch_t *b, char *err, size_t errlen)
+static int s_encode_batch(pgsink_t *self, const proto_batch_t *b, char *err, size_t errlen)
 {
-    copy_t *c = self->items;
+    copy_t *c = self->buf[S_ITEMS];
     for (size_t i = 0; i < b->n_items; i++) {
         const proto_item_t *it = &b->items[i];
         int64_t seen = it->first_seen_at_ms > 0 ? it->first_seen_at_ms : b->fetched_at_ms;
@@ -465,7 +704,7 @@ static int s_encode(pgsink_t *self, const proto_batch_t *b, char *err, size_t er
         copy_int(c, (int64_t) proto_item_null_mask(it));
         copy_row_end(c);
     }
-    c = self->quarantine;
+    c = self->buf[S_QUARANTINE];
     for (size_t i = 0; i < b->n_quarantine; i++) {
         const proto_quarantine_t *q = &b->quarantine[i];
         if (!q->rule || !*q->rule) {
@@ -474,6 +713,7 @@ static int s_encode(pgsink_t *self, const proto_batch_t *b, char *err, size_t er
             return -1;
         }
         copy_int(c, b->window_id);
+        copy_int(c, b->target_id == PROTO_NULL ? 0 : b->target_id);
         copy_int(c, b->page);
         copy_int(c, q->pos);
         copy_text(c, q->rule);
@@ -486,32 +726,174 @@ static int s_encode(pgsink_t *self, const proto_batch_t *b, char *err, size_t er
         }
         copy_row_end(c);
     }
-    if (!copy_ok(self->items) || !copy_ok(self->quarantine)) {
-        snprintf(err, errlen, "window %" PRId64 " page %d: out of memory encoding", b->window_id,
-                 b->page);
+    bool fetched = b->fetched_at_ms > 0 && b->fetched_at_ms != PROTO_NULL;
+    if ((b->n_photos || b->n_snapshots || b->n_users) && !fetched) {
+        snprintf(err, errlen, S_WHERE ": fetch time %" PRId64 " invalid", b->window_id, b->page,
+                 b->fetched_at_ms);
         return -1;
     }
+    c = self->buf[S_PHOTOS];
+    for (size_t i = 0; i < b->n_photos; i++) {
+        const proto_photo_t *p = &b->photos[i];
+        const char *why = p->item_id <= 0 || p->photo_id <= 0 ? "without a valid id"
+                          : !p->url                           ? "without url"
+                          : p->position < 0                   ? "with a negative position"
+                                                              : NULL;
+        if (why) {
+            snprintf(err, errlen, S_WHERE ": photo %" PRId64 " of item %" PRId64 " %s",
+                     b->window_id, b->page, p->photo_id, p->item_id, why);
+            return -1;
+        }
+        copy_int(c, p->item_id);
+        copy_int(c, p->photo_id);
+        copy_text(c, p->url);
+        copy_bool(c, p->is_main);
+        copy_int(c, p->position);
+        if (copy_time_ms(c, b->fetched_at_ms) != 0) {
+            snprintf(err, errlen, S_WHERE ": fetch time %" PRId64 " out of range", b->window_id,
+                     b->page, b->fetched_at_ms);
+            return -1;
+        }
+        copy_row_end(c);
+    }
+    c = self->buf[S_SNAPSHOTS];
+    for (size_t i = 0; i < b->n_snapshots; i++) {
+        const proto_snapshot_t *s = &b->snapshots[i];
+        if (s->item_id <= 0) {
+            snprintf(err, errlen, S_WHERE ": snapshot %zu without a valid item id", b->window_id,
+                     b->page, i);
+            return -1;
+        }
+        copy_int(c, s->item_id);
+        copy_int(c, b->window_id);
+        if (copy_time_ms(c, b->fetched_at_ms) != 0) {
+            snprintf(err, errlen, S_WHERE ": fetch time %" PRId64 " out of range", b->window_id,
+                     b->page, b->fetched_at_ms);
+            return -1;
+        }
+        copy_int(c, s->user_id);
+        copy_money(c, s->price);
+        copy_text(c, s->currency);
+        copy_int(c, s->favourite_count);
+        copy_int(c, s->view_count);
+        copy_bool(c, s->is_reserved);
+        copy_bool(c, s->is_hidden);
+        copy_bool(c, s->is_closed);
+        copy_text(c, s->closing_action);
+        copy_bool(c, s->removed);
+        copy_row_end(c);
+    }
+    c = self->buf[S_USERS];
+    for (size_t i = 0; i < b->n_users; i++) {
+        const proto_user_snapshot_t *u = &b->users[i];
+        if (u->user_id <= 0) {
+            snprintf(err, errlen, S_WHERE ": user snapshot %zu without a valid user id",
+                     b->window_id, b->page, i);
+            return -1;
+        }
+        /* a fraction in thousandths: 0.973 -> 973 */
+        if (u->feedback_reputation != PROTO_NULL &&
+            (u->feedback_reputation < 0 || u->feedback_reputation > 1000)) {
+            snprintf(err, errlen,
+                     S_WHERE ": user %" PRId64 ": feedback_reputation %" PRId64
+                     " thousandths outside 0..1000",
+                     b->window_id, b->page, u->user_id, u->feedback_reputation);
+            return -1;
+        }
+        copy_int(c, u->user_id);
+        copy_int(c, b->window_id);
+        if (copy_time_ms(c, b->fetched_at_ms) != 0) {
+            snprintf(err, errlen, S_WHERE ": fetch time %" PRId64 " out of range", b->window_id,
+                     b->page, b->fetched_at_ms);
+            return -1;
+        }
+        copy_text(c, u->login);
+        copy_int(c, u->item_count);
+        copy_int(c, u->feedback_count);
+        copy_scaled(c, u->feedback_reputation, 3);
+        copy_int(c, u->positive_feedback_count);
+        copy_int(c, u->neutral_feedback_count);
+        copy_int(c, u->negative_feedback_count);
+        copy_int(c, u->followers_count);
+        copy_text(c, u->city);
+        copy_text(c, u->country);
+        copy_row_end(c);
+    }
     return 0;
+}
+
+/* True if s is NULL or 64 lowercase hex digits. */
+static bool s_sha256_ok(const char *s)
+{
+    if (!s)
+        return true;
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+            return false;
+    return n == 64;
+}
+
+/* Encode one stored photo. -1 with a reason if it cannot be recorded. */
+static int s_encode_photo(pgsink_t *self, const proto_photo_stored_t *p, char *err, size_t errlen)
+{
+    const char *why = p->item_id <= 0 || p->photo_id <= 0          ? "without a valid id"
+                      : !p->key || !*p->key                        ? "without an object key"
+                      : p->bytes < 0 && p->bytes != PROTO_NULL     ? "with a negative size"
+                      : !s_sha256_ok(p->sha256) ? "with a sha256 that is not 64 hex digits"
+                                                : NULL;
+    if (why) {
+        snprintf(err, errlen,
+                 "window %" PRId64 ": stored photo %" PRId64 " of item %" PRId64 " %s",
+                 p->window_id, p->photo_id, p->item_id, why);
+        return -1;
+    }
+    copy_t *c = self->buf[S_STORED];
+    copy_int(c, p->item_id);
+    copy_int(c, p->photo_id);
+    copy_text(c, p->key);
+    copy_int(c, p->bytes);
+    copy_text(c, p->content_type);
+    copy_text(c, p->sha256);
+    copy_row_end(c);
+    return 0;
+}
+
+/* Encode one task into the staging buffers. -1 with a reason if it cannot be stored. */
+static int s_encode(pgsink_t *self, const proto_msg_t *task, char *err, size_t errlen)
+{
+    int rc;
+    if (task->cmd == PROTO_TASK && task->body == PROTO_BODY_BATCH)
+        rc = s_encode_batch(self, &task->u.batch, err, errlen);
+    else if (task->cmd == PROTO_TASK && task->body == PROTO_BODY_PHOTO)
+        rc = s_encode_photo(self, &task->u.photo, err, errlen);
+    else {
+        snprintf(err, errlen, "the sink takes a batch or a stored photo, not %s with body %d",
+                 proto_cmd_name(task->cmd), (int) task->body);
+        return -1;
+    }
+    for (int i = 0; rc == 0 && i < S_NBUF; i++)
+        if (!copy_ok(self->buf[i])) {
+            snprintf(err, errlen, "task %" PRIu64 ": out of memory encoding", task->task_id);
+            rc = -1;
+        }
+    return rc;
 }
 
 /* One attempt at the transaction with the buffers already encoded. */
 static s_status_t s_attempt(pgsink_t *self, char *err, size_t errlen)
 {
     s_status_t rc = s_command(self, "BEGIN", NULL, "begin", err, errlen);
-    bool items = copy_size(self->items) > 0;
-    bool quarantine = copy_size(self->quarantine) > 0;
-    if (rc == S_OK && items)
-        rc = s_copy(self, s_copy_items_sql, self->items, "copy items", err, errlen);
-    if (rc == S_OK && quarantine)
-        rc = s_copy(self, s_copy_quarantine_sql, self->quarantine, "copy quarantine", err, errlen);
-    if (rc == S_OK && items)
-        rc = s_command(self, NULL, "pgsink_items", "upsert items", err, errlen);
-    if (rc == S_OK && items)
-        rc = s_command(self, NULL, "pgsink_users", "upsert users", err, errlen);
-    if (rc == S_OK && items)
-        rc = s_command(self, NULL, "pgsink_sightings", "insert sightings", err, errlen);
-    if (rc == S_OK && quarantine)
-        rc = s_command(self, NULL, "pgsink_quarantine", "insert quarantine", err, errlen);
+    unsigned staged = 0;
+    for (int i = 0; i < S_NBUF; i++)
+        if (copy_size(self->buf[i]) > 0)
+            staged |= S_BIT(i);
+    for (int i = 0; rc == S_OK && i < S_NBUF; i++)
+        if (staged & S_BIT(i))
+            rc = s_copy(self, s_copy_sql[i], self->buf[i], s_copy_what[i], err, errlen);
+    for (size_t i = 0; rc == S_OK && i < S_STATEMENTS; i++)
+        if (staged & s_statements[i].when)
+            rc = s_command(self, NULL, s_statements[i].name, s_statements[i].what, err, errlen);
     if (rc == S_OK) {
         PGresult *res = PQexec(self->conn, "COMMIT");
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -533,13 +915,13 @@ static s_status_t s_attempt(pgsink_t *self, char *err, size_t errlen)
 
 /* Encode, then run the transaction until it commits, fails on the data, or the
    sleeper gives up. */
-static s_status_t s_transact(pgsink_t *self, proto_batch_t **batches, size_t n, char *err,
+static s_status_t s_transact(pgsink_t *self, proto_msg_t **tasks, size_t n, char *err,
                              size_t errlen)
 {
-    copy_reset(self->items);
-    copy_reset(self->quarantine);
+    for (int i = 0; i < S_NBUF; i++)
+        copy_reset(self->buf[i]);
     for (size_t i = 0; i < n; i++)
-        if (s_encode(self, batches[i], err, errlen) != 0)
+        if (s_encode(self, tasks[i], err, errlen) != 0)
             return S_DATA;
     int64_t delay = 0;
     int transient = 0;
@@ -577,29 +959,34 @@ static s_status_t s_transact(pgsink_t *self, proto_batch_t **batches, size_t n, 
     }
 }
 
-int pgsink_write(pgsink_t *self, proto_batch_t **batches, size_t n, char *err, size_t errlen)
+int pgsink_write(pgsink_t *self, proto_msg_t **tasks, size_t n, char *err, size_t errlen)
 {
     self->gave_up = false;
     if (n == 0)
         return 0;
     int64_t start = clock_mono_ms();
-    s_status_t rc = s_transact(self, batches, n, err, errlen);
+    s_status_t rc = s_transact(self, tasks, n, err, errlen);
     if (rc == S_OK) {
-        log_debug("transaction committed", "batches=%zu items=%zu quarantined=%zu ms=%" PRId64, n,
-                  copy_rows(self->items), copy_rows(self->quarantine), clock_mono_ms() - start);
+        log_debug("transaction committed",
+                  "tasks=%zu items=%zu quarantined=%zu photos=%zu snapshots=%zu users=%zu"
+                  " stored=%zu ms=%" PRId64,
+                  n, copy_rows(self->buf[S_ITEMS]), copy_rows(self->buf[S_QUARANTINE]),
+                  copy_rows(self->buf[S_PHOTOS]), copy_rows(self->buf[S_SNAPSHOTS]),
+                  copy_rows(self->buf[S_USERS]), copy_rows(self->buf[S_STORED]),
+                  clock_mono_ms() - start);
         return 0;
     }
     self->gave_up = rc == S_GAVE_UP;
     return -1;
 }
 
-int pgsink_write_each(pgsink_t *self, proto_batch_t **batches, size_t n, pgsink_done_fn *done,
+int pgsink_write_each(pgsink_t *self, proto_msg_t **tasks, size_t n, pgsink_done_fn *done,
                       void *arg)
 {
     char err[1024];
     if (n == 0)
         return 0;
-    if (pgsink_write(self, batches, n, err, sizeof err) == 0) {
+    if (pgsink_write(self, tasks, n, err, sizeof err) == 0) {
         for (size_t i = 0; i < n; i++)
             done(arg, i, NULL);
         return 0;
@@ -607,15 +994,14 @@ int pgsink_write_each(pgsink_t *self, proto_batch_t **batches, size_t n, pgsink_
     if (self->gave_up)
         return -1;
     if (n > 1)
-        log_warn("transaction refused, writing batches one by one", "batches=%zu error=%s", n,
+        log_warn("transaction refused, writing tasks one by one", "tasks=%zu error=%s", n,
                  log_str(err));
     for (size_t i = 0; i < n; i++) {
-        if (n == 1 || pgsink_write(self, &batches[i], 1, err, sizeof err) != 0) {
+        if (n == 1 || pgsink_write(self, &tasks[i], 1, err, sizeof err) != 0) {
             if (self->gave_up)
                 return -1;
-            log_warn("batch refused", "window=%" PRId64 " page=%d attempt=%d error=%s",
-                     batches[i]->window_id, batches[i]->page, batches[i]->attempt,
-                     log_str(err));
+            log_warn("task refused", "task=%" PRIu64 " body=%d error=%s", tasks[i]->task_id,
+                     (int) tasks[i]->body, log_str(err));
             done(arg, i, err);
         } else
             done(arg, i, NULL);
@@ -666,6 +1052,27 @@ static void s_test_item(proto_item_t *it, int64_t id, int32_t pos)
     it->pos = pos;
 }
 
+/* A TASK message wrapping a batch or a stored photo, on the stack (never destroyed). */
+static proto_msg_t s_test_task(proto_body_t body, const void *payload)
+{
+    proto_msg_t m = { .cmd = PROTO_TASK, .task_id = 1, .body = body };
+    if (body == PROTO_BODY_BATCH)
+        m.u.batch = *(const proto_batch_t *) payload;
+    else if (body == PROTO_BODY_PHOTO)
+        m.u.photo = *(const proto_photo_stored_t *) payload;
+    return m;
+}
+
+/* Encode one task from empty buffers. */
+static int s_test_encode(pgsink_t *sink, proto_body_t body, const void *payload, char *err,
+                         size_t errlen)
+{
+    for (int i = 0; i < S_NBUF; i++)
+        copy_reset(sink->buf[i]);
+    proto_msg_t m = s_test_task(body, payload);
+    return s_encode(sink, &m, err, errlen);
+}
+
 void pgsink_test(bool verbose)
 {
     if (verbose)
@@ -673,11 +1080,26 @@ void pgsink_test(bool verbose)
     pgsink_t *sink = pgsink_new(NULL);
     assert(sink);
     assert(pgsink_conn(sink) == NULL);
-    /* the generated statement names every column and the ordering rules */
+    /* the generated statements name every column and the ordering rules */
     assert(strstr(sink->sql_items, "INSERT INTO items AS i (item_id, catalog_id, title,"));
     assert(strstr(sink->sql_items, "created_at = CASE WHEN (EXCLUDED.last_seen_at,"));
     assert(strstr(sink->sql_items, "ORDER BY item_id, seen_at DESC, window_id DESC, page DESC, pos"));
     assert(strstr(sink->sql_items, "i.created_at))"));
+    assert(strstr(sink->sql_item_snapshots,
+                  "INSERT INTO item_snapshots AS x (item_id, run_id, observed_at, user_id, price,"));
+    assert(strstr(sink->sql_item_snapshots,
+                  "ORDER BY item_id, run_id, t.observed_at, t.removed, t.is_closed,"));
+    assert(strstr(sink->sql_item_snapshots, "t.price IS NULL, coalesce(t.price, 0), "
+                                            "t.currency IS NULL, coalesce(t.currency, '') COLLATE \"C\""));
+    assert(strstr(sink->sql_item_snapshots, "ON CONFLICT (item_id, run_id) DO UPDATE SET "
+                                            "observed_at = EXCLUDED.observed_at, user_id ="));
+    assert(strstr(sink->sql_item_snapshots, " WHERE (EXCLUDED.observed_at, EXCLUDED.removed,"));
+    assert(strstr(sink->sql_item_snapshots, ") < (x.observed_at, x.removed,"));
+    assert(strstr(sink->sql_user_snapshots, "ON CONFLICT (user_id, run_id) DO UPDATE SET"));
+    assert(strstr(sink->sql_user_snapshots, "coalesce(x.feedback_reputation, 0)"));
+    for (size_t i = 0; i < S_STATEMENTS; i++)
+        assert(s_statement_sql(sink, s_statements[i].name));
+    assert(s_statement_sql(sink, "nope") == NULL);
 
     /* a batch with awkward text encodes to one row per item and quarantine record */
     proto_item_t items[2];
@@ -693,33 +1115,100 @@ void pgsink_test(bool verbose)
     items[1].first_seen_at_ms = 1795628806999LL;
     uint8_t raw[] = "{\"id\":null}";
     proto_quarantine_t quarantine[1] = { { 2, "id_missing", "no id", raw, sizeof raw - 1 } };
+    proto_photo_t photos[2] = { { 7001, 91, "https://cdn/t/a/f800/1.webp?s=x\ty", true, 0 },
+                                { 7001, 92, "https://cdn/t/b/f800/2.webp", false, 1 } };
     proto_batch_t batch = { .window_id = 12, .catalog_id = 221, .page = 3, .attempt = 0,
                             .fetched_at_ms = 1795628806123LL, .n_items = 2, .items = items,
-                            .n_quarantine = 1, .quarantine = quarantine };
+                            .n_quarantine = 1, .quarantine = quarantine, .n_photos = 2,
+                            .photos = photos };
     char err[256] = "";
-    copy_reset(sink->items);
-    copy_reset(sink->quarantine);
-    assert(s_encode(sink, &batch, err, sizeof err) == 0);
-    assert(copy_rows(sink->items) == 2 && copy_rows(sink->quarantine) == 1);
-    const char *data = copy_data(sink->items);
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &batch, err, sizeof err) == 0);
+    assert(copy_rows(sink->buf[S_ITEMS]) == 2 && copy_rows(sink->buf[S_QUARANTINE]) == 1);
+    const char *data = copy_data(sink->buf[S_ITEMS]);
     const char *first = "12\t3\t0\t7001\t221\tVestido\\t\"azul\"\\n\\\\ 👗\t19.99\tEUR\t\\N\t\\N\t";
     assert(strncmp(data, first, strlen(first)) == 0);
     assert(strstr(data, "\t42\tana\t"));
     assert(strstr(data, "\tt\t2026-11-25 17:46:40+00\t2026-11-25 17:46:46.123+00\t"));
     assert(strstr(data, "\n12\t3\t1\t7002\t221\t\\N\t\\N\t"));
     assert(strstr(data, "\tf\t\\N\t2026-11-25 17:46:46.999+00\t"));
-    assert(strncmp(copy_data(sink->quarantine),
-                   "12\t3\t2\tid_missing\tno id\t\\\\x7b226964223a6e756c6c7d\t"
+    assert(strncmp(copy_data(sink->buf[S_QUARANTINE]),
+                   "12\t0\t3\t2\tid_missing\tno id\t\\\\x7b226964223a6e756c6c7d\t"
                    "2026-11-25 17:46:46.123+00\n",
-                   copy_size(sink->quarantine)) == 0);
+                   copy_size(sink->buf[S_QUARANTINE])) == 0);
+    /* photos: seen at the batch's fetch time */
+    const char *want_photos = "7001\t91\thttps://cdn/t/a/f800/1.webp?s=x\\ty\tt\t0\t"
+                              "2026-11-25 17:46:46.123+00\n"
+                              "7001\t92\thttps://cdn/t/b/f800/2.webp\tf\t1\t"
+                              "2026-11-25 17:46:46.123+00\n";
+    assert(copy_size(sink->buf[S_PHOTOS]) == strlen(want_photos));
+    assert(memcmp(copy_data(sink->buf[S_PHOTOS]), want_photos, strlen(want_photos)) == 0);
 
-    /* bad batches are refused with a reason before any database is involved */
+    /* a tracking batch: snapshots (booleans, NULLs) and a seller (thousandths) */
+    proto_snapshot_t snaps[2] = {
+        { .item_id = 8001, .user_id = 42, .price = 1250, .currency = "EUR",
+          .favourite_count = 3, .view_count = PROTO_NULL, .is_reserved = true,
+          .is_closed = true, .closing_action = "sold" },
+        { .item_id = 8002, .user_id = PROTO_NULL, .price = PROTO_NULL,
+          .favourite_count = PROTO_NULL, .view_count = PROTO_NULL, .is_hidden = true,
+          .removed = true },
+    };
+    proto_user_snapshot_t users[1] = { { .user_id = 42, .login = "ana", .item_count = 17,
+                                         .feedback_count = 120, .feedback_reputation = 973,
+                                         .positive_feedback_count = 115,
+                                         .neutral_feedback_count = 3,
+                                         .negative_feedback_count = PROTO_NULL,
+                                         .followers_count = 0, .city = "Lisboa",
+                                         .country = NULL } };
+    proto_quarantine_t tq[1] = { { -1, "malformed_page", "not json", NULL, 0 } };
+    proto_batch_t tracking = { .window_id = 77, .page = 1, .fetched_at_ms = 1795628806123LL,
+                               .target_id = 4242, .n_snapshots = 2, .snapshots = snaps,
+                               .n_users = 1, .users = users, .n_quarantine = 1, .quarantine = tq };
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &tracking, err, sizeof err) == 0);
+    assert(copy_size(sink->buf[S_ITEMS]) == 0 && copy_size(sink->buf[S_PHOTOS]) == 0);
+    /* the page's target keys its quarantine records */
+    const char *want_tq = "77\t4242\t1\t-1\tmalformed_page\tnot json\t\\N\t"
+                          "2026-11-25 17:46:46.123+00\n";
+    assert(copy_size(sink->buf[S_QUARANTINE]) == strlen(want_tq));
+    assert(memcmp(copy_data(sink->buf[S_QUARANTINE]), want_tq, strlen(want_tq)) == 0);
+    const char *want_snaps = "8001\t77\t2026-11-25 17:46:46.123+00\t42\t12.50\tEUR\t3\t\\N\tt\tf\tt\tsold\tf\n"
+                             "8002\t77\t2026-11-25 17:46:46.123+00\t\\N\t\\N\t\\N\t\\N\t\\N\tf\tt\tf\t\\N\tt\n";
+    assert(copy_size(sink->buf[S_SNAPSHOTS]) == strlen(want_snaps));
+    assert(memcmp(copy_data(sink->buf[S_SNAPSHOTS]), want_snaps, strlen(want_snaps)) == 0);
+    const char *want_users = "42\t77\t2026-11-25 17:46:46.123+00\tana\t17\t120\t0.973\t115\t3\t"
+                             "\\N\t0\tLisboa\t\\N\n";
+    assert(copy_size(sink->buf[S_USERS]) == strlen(want_users));
+    assert(memcmp(copy_data(sink->buf[S_USERS]), want_users, strlen(want_users)) == 0);
+    users[0].feedback_reputation = 1000;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &tracking, err, sizeof err) == 0);
+    assert(strstr(copy_data(sink->buf[S_USERS]), "\t120\t1.000\t"));
+    users[0].feedback_reputation = 5;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &tracking, err, sizeof err) == 0);
+    assert(strstr(copy_data(sink->buf[S_USERS]), "\t120\t0.005\t"));
+    users[0].feedback_reputation = PROTO_NULL;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &tracking, err, sizeof err) == 0);
+    assert(strstr(copy_data(sink->buf[S_USERS]), "\t120\t\\N\t"));
+
+    /* a stored photo */
+    char sha[65];
+    memset(sha, 'a', 64);
+    sha[64] = 0;
+    proto_photo_stored_t stored = { .window_id = 12, .item_id = 7001, .photo_id = 91,
+                                    .key = "images/7001/91.webp", .bytes = 48213,
+                                    .content_type = "image/webp", .sha256 = sha };
+    assert(s_test_encode(sink, PROTO_BODY_PHOTO, &stored, err, sizeof err) == 0);
+    char want_stored[160];
+    snprintf(want_stored, sizeof want_stored, "7001\t91\timages/7001/91.webp\t48213\timage/webp\t%s\n",
+             sha);
+    assert(copy_size(sink->buf[S_STORED]) == strlen(want_stored));
+    assert(memcmp(copy_data(sink->buf[S_STORED]), want_stored, strlen(want_stored)) == 0);
+
+    /* bad tasks are refused with a reason before any database is involved */
     proto_batch_t bad1 = batch;
     proto_item_t noid[1];
     s_test_item(&noid[0], PROTO_NULL, 5);
     bad1.items = noid;
     bad1.n_items = 1;
-    assert(s_encode(sink, &bad1, err, sizeof err) == -1);
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &bad1, err, sizeof err) == -1);
     assert(strstr(err, "pos 5: item without a valid id"));
     proto_batch_t bad2 = batch;
     proto_item_t future[1];
@@ -727,22 +1216,76 @@ void pgsink_test(bool verbose)
     future[0].created_at = INT64_MAX;
     bad2.items = future;
     bad2.n_items = 1;
-    assert(s_encode(sink, &bad2, err, sizeof err) == -1);
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &bad2, err, sizeof err) == -1);
     assert(strstr(err, "created_at"));
     proto_batch_t bad3 = batch;
     bad3.fetched_at_ms = 0;
     bad3.n_items = 0;
-    assert(s_encode(sink, &bad3, err, sizeof err) == -1);
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &bad3, err, sizeof err) == -1);
     assert(strstr(err, "fetch time"));
     proto_quarantine_t norule[1] = { { -1, NULL, "x", NULL, 0 } };
     proto_batch_t bad4 = batch;
     bad4.n_items = 0;
     bad4.quarantine = norule;
-    assert(s_encode(sink, &bad4, err, sizeof err) == -1);
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &bad4, err, sizeof err) == -1);
     assert(strstr(err, "without rule"));
+    proto_batch_t bad5 = batch;
+    proto_photo_t badphoto[1] = { { 7001, 93, NULL, false, 0 } };
+    bad5.photos = badphoto;
+    bad5.n_photos = 1;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &bad5, err, sizeof err) == -1);
+    assert(strstr(err, "photo 93 of item 7001 without url"));
+    badphoto[0] = (proto_photo_t) { 7001, 0, "u", false, 0 };
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &bad5, err, sizeof err) == -1);
+    assert(strstr(err, "without a valid id"));
+    badphoto[0] = (proto_photo_t) { 7001, 93, "u", false, -1 };
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &bad5, err, sizeof err) == -1);
+    assert(strstr(err, "negative position"));
+    proto_batch_t bad6 = tracking;
+    bad6.fetched_at_ms = PROTO_NULL;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &bad6, err, sizeof err) == -1);
+    assert(strstr(err, "window 77 page 1: fetch time"));
+    bad6 = tracking;
+    users[0].feedback_reputation = 1001;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &bad6, err, sizeof err) == -1);
+    assert(strstr(err, "feedback_reputation 1001 thousandths outside 0..1000"));
+    users[0].feedback_reputation = -1;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &bad6, err, sizeof err) == -1);
+    users[0].feedback_reputation = 973;
+    users[0].user_id = 0;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &bad6, err, sizeof err) == -1);
+    assert(strstr(err, "user snapshot 0 without a valid user id"));
+    users[0].user_id = 42;
+    snaps[1].item_id = PROTO_NULL;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &bad6, err, sizeof err) == -1);
+    assert(strstr(err, "snapshot 1 without a valid item id"));
+    snaps[1].item_id = 8002;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &tracking, err, sizeof err) == 0);
+    proto_photo_stored_t badstored = stored;
+    badstored.key = "";
+    assert(s_test_encode(sink, PROTO_BODY_PHOTO, &badstored, err, sizeof err) == -1);
+    assert(strstr(err, "stored photo 91 of item 7001 without an object key"));
+    badstored = stored;
+    badstored.sha256 = "ABC";
+    assert(s_test_encode(sink, PROTO_BODY_PHOTO, &badstored, err, sizeof err) == -1);
+    assert(strstr(err, "sha256"));
+    badstored = stored;
+    badstored.bytes = -3;
+    assert(s_test_encode(sink, PROTO_BODY_PHOTO, &badstored, err, sizeof err) == -1);
+    assert(strstr(err, "negative size"));
+    badstored = stored;
+    badstored.sha256 = NULL;
+    badstored.bytes = PROTO_NULL;
+    badstored.content_type = NULL;
+    assert(s_test_encode(sink, PROTO_BODY_PHOTO, &badstored, err, sizeof err) == 0);
+    assert(s_test_encode(sink, PROTO_BODY_FETCH, &stored, err, sizeof err) == -1);
+    assert(strstr(err, "not TASK with body 1"));
 
-    /* write_each refuses each bad batch on its own and reports every one */
-    proto_batch_t *bads[] = { &bad1, &bad2, &bad3 };
+    /* write_each refuses each bad task on its own and reports every one */
+    proto_msg_t t1 = s_test_task(PROTO_BODY_BATCH, &bad1);
+    proto_msg_t t2 = s_test_task(PROTO_BODY_PHOTO, &(proto_photo_stored_t) { .key = "k" });
+    proto_msg_t t3 = s_test_task(PROTO_BODY_BATCH, &bad3);
+    proto_msg_t *bads[] = { &t1, &t2, &t3 };
     s_outcome_t outcome = { 0 };
     assert(pgsink_write_each(sink, bads, 3, s_test_done, &outcome) == 0);
     assert(outcome.calls == 3 && outcome.failed == 3);
@@ -757,9 +1300,11 @@ void pgsink_test(bool verbose)
     assert(pgsink_connect(sink) == -1);
     int sleeps = 0;
     pgsink_set_sleeper(sink, s_test_give_up, &sleeps);
-    proto_batch_t *goods[] = { &batch };
+    proto_msg_t good = s_test_task(PROTO_BODY_BATCH, &batch);
+    proto_msg_t good_photo = s_test_task(PROTO_BODY_PHOTO, &stored);
+    proto_msg_t *goods[] = { &good, &good_photo };
     outcome = (s_outcome_t) { 0 };
-    assert(pgsink_write_each(sink, goods, 1, s_test_done, &outcome) == -1);
+    assert(pgsink_write_each(sink, goods, 2, s_test_done, &outcome) == -1);
     assert(pgsink_gave_up(sink));
     assert(sleeps == 1 && outcome.calls == 0);
     pgsink_destroy(&sink);

@@ -1,10 +1,13 @@
-/*  vinted-s3-uploader - the object-store stage: raw pages in, raw pages back out for replays. */
+/*  vinted-s3-uploader - the object-store stage: raw pages in, raw pages back out
+    for replays, and listing photos downloaded from the CDN into the store. */
 #include <stdio.h>
+#include <curl/curl.h>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "common/objstore.h"
 #include "common/worker.h"
+#include "workers/s3-uploader/cdn.h"
 #include "workers/s3-uploader/uploader.h"
 
 static config_opt_t s_opts[] = {
@@ -13,38 +16,85 @@ static config_opt_t s_opts[] = {
       "object store: s3://bucket/prefix (VINTED_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION) or file:///path",
       NULL },
     { "capacity", "VINTED_UPLOAD_CAPACITY", "4", "tasks in flight at this worker", NULL },
+    { "cdn-url", "VINTED_CDN_URL", "",
+      "image CDN base that replaces the scheme and host of photo URLs (http(s)://host[:port]); empty: "
+      "download photo URLs as they are",
+      NULL },
+    { "cdn-timeout", "VINTED_CDN_TIMEOUT", "30s", "timeout of one photo download request", NULL },
     { NULL, NULL, NULL, NULL, NULL },
 };
+
+static int s_pump(void *ctx) { return worker_pump(ctx); }
+static int s_sleep(void *ctx, int64_t ms) { return worker_sleep(ctx, ms); }
 
 int main(int argc, char **argv)
 {
     int rc = config_parse(s_opts, argc, argv, "vinted-s3-uploader",
                           "Stores every raw API page, gzip-compressed with its request context, in the\n"
-                          "object store's raw landing area, and reads stored pages back for replays.");
+                          "object store's raw landing area, and reads stored pages back for replays.\n"
+                          "Downloads listing photos from the image CDN (retrying 5xx, 429, network\n"
+                          "errors and damaged bodies) into images/<item_id>/<photo_id>.<ext>, skips\n"
+                          "photos already stored, and reports key, size, content type and SHA-256.");
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    log_init("s3-uploader");
-    int64_t capacity;
-    if (config_int(s_opts, "capacity", 1, 1000, &capacity) != 0)
+    int64_t capacity, cdn_timeout_ms;
+    if (config_int(s_opts, "capacity", 1, 1000, &capacity) != 0
+        || config_duration_ms(s_opts, "cdn-timeout", &cdn_timeout_ms) != 0)
         return 2;
+    if (cdn_timeout_ms <= 0) {
+        fprintf(stderr, "invalid --cdn-timeout: must be more than 0\n");
+        return 2;
+    }
+    log_init("s3-uploader");
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_error("cannot initialize libcurl", NULL);
+        return 1;
+    }
     char err[512];
+    cdn_settings_t settings = { config_get(s_opts, "cdn-url"), cdn_timeout_ms, CDN_BACKOFF_BASE_MS,
+                                CDN_BACKOFF_MAX_MS, CDN_RETRIES };
+    /* the gate's worker is set once it exists; a dummy first validates the settings */
+    cdn_t *cdn = cdn_new(&settings, NULL, err, sizeof err);
+    if (!cdn) {
+        fprintf(stderr, "invalid --cdn-url / VINTED_CDN_URL '%s': %s\n", config_get(s_opts, "cdn-url"), err);
+        curl_global_cleanup();
+        return 2;
+    }
+    cdn_destroy(&cdn);
     objstore_t *store = objstore_new(config_get(s_opts, "store"), err, sizeof err);
     if (!store) {
         fprintf(stderr, "invalid --store / VINTED_STORE '%s': %s\n", config_get(s_opts, "store"), err);
+        curl_global_cleanup();
         return 2;
     }
     log_info("object store", "store=%s", log_str(objstore_describe(store)));
     worker_t *w = worker_new(config_get(s_opts, "broker"), PROTO_STAGE_STORE, (int) capacity, "s3-uploader");
+    cdn_gate_t gate = { s_pump, s_sleep, w };
+    cdn = w ? cdn_new(&settings, &gate, err, sizeof err) : NULL;
+    if (!cdn) {
+        log_error("cannot start", "broker=%s error=%s", log_str(config_get(s_opts, "broker")),
+                  log_str(w ? err : "no worker"));
+        worker_destroy(&w);
+        objstore_destroy(&store);
+        curl_global_cleanup();
+        return 1;
+    }
+    log_info("cdn", "cdn_url=%s timeout_ms=%lld retries=%d",
+             log_str(settings.base_url && *settings.base_url ? settings.base_url : "(as served)"),
+             (long long) cdn_timeout_ms, CDN_RETRIES);
     while (!worker_interrupted(w)) {
         proto_msg_t *task = worker_next(w, 1000);
         if (!task)
             continue;
-        proto_msg_t *reply = uploader_handle(store, task);
-        worker_send(w, reply);
+        proto_msg_t *reply = uploader_handle(store, cdn, task);
+        if (reply && worker_send(w, reply) != 0)
+            log_warn("cannot send to the broker", "cmd=%s", proto_cmd_name(reply->cmd));
         proto_msg_destroy(&reply);
         proto_msg_destroy(&task);
     }
+    cdn_destroy(&cdn);
     worker_destroy(&w);
     objstore_destroy(&store);
+    curl_global_cleanup();
     return 0;
 }

@@ -1,18 +1,30 @@
 /*  uploader.h - the object-store stage: lands raw pages in the raw area
-    (TASK(PAGE) -> RESULT(STORED)) and reads them back for replays
-    (TASK(LOAD) -> RESULT(PAGE)). Every reply is built here; main.c only
-    moves messages.
+    (TASK(PAGE) -> RESULT(STORED)), reads them back for replays
+    (TASK(LOAD) -> RESULT(PAGE)), and stores listing photos
+    (TASK(IMAGE) -> RESULT(PHOTO)): downloaded from the CDN (cdn.h) under the
+    deterministic key images/<item_id>/<photo_id>.<ext>, skipped when that key
+    is stored already (the stored object is read back and hashed so the answer
+    is complete). Every reply is built here; main.c only moves messages.
 */
 #ifndef UPLOADER_H_INCLUDED
 #define UPLOADER_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "common/objstore.h"
 #include "proto/proto.h"
+#include "workers/s3-uploader/cdn.h"
 
-/* The answer to one task: a RESULT or a NACK (caller destroys it). */
-proto_msg_t *uploader_handle(objstore_t *store, const proto_msg_t *task);
+/* The answer to one task: a RESULT or a NACK (caller destroys it), or NULL when
+   an IMAGE task was abandoned because the broker was lost (send nothing).
+   cdn may be NULL for a stage that takes no IMAGE tasks (they are NACKed). */
+proto_msg_t *uploader_handle(objstore_t *store, cdn_t *cdn, const proto_msg_t *task);
+
+/* "images/<item_id>/<photo_id>.<ext>" into buf. 0 ok, -1 if an id is not > 0,
+   ext is not a short lower-case word, or it does not fit. */
+int uploader_photo_key(int64_t item_id, int64_t photo_id, const char *ext, char *buf, size_t size);
 
 void uploader_test(bool verbose);
 

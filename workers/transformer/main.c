@@ -1,5 +1,6 @@
 /*  main.c - vinted-transformer: takes TASK(PAGE) from the broker, turns the
-    raw Vinted response into a normalized batch (parse.h) and answers with
+    raw Vinted response (a catalog page, a seller's list or an item page)
+    into a normalized batch (parse.h) and answers with
     RESULT(BATCH) under the same task id. Stateless and idempotent: the same
     page always yields the same batch, so redelivery is harmless.
 */
@@ -64,19 +65,22 @@ s_handle(worker_t *w, const proto_msg_t *task, xform_stats_t *stats)
     const proto_batch_t *b = &result->u.batch;
     int64_t ms = clock_mono_ms() - t0;
     stats->pages++;
-    stats->items += (int64_t) b->n_items;
+    stats->items += (int64_t) (b->n_items + b->n_snapshots); /* records out: listings or observations */
     stats->quarantined += (int64_t) b->n_quarantine;
     stats->busy_ms += ms;
     if (log_enabled(LOG_LEVEL_DEBUG))
         log_debug("page transformed",
-                  "task=%llu window=%lld catalog=%d page=%d attempt=%d api=%s items=%zu "
-                  "quarantined=%zu bytes=%zu ms=%lld",
+                  "task=%llu window=%lld catalog=%d page=%d attempt=%d api=%s kind=%d target=%lld "
+                  "items=%zu snapshots=%zu users=%zu photos=%zu quarantined=%zu bytes=%zu ms=%lld",
                   (unsigned long long) task->task_id, (long long) page->window_id,
                   (int) page->catalog_id, (int) page->page, (int) page->attempt,
-                  log_str(page->api), b->n_items, b->n_quarantine, page->body_len, (long long) ms);
+                  log_str(page->api), (int) page->kind, (long long) page->target_id, b->n_items,
+                  b->n_snapshots, b->n_users, b->n_photos, b->n_quarantine, page->body_len,
+                  (long long) ms);
     if (b->n_quarantine == 1 && b->quarantine[0].pos == -1)
-        log_warn("page rejected", "window=%lld page=%d rule=%s detail=%s",
-                 (long long) page->window_id, (int) page->page, log_str(b->quarantine[0].rule),
+        log_warn("page rejected", "window=%lld page=%d kind=%d target=%lld rule=%s detail=%s",
+                 (long long) page->window_id, (int) page->page, (int) page->kind,
+                 (long long) page->target_id, log_str(b->quarantine[0].rule),
                  log_str(b->quarantine[0].detail));
     if (worker_send(w, result) != 0)
         log_warn("result not sent", "task=%llu", (unsigned long long) task->task_id);
@@ -94,7 +98,7 @@ main(int argc, char **argv)
         {NULL, NULL, NULL, NULL, NULL},
     };
     int rc = config_parse(opts, argc, argv, "vinted-transformer",
-                          "Turns raw Vinted catalog pages into normalized item batches.");
+                          "Turns raw Vinted pages (catalog, seller lists, item pages) into normalized batches.");
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     int64_t capacity = 0;

@@ -5,9 +5,11 @@
     a NUL (raw, or escaped as \u0000) would silently cut a string short, and
     an unpaired UTF-16 surrogate escape would fail the whole page. Both become
     a 0xFF byte, which is invalid UTF-8, so only the item holding them is
-    quarantined (text_invalid) and its neighbours survive.
+    quarantined (text_invalid) and its neighbours survive. An item page's HTML
+    gets the same treatment before its JSON-LD blocks are read (ldjson.h).
 */
 #include "parse.h"
+#include "ldjson.h"
 #include "money.h"
 #include "size.h"
 #include "utf8.h"
@@ -27,7 +29,8 @@ typedef struct {
     const proto_page_t *page;
     proto_msg_t *out;
     proto_batch_t *batch;
-    size_t cap;     /* room in batch->items and batch->quarantine */
+    size_t cap;     /* room in batch->items (or snapshots) and batch->quarantine */
+    size_t photo_cap; /* room in batch->photos */
     char base[64];  /* "https://www.vinted.pt", or "" when the page's site is unusable */
     bool oom;
 } parse_ctx_t;
@@ -414,6 +417,9 @@ s_reject_page(parse_ctx_t *ctx, const char *rule, const char *detail)
     proto_batch_t *b = ctx->batch;
     b->n_items = 0;
     b->n_quarantine = 0;
+    b->n_photos = 0;
+    b->n_snapshots = 0;
+    b->n_users = 0;
     if (ctx->cap == 0) {
         b->quarantine = proto_msg_alloc(ctx->out, sizeof *b->quarantine);
         if (!b->quarantine)
@@ -527,15 +533,28 @@ s_absolute_url(parse_ctx_t *ctx, const char *url)
     return d;
 }
 
+/* What an item that passed the rules holds (pointers into the cJSON tree). */
+typedef struct {
+    int64_t id;
+    int64_t price, fee, total; /* cents; fee and total may be PROTO_NULL */
+    char currency[4];
+    const char *title, *brand, *login, *url, *photo_url;
+    parse_span_t size, cond;
+    const cJSON *photo; /* the main photo object, or NULL */
+    int64_t user_id, created, favourites, views;
+} parse_fields_t;
+
+/* The item rules (see parse.h), shared by catalog and seller pages.
+   0: valid, fields filled; 1: quarantined; -1: out of memory. */
 static int
-s_item(parse_ctx_t *ctx, const cJSON *it, int32_t pos)
+s_validate(parse_ctx_t *ctx, const cJSON *it, int32_t pos, parse_fields_t *f)
 {
     char detail[S_DETAIL], r[96];
 
     if (!cJSON_IsObject(it)) {
         s_repr(r, sizeof r, it);
         snprintf(detail, sizeof detail, "item is %s, not an object", r);
-        return s_reject_item(ctx, pos, "item_not_object", detail, it);
+        return s_reject_item(ctx, pos, "item_not_object", detail, it) ? -1 : 1;
     }
 
     /* id */
@@ -544,8 +563,9 @@ s_item(parse_ctx_t *ctx, const cJSON *it, int32_t pos)
     if (!s_uint(idn, &id) || id <= 0) {
         s_repr(r, sizeof r, idn);
         snprintf(detail, sizeof detail, "id is not a positive integer: %s", r);
-        return s_reject_item(ctx, pos, "id_missing", detail, it);
+        return s_reject_item(ctx, pos, "id_missing", detail, it) ? -1 : 1;
     }
+    f->id = id;
 
     /* prices */
     char mwhy[160];
@@ -556,10 +576,10 @@ s_item(parse_ctx_t *ctx, const cJSON *it, int32_t pos)
         pn = s_get(it, "price_numeric");
     int rc = s_money(pn, &price, &code, mwhy, sizeof mwhy);
     if (rc == 1)
-        return s_reject_item(ctx, pos, "price_missing", "no price", it);
+        return s_reject_item(ctx, pos, "price_missing", "no price", it) ? -1 : 1;
     if (rc < 0) {
         snprintf(detail, sizeof detail, "price: %s", mwhy);
-        return s_reject_item(ctx, pos, "price_invalid", detail, it);
+        return s_reject_item(ctx, pos, "price_invalid", detail, it) ? -1 : 1;
     }
     static const char *const extra[] = {"service_fee", "total_item_price"};
     int64_t *dest[] = {&fee, &total};
@@ -570,7 +590,7 @@ s_item(parse_ctx_t *ctx, const cJSON *it, int32_t pos)
             if (rc == 0)
                 snprintf(mwhy, sizeof mwhy, "negative");
             snprintf(detail, sizeof detail, "%s: %s", extra[i], mwhy);
-            return s_reject_item(ctx, pos, "price_invalid", detail, it);
+            return s_reject_item(ctx, pos, "price_invalid", detail, it) ? -1 : 1;
         }
         if (rc == 0)
             *dest[i] = v;
@@ -578,27 +598,29 @@ s_item(parse_ctx_t *ctx, const cJSON *it, int32_t pos)
     if (price <= 0) {
         s_cents_text(r, sizeof r, price);
         snprintf(detail, sizeof detail, "price is %s", r);
-        return s_reject_item(ctx, pos, "price_not_positive", detail, it);
+        return s_reject_item(ctx, pos, "price_not_positive", detail, it) ? -1 : 1;
     }
+    f->price = price;
+    f->fee = fee;
+    f->total = total;
 
     /* currency: inside the price object, else the legacy separate field */
     if (!code)
         code = s_string(it, "currency");
     if (!code)
         code = s_string(it, "currency_code");
-    char currency[4];
     if (!code) {
         const cJSON *cn = s_get(it, "currency");
         if (!cn || cJSON_IsNull(cn))
-            return s_reject_item(ctx, pos, "currency_unknown", "no currency", it);
+            return s_reject_item(ctx, pos, "currency_unknown", "no currency", it) ? -1 : 1;
         s_repr(r, sizeof r, cn);
         snprintf(detail, sizeof detail, "currency is %s, not a code", r);
-        return s_reject_item(ctx, pos, "currency_unknown", detail, it);
+        return s_reject_item(ctx, pos, "currency_unknown", detail, it) ? -1 : 1;
     }
-    if (!money_currency(code, currency)) {
+    if (!money_currency(code, f->currency)) {
         s_show(r, sizeof r, code);
         snprintf(detail, sizeof detail, "currency \"%s\" is not an ISO 4217 code", r);
-        return s_reject_item(ctx, pos, "currency_unknown", detail, it);
+        return s_reject_item(ctx, pos, "currency_unknown", detail, it) ? -1 : 1;
     }
 
     /* title */
@@ -607,9 +629,9 @@ s_item(parse_ctx_t *ctx, const cJSON *it, int32_t pos)
         s_repr(r, sizeof r, tn);
         snprintf(detail, sizeof detail, "title is %s",
                  cJSON_IsString(tn) ? "empty" : r);
-        return s_reject_item(ctx, pos, "title_missing", detail, it);
+        return s_reject_item(ctx, pos, "title_missing", detail, it) ? -1 : 1;
     }
-    const char *title = tn->valuestring;
+    f->title = tn->valuestring;
 
     /* brand, size, condition: v2 keys when present, else item_box */
     const cJSON *box = s_get(it, "item_box");
@@ -636,6 +658,9 @@ s_item(parse_ctx_t *ctx, const cJSON *it, int32_t pos)
     }
     if (brand && s_blank(brand))
         brand = NULL;
+    f->brand = brand;
+    f->size = size;
+    f->cond = cond;
 
     /* user, url, photo, counters */
     const cJSON *user = s_get(it, "user");
@@ -644,30 +669,33 @@ s_item(parse_ctx_t *ctx, const cJSON *it, int32_t pos)
         user_id = PROTO_NULL;
     if (user_id == 0)
         user_id = PROTO_NULL;
-    const char *login = s_string(user, "login");
+    f->user_id = user_id;
+    f->login = s_string(user, "login");
     const char *url = s_string(it, "url");
     if (!url || !*url)
         url = s_string(it, "path");
-    const cJSON *photo = s_main_photo(it);
-    const char *photo_url = s_string(photo, "url");
+    f->url = url;
+    f->photo = s_main_photo(it);
+    const char *photo_url = s_string(f->photo, "url");
     if (!photo_url || !*photo_url)
-        photo_url = s_string(photo, "full_size_url");
-    int64_t created = PROTO_NULL;
-    if (!s_uint(s_get(s_get(photo, "high_resolution"), "timestamp"), &created) || created == 0)
-        created = PROTO_NULL;
-    int64_t favourites = PROTO_NULL, views = PROTO_NULL;
-    if (!s_uint(s_get(it, "favourite_count"), &favourites))
-        favourites = PROTO_NULL;
-    if (!s_uint(s_get(it, "view_count"), &views))
-        views = PROTO_NULL;
+        photo_url = s_string(f->photo, "full_size_url");
+    f->photo_url = photo_url;
+    f->created = PROTO_NULL;
+    if (!s_uint(s_get(s_get(f->photo, "high_resolution"), "timestamp"), &f->created) || f->created == 0)
+        f->created = PROTO_NULL;
+    if (!s_uint(s_get(it, "favourite_count"), &f->favourites))
+        f->favourites = PROTO_NULL;
+    if (!s_uint(s_get(it, "view_count"), &f->views))
+        f->views = PROTO_NULL;
 
     /* text kept verbatim must be UTF-8 without NUL */
+    const char *login = f->login;
     struct {
         const char *name;
         const char *s;
         size_t n;
     } texts[] = {
-        {"title", title, strlen(title)},
+        {"title", f->title, strlen(f->title)},
         {"brand", brand, brand ? strlen(brand) : 0},
         {"size", size.s, size.n},
         {"condition", cond.s, cond.n},
@@ -678,26 +706,135 @@ s_item(parse_ctx_t *ctx, const cJSON *it, int32_t pos)
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         if (texts[i].s && !utf8_valid(texts[i].s, texts[i].n)) {
             snprintf(detail, sizeof detail, "%s is not valid UTF-8 or contains NUL", texts[i].name);
-            return s_reject_item(ctx, pos, "text_invalid", detail, it);
+            return s_reject_item(ctx, pos, "text_invalid", detail, it) ? -1 : 1;
         }
+    return 0;
+}
 
-    /* build */
+/* ---------------------------------------------------------------- photos */
+
+/* A counter the database keeps as int: PROTO_NULL when absent or out of range. */
+static int64_t
+s_count(const cJSON *n)
+{
+    int64_t v = 0;
+    if (!s_uint(n, &v) || v > INT32_MAX)
+        return PROTO_NULL;
+    return v;
+}
+
+static proto_photo_t *
+s_photo_slot(parse_ctx_t *ctx)
+{
+    proto_batch_t *b = ctx->batch;
+    if (b->n_photos == ctx->photo_cap) {
+        size_t cap = ctx->photo_cap ? 2 * ctx->photo_cap : 64;
+        proto_photo_t *grown = proto_msg_alloc(ctx->out, cap * sizeof *grown);
+        if (!grown) {
+            ctx->oom = true;
+            return NULL;
+        }
+        if (b->n_photos)
+            memcpy(grown, b->photos, b->n_photos * sizeof *grown);
+        b->photos = grown; /* the old array stays in the arena, unused */
+        ctx->photo_cap = cap;
+    }
+    return &b->photos[b->n_photos];
+}
+
+/* Add one photo object of item id unless it has no numeric id or no usable
+   url (skipped: the listing is still fine), or it is already there. */
+static void
+s_photo(parse_ctx_t *ctx, int64_t item_id, const cJSON *p, bool main_default, int32_t position,
+        size_t first)
+{
+    int64_t photo_id = 0;
+    if (!cJSON_IsObject(p) || !s_uint(s_get(p, "id"), &photo_id) || photo_id <= 0)
+        return;
+    const char *url = s_string(p, "url");
+    if (!url || !*url || !utf8_valid(url, strlen(url)))
+        return;
+    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+        return; /* nothing a downloader could fetch */
+    proto_batch_t *b = ctx->batch;
+    for (size_t i = first; i < b->n_photos; i++)
+        if (b->photos[i].item_id == item_id && b->photos[i].photo_id == photo_id)
+            return;
+    proto_photo_t *ph = s_photo_slot(ctx);
+    if (!ph)
+        return;
+    const cJSON *flag = s_get(p, "is_main");
+    ph->item_id = item_id;
+    ph->photo_id = photo_id;
+    ph->url = s_dup(ctx, url);
+    ph->is_main = cJSON_IsBool(flag) ? cJSON_IsTrue(flag) : main_default;
+    ph->position = position;
+    if (!ctx->oom)
+        b->n_photos++;
+}
+
+/* Every photo an item shows: v2 `photo` (the main one, position 0), then
+   `photos[]` (position = index; without flags the first is the main one). */
+static int
+s_photos(parse_ctx_t *ctx, const cJSON *it, int64_t item_id)
+{
+    proto_batch_t *b = ctx->batch;
+    /* Photos of an item id met earlier on this page count as duplicates too. */
+    size_t first = b->n_photos;
+    for (size_t i = 0; i < b->n_photos; i++)
+        if (b->photos[i].item_id == item_id) {
+            first = i;
+            break;
+        }
+    const cJSON *photo = s_get(it, "photo");
+    const cJSON *photos = s_get(it, "photos");
+    bool flagged = false; /* some photo says is_main: true */
+    if (cJSON_IsObject(photo)) {
+        s_photo(ctx, item_id, photo, true, 0, first);
+        flagged = true;
+    }
+    if (cJSON_IsArray(photos)) {
+        for (const cJSON *p = photos->child; p && !flagged; p = p->next)
+            flagged = cJSON_IsTrue(s_get(p, "is_main"));
+        int32_t index = 0;
+        bool first_valid = true;
+        for (const cJSON *p = photos->child; p; p = p->next, index++) {
+            size_t before = b->n_photos;
+            s_photo(ctx, item_id, p, !flagged && first_valid, index, first);
+            if (b->n_photos > before)
+                first_valid = false;
+        }
+    }
+    return ctx->oom ? -1 : 0;
+}
+
+/* ----------------------------------------------------------------- items */
+
+/* One catalog item: the item and its photos, or a quarantine record. */
+static int
+s_item(parse_ctx_t *ctx, const cJSON *it, int32_t pos)
+{
+    parse_fields_t f;
+    int rc = s_validate(ctx, it, pos, &f);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+
     proto_batch_t *b = ctx->batch;
     assert(b->n_items < ctx->cap);
     proto_item_t *item = &b->items[b->n_items];
-    item->item_id = id;
+    item->item_id = f.id;
     item->catalog_id = ctx->page->catalog_id;
-    item->title = s_dup(ctx, title);
-    item->price = price;
-    item->currency = s_dupn(ctx, currency, 3);
-    item->service_fee = fee;
-    item->total_price = total;
-    item->brand = s_dup(ctx, brand);
+    item->title = s_dup(ctx, f.title);
+    item->price = f.price;
+    item->currency = s_dupn(ctx, f.currency, 3);
+    item->service_fee = f.fee;
+    item->total_price = f.total;
+    item->brand = s_dup(ctx, f.brand);
     item->size_title = NULL;
     item->size_kind = NULL;
     item->size_value = NULL;
-    if (size.s && size.n > 0) {
-        item->size_title = s_dupn(ctx, size.s, size.n);
+    if (f.size.s && f.size.n > 0) {
+        item->size_title = s_dupn(ctx, f.size.s, f.size.n);
         char value[SIZE_VALUE_MAX];
         const char *kind = item->size_title ? size_parse(item->size_title, value, sizeof value) : NULL;
         if (kind) {
@@ -705,20 +842,295 @@ s_item(parse_ctx_t *ctx, const cJSON *it, int32_t pos)
             item->size_value = s_dup(ctx, value);
         }
     }
-    item->condition = cond.s && cond.n > 0 ? s_dupn(ctx, cond.s, cond.n) : NULL;
-    item->user_id = user_id;
-    item->user_login = login && *login ? s_dup(ctx, login) : NULL;
-    item->url = s_absolute_url(ctx, url);
-    item->photo_url = photo_url && *photo_url ? s_dup(ctx, photo_url) : NULL;
-    item->favourite_count = favourites;
-    item->view_count = views;
-    item->created_at = created;
+    item->condition = f.cond.s && f.cond.n > 0 ? s_dupn(ctx, f.cond.s, f.cond.n) : NULL;
+    item->user_id = f.user_id;
+    item->user_login = f.login && *f.login ? s_dup(ctx, f.login) : NULL;
+    item->url = s_absolute_url(ctx, f.url);
+    item->photo_url = f.photo_url && *f.photo_url ? s_dup(ctx, f.photo_url) : NULL;
+    item->favourite_count = f.favourites;
+    item->view_count = f.views;
+    item->created_at = f.created;
     item->first_seen_at_ms = ctx->page->fetched_at_ms;
     item->pos = pos;
     item->promoted = cJSON_IsTrue(s_get(it, "promoted"));
     if (ctx->oom)
         return -1;
     b->n_items++;
+    return s_photos(ctx, it, f.id);
+}
+
+/* ------------------------------------------------------------ tracking */
+
+/* A 0..1 reputation, as JSON number or decimal text, in thousandths rounded
+   half up: 0.9725 -> 973. A number is read back as the shortest text that
+   gives the same double (what the sender wrote). -1 if not such a value. */
+static int
+s_thousandths(const cJSON *n, int64_t *out)
+{
+    char text[40];
+    const char *s;
+    if (cJSON_IsNumber(n)) {
+        double v = n->valuedouble;
+        if (!(v >= 0 && v <= 1))
+            return -1;
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(text, sizeof text, "%.*f", prec, v);
+            if (strtod(text, NULL) == v)
+                break;
+        }
+        s = text;
+    }
+    else if (cJSON_IsString(n))
+        s = n->valuestring;
+    else
+        return -1;
+    /* [digits][.digits], value <= 1 */
+    int64_t whole = 0, frac = 0;
+    int nd = 0, nf = 0;
+    for (; *s >= '0' && *s <= '9'; s++, nd++)
+        if ((whole = whole * 10 + (*s - '0')) > 1)
+            return -1;
+    if (*s == '.') {
+        for (s++; *s >= '0' && *s <= '9'; s++, nf++) {
+            if (nf < 3)
+                frac = frac * 10 + (*s - '0');
+            else if (nf == 3 && *s >= '5')
+                frac++; /* half up; later digits cannot change it */
+        }
+    }
+    if (*s != '\0' || nd + nf == 0)
+        return -1;
+    for (int k = nf; k < 3; k++)
+        frac *= 10;
+    int64_t v = whole * 1000 + frac;
+    if (v > 1000)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* A text worth keeping: valid UTF-8, not blank; else NULL. */
+static char *
+s_text(parse_ctx_t *ctx, const char *s)
+{
+    if (!s || s_blank(s) || !utf8_valid(s, strlen(s)))
+        return NULL;
+    return s_dup(ctx, s);
+}
+
+/* The seller, from the embedded user object of an item of their list. */
+static int
+s_seller(parse_ctx_t *ctx, const cJSON *user, int64_t user_id)
+{
+    proto_batch_t *b = ctx->batch;
+    b->users = proto_msg_alloc(ctx->out, sizeof *b->users);
+    if (!b->users)
+        return -1;
+    proto_user_snapshot_t *u = &b->users[0];
+    u->user_id = user_id;
+    u->login = s_text(ctx, s_string(user, "login"));
+    u->item_count = s_count(s_get(user, "item_count"));
+    u->feedback_count = s_count(s_get(user, "feedback_count"));
+    if (s_thousandths(s_get(user, "feedback_reputation"), &u->feedback_reputation) != 0)
+        u->feedback_reputation = PROTO_NULL;
+    u->positive_feedback_count = s_count(s_get(user, "positive_feedback_count"));
+    u->neutral_feedback_count = s_count(s_get(user, "neutral_feedback_count"));
+    u->negative_feedback_count = s_count(s_get(user, "negative_feedback_count"));
+    u->followers_count = s_count(s_get(user, "followers_count"));
+    u->city = s_text(ctx, s_string(user, "city"));
+    const char *country = s_string(user, "country_title");
+    if (!country || s_blank(country))
+        country = s_string(user, "country_code");
+    if (!country || s_blank(country))
+        country = s_string(user, "country");
+    u->country = s_text(ctx, country);
+    if (ctx->oom)
+        return -1;
+    b->n_users = 1;
+    return 0;
+}
+
+/* One item of a seller's list: a snapshot and its photos, or a quarantine
+   record (the catalog rules). The first valid item also gives the seller. */
+static int
+s_seller_item(parse_ctx_t *ctx, const cJSON *it, int32_t pos)
+{
+    parse_fields_t f;
+    int rc = s_validate(ctx, it, pos, &f);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
+    const cJSON *can = s_get(it, "item_closing_action");
+    const char *action = NULL;
+    if (cJSON_IsString(can) && !s_blank(can->valuestring))
+        action = can->valuestring;
+    else if (can && !cJSON_IsNull(can) && !cJSON_IsString(can)) {
+        char r[96], detail[S_DETAIL];
+        s_repr(r, sizeof r, can);
+        snprintf(detail, sizeof detail, "item_closing_action is %s, not a text", r);
+        return s_reject_item(ctx, pos, "text_invalid", detail, it);
+    }
+    if (action && !utf8_valid(action, strlen(action)))
+        return s_reject_item(ctx, pos, "text_invalid",
+                             "item_closing_action is not valid UTF-8 or contains NUL", it);
+
+    proto_batch_t *b = ctx->batch;
+    int64_t seller = ctx->page->target_id > 0 ? ctx->page->target_id : PROTO_NULL;
+    int64_t user_id = f.user_id != PROTO_NULL ? f.user_id : seller;
+    const cJSON *user = s_get(it, "user");
+    if (b->n_users == 0 && user_id != PROTO_NULL && cJSON_IsObject(user) && s_seller(ctx, user, user_id) != 0)
+        return -1;
+    for (size_t i = 0; i < b->n_snapshots; i++)
+        if (b->snapshots[i].item_id == f.id)
+            return 0; /* shown twice on one page: one observation */
+    assert(b->n_snapshots < ctx->cap);
+    proto_snapshot_t *s = &b->snapshots[b->n_snapshots];
+    s->item_id = f.id;
+    s->user_id = user_id;
+    s->price = f.price;
+    s->currency = s_dupn(ctx, f.currency, 3);
+    s->favourite_count = f.favourites > INT32_MAX ? PROTO_NULL : f.favourites;
+    s->view_count = f.views > INT32_MAX ? PROTO_NULL : f.views;
+    s->is_reserved = cJSON_IsTrue(s_get(it, "is_reserved"));
+    s->is_hidden = cJSON_IsTrue(s_get(it, "is_hidden"));
+    s->is_closed = cJSON_IsTrue(s_get(it, "is_closed"));
+    s->closing_action = s_dup(ctx, action);
+    s->removed = false;
+    if (ctx->oom)
+        return -1;
+    b->n_snapshots++;
+    return s_photos(ctx, it, f.id);
+}
+
+static bool
+s_ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), tn = strlen(tail);
+    return n >= tn && strcmp(s + n - tn, tail) == 0;
+}
+
+/* The public item page: the JSON-LD Product's offer is the observation. */
+static int
+s_item_page(parse_ctx_t *ctx, const char *text, size_t len)
+{
+    proto_batch_t *b = ctx->batch;
+    const proto_page_t *page = ctx->page;
+    char detail[S_DETAIL], why[160], r[96];
+    const cJSON *product = NULL;
+    cJSON *root = ldjson_find(text, len, "Product", &product, why, sizeof why);
+    if (!root) {
+        snprintf(detail, sizeof detail, "no Product in the item page: %s", why);
+        return s_reject_page(ctx, "malformed_page", detail);
+    }
+    int rc = 0;
+    b->quarantine = proto_msg_alloc(ctx->out, sizeof *b->quarantine);
+    b->snapshots = proto_msg_alloc(ctx->out, sizeof *b->snapshots);
+    if (!b->quarantine || !b->snapshots) {
+        rc = -1;
+        goto done;
+    }
+    ctx->cap = 1;
+
+    /* the page must be the one asked for */
+    int64_t pid = 0;
+    const cJSON *idn = s_get(product, "productID");
+    if (!idn)
+        idn = s_get(product, "sku");
+    if (idn && s_uint(idn, &pid) && pid != page->target_id) {
+        snprintf(detail, sizeof detail, "the page shows item %lld, not %lld", (long long) pid,
+                 (long long) page->target_id);
+        rc = s_reject_item(ctx, 0, "id_mismatch", detail, product);
+        goto done;
+    }
+
+    const cJSON *offers = s_get(product, "offers");
+    if (cJSON_IsArray(offers)) {
+        const cJSON *o = offers->child;
+        while (o && !cJSON_IsObject(o))
+            o = o->next;
+        offers = o;
+    }
+    /* price: absent is shown as NULL (the availability is the observation);
+       present, it follows the catalog rules */
+    int64_t price = PROTO_NULL;
+    char code[4] = "";
+    const cJSON *pn = s_get(offers, "price");
+    if (pn && !cJSON_IsNull(pn)) {
+        const char *reason = NULL;
+        int mrc;
+        if (cJSON_IsString(pn))
+            mrc = money_parse_cents(pn->valuestring, &price, &reason);
+        else if (cJSON_IsNumber(pn))
+            mrc = money_double_cents(pn->valuedouble, &price, &reason);
+        else {
+            mrc = -1;
+            reason = "not a number";
+        }
+        if (mrc != 0) {
+            s_repr(r, sizeof r, pn);
+            snprintf(detail, sizeof detail, "offers.price: %s (%s)", reason, r);
+            rc = s_reject_item(ctx, 0, "price_invalid", detail, product);
+            goto done;
+        }
+        if (price <= 0) {
+            s_cents_text(r, sizeof r, price);
+            snprintf(detail, sizeof detail, "offers.price is %s", r);
+            rc = s_reject_item(ctx, 0, "price_not_positive", detail, product);
+            goto done;
+        }
+        const cJSON *cn = s_get(offers, "priceCurrency");
+        if (!cJSON_IsString(cn) || !money_currency(cn->valuestring, code)) {
+            if (cJSON_IsString(cn)) {
+                s_show(r, sizeof r, cn->valuestring);
+                snprintf(detail, sizeof detail, "offers.priceCurrency \"%s\" is not an ISO 4217 code", r);
+            }
+            else {
+                s_repr(r, sizeof r, cn);
+                snprintf(detail, sizeof detail, "offers.priceCurrency is %s", r);
+            }
+            rc = s_reject_item(ctx, 0, "currency_unknown", detail, product);
+            goto done;
+        }
+    }
+    const char *availability = s_string(offers, "availability");
+    bool closed = availability
+                  && (s_ends_with(availability, "SoldOut") || s_ends_with(availability, "OutOfStock"));
+
+    proto_snapshot_t *s = &b->snapshots[0];
+    s->item_id = page->target_id;
+    s->user_id = PROTO_NULL;
+    s->price = price;
+    s->currency = code[0] ? s_dupn(ctx, code, 3) : NULL;
+    s->favourite_count = PROTO_NULL;
+    s->view_count = PROTO_NULL;
+    s->is_closed = closed;
+    s->closing_action = closed ? s_dup(ctx, "sold") : NULL;
+    if (ctx->oom) {
+        rc = -1;
+        goto done;
+    }
+    b->n_snapshots = 1;
+done:
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* A 404 item page: the listing is gone. */
+static int
+s_removed(parse_ctx_t *ctx)
+{
+    proto_batch_t *b = ctx->batch;
+    b->snapshots = proto_msg_alloc(ctx->out, sizeof *b->snapshots);
+    if (!b->snapshots)
+        return -1;
+    proto_snapshot_t *s = &b->snapshots[0];
+    s->item_id = ctx->page->target_id;
+    s->user_id = PROTO_NULL;
+    s->price = PROTO_NULL;
+    s->currency = NULL;
+    s->favourite_count = PROTO_NULL;
+    s->view_count = PROTO_NULL;
+    s->removed = true;
+    b->n_snapshots = 1;
     return 0;
 }
 
@@ -753,11 +1165,25 @@ parse_page(const proto_page_t *page, proto_msg_t *out)
     b->page = page->page;
     b->attempt = page->attempt;
     b->fetched_at_ms = page->fetched_at_ms;
+    b->target_id = page->target_id;
 
     parse_ctx_t ctx = {.page = page, .out = out, .batch = b};
     s_base(&ctx, page->site);
     char detail[S_DETAIL];
 
+    bool seller = page->kind == PROTO_FETCH_USER_ITEMS;
+    bool item_page = page->kind == PROTO_FETCH_ITEM_PAGE;
+    if (!seller && !item_page && page->kind != PROTO_FETCH_CATALOG) {
+        snprintf(detail, sizeof detail, "unknown page kind %d", (int) page->kind);
+        return s_reject_page(&ctx, "malformed_page", detail);
+    }
+    if (item_page && page->target_id <= 0) {
+        snprintf(detail, sizeof detail, "item page without an item id (target %lld)",
+                 (long long) page->target_id);
+        return s_reject_page(&ctx, "malformed_page", detail);
+    }
+    if (item_page && page->http_status == 404)
+        return s_removed(&ctx); /* an observation, not an error */
     if (page->error) {
         char e[160];
         s_show(e, sizeof e, page->error);
@@ -784,8 +1210,13 @@ parse_page(const proto_page_t *page, proto_msg_t *out)
         text = fixed;
     }
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    cJSON *root = NULL;
     int rc = 0;
+    if (item_page) {
+        rc = s_item_page(&ctx, text, len);
+        goto done;
+    }
+    root = cJSON_ParseWithLengthOpts(text, len, &end, false);
     if (!root) {
         size_t at = end && end >= text && end <= text + len ? (size_t) (end - text) : 0;
         snprintf(detail, sizeof detail, "body is not JSON (error at byte %zu of %zu)", at, len);
@@ -832,9 +1263,12 @@ parse_page(const proto_page_t *page, proto_msg_t *out)
         goto done;
     }
     if (n > 0) {
-        b->items = proto_msg_alloc(out, n * sizeof *b->items);
+        if (seller)
+            b->snapshots = proto_msg_alloc(out, n * sizeof *b->snapshots);
+        else
+            b->items = proto_msg_alloc(out, n * sizeof *b->items);
         b->quarantine = proto_msg_alloc(out, n * sizeof *b->quarantine);
-        if (!b->items || !b->quarantine) {
+        if (!(seller ? (void *) b->snapshots : (void *) b->items) || !b->quarantine) {
             rc = -1;
             goto done;
         }
@@ -842,7 +1276,7 @@ parse_page(const proto_page_t *page, proto_msg_t *out)
     }
     int32_t pos = 0;
     for (const cJSON *c = items->child; c; c = c->next, pos++)
-        if (s_item(&ctx, c, pos) != 0) {
+        if ((seller ? s_seller_item(&ctx, c, pos) : s_item(&ctx, c, pos)) != 0) {
             rc = -1;
             break;
         }
@@ -1065,6 +1499,559 @@ s_check_batch(const proto_batch_t *b)
         if (q->pos == -1)
             assert(b->n_quarantine == 1 && b->n_items == 0);
     }
+    if (b->n_quarantine == 1 && b->quarantine[0].pos == -1)
+        assert(b->n_photos == 0 && b->n_snapshots == 0 && b->n_users == 0);
+    for (size_t i = 0; i < b->n_photos; i++) {
+        const proto_photo_t *p = &b->photos[i];
+        assert(p->item_id > 0 && p->photo_id > 0 && p->position >= 0);
+        assert(p->url && utf8_valid_str(p->url) && strncmp(p->url, "http", 4) == 0);
+        bool owner = false;
+        for (size_t k = 0; k < b->n_items && !owner; k++)
+            owner = b->items[k].item_id == p->item_id;
+        for (size_t k = 0; k < b->n_snapshots && !owner; k++)
+            owner = b->snapshots[k].item_id == p->item_id;
+        assert(owner);
+        for (size_t k = 0; k < i; k++)
+            assert(b->photos[k].item_id != p->item_id || b->photos[k].photo_id != p->photo_id);
+    }
+    for (size_t i = 0; i < b->n_snapshots; i++) {
+        const proto_snapshot_t *s = &b->snapshots[i];
+        assert(s->item_id > 0);
+        assert(s->price == PROTO_NULL || (s->price > 0 && s->price <= MONEY_MAX_CENTS));
+        assert(!s->currency || strlen(s->currency) == 3);
+        assert(utf8_valid_str(s->closing_action));
+        assert(s->favourite_count == PROTO_NULL || (s->favourite_count >= 0 && s->favourite_count <= INT32_MAX));
+        assert(s->view_count == PROTO_NULL || (s->view_count >= 0 && s->view_count <= INT32_MAX));
+        for (size_t k = 0; k < i; k++)
+            assert(b->snapshots[k].item_id != s->item_id);
+    }
+    assert(b->n_users <= 1);
+    for (size_t i = 0; i < b->n_users; i++) {
+        const proto_user_snapshot_t *u = &b->users[i];
+        assert(u->user_id > 0);
+        assert(utf8_valid_str(u->login) && utf8_valid_str(u->city) && utf8_valid_str(u->country));
+        assert(u->feedback_reputation == PROTO_NULL
+               || (u->feedback_reputation >= 0 && u->feedback_reputation <= 1000));
+    }
+    assert(b->n_items == 0 || (b->n_snapshots == 0 && b->n_users == 0));
+}
+
+/* ------------------------------------------------------- tracking tests */
+
+static proto_msg_t *
+s_run_kind(const char *body, size_t len, int32_t kind, int64_t target, int status)
+{
+    proto_page_t page;
+    memset(&page, 0, sizeof page);
+    page.window_id = 8;
+    page.page = 1;
+    page.fetched_at_ms = INT64_C(1764092806123);
+    page.http_status = status;
+    page.site = (char *) "pt";
+    page.api = (char *) "v2";
+    page.body = (uint8_t *) body;
+    page.body_len = len;
+    page.kind = kind;
+    page.target_id = target;
+    proto_msg_t *out = proto_msg_new(PROTO_RESULT);
+    assert(out);
+    assert(parse_page(&page, out) == 0);
+    assert(out->body == PROTO_BODY_BATCH && out->u.batch.window_id == 8);
+    s_check_batch(&out->u.batch);
+    return out;
+}
+
+/* A fixture (' for ") as a page of this kind. */
+static proto_msg_t *
+s_run_fixture(const char *fixture, int32_t kind, int64_t target, int status)
+{
+    char *body = s_fixture(fixture);
+    proto_msg_t *out = s_run_kind(body, strlen(body), kind, target, status);
+    free(body);
+    return out;
+}
+
+static const proto_photo_t *
+s_find_photo(const proto_batch_t *b, int64_t item_id, int64_t photo_id)
+{
+    for (size_t i = 0; i < b->n_photos; i++)
+        if (b->photos[i].item_id == item_id && b->photos[i].photo_id == photo_id)
+            return &b->photos[i];
+    return NULL;
+}
+
+static void
+s_expect_photo(const proto_batch_t *b, int64_t item_id, int64_t photo_id, const char *url,
+               bool is_main, int32_t position)
+{
+    const proto_photo_t *p = s_find_photo(b, item_id, photo_id);
+    if (!p)
+        fprintf(stderr, "parse: no photo %lld of item %lld\n", (long long) photo_id, (long long) item_id);
+    assert(p);
+    if (url)
+        s_streq(p->url, url);
+    assert(p->is_main == is_main);
+    assert(p->position == position);
+}
+
+static void
+s_test_photos(bool verbose)
+{
+    if (verbose)
+        printf("   photos:\n");
+    /* v2: the main photo; is_main taken from the flag, else main */
+    proto_msg_t *out = s_expect_item("{'id':1,'title':'T','price':'1','currency':'EUR',"
+                                     "'photo':{'id':10,'url':'https://img/10','is_main':true,"
+                                     "'thumbnails':[{'id':99,'url':'https://img/t'}]}}", "pt");
+    assert(out->u.batch.n_photos == 1);
+    s_expect_photo(&out->u.batch, 1, 10, "https://img/10", true, 0);
+    proto_msg_destroy(&out);
+    out = s_expect_item("{'id':1,'title':'T','price':'1','currency':'EUR',"
+                        "'photo':{'id':'29720248985','url':'https://img/10'}}", "pt");
+    assert(out->u.batch.n_photos == 1);
+    s_expect_photo(&out->u.batch, 1, INT64_C(29720248985), "https://img/10", true, 0);
+    proto_msg_destroy(&out);
+    /* v2 photo plus photos[] that repeats it */
+    out = s_expect_item("{'id':1,'title':'T','price':'1','currency':'EUR','photo':{'id':10,'url':'https://img/10'},"
+                        "'photos':[{'id':10,'url':'https://img/10'},{'id':11,'url':'https://img/11'}]}", "pt");
+    assert(out->u.batch.n_photos == 2);
+    s_expect_photo(&out->u.batch, 1, 10, "https://img/10", true, 0);
+    s_expect_photo(&out->u.batch, 1, 11, "https://img/11", false, 1);
+    proto_msg_destroy(&out);
+    /* svc: photos[] with flags, and without (the first is the main one) */
+    out = s_expect_item("{'id':2,'title':'T','price':'1','currency':'EUR','photos':["
+                        "{'id':20,'url':'https://img/20','is_main':false},"
+                        "{'id':21,'url':'https://img/21','is_main':true}]}", "pt");
+    assert(out->u.batch.n_photos == 2);
+    s_expect_photo(&out->u.batch, 2, 20, "https://img/20", false, 0);
+    s_expect_photo(&out->u.batch, 2, 21, "https://img/21", true, 1);
+    proto_msg_destroy(&out);
+    out = s_expect_item("{'id':3,'title':'T','price':'1','currency':'EUR','photos':["
+                        "{'id':30,'url':'https://img/30'},{'id':31,'url':'https://img/31'}]}", "pt");
+    assert(out->u.batch.n_photos == 2);
+    s_expect_photo(&out->u.batch, 3, 30, "https://img/30", true, 0);
+    s_expect_photo(&out->u.batch, 3, 31, "https://img/31", false, 1);
+    proto_msg_destroy(&out);
+    /* photos without a numeric id or a fetchable url are skipped, not errors */
+    out = s_expect_item("{'id':4,'title':'T','price':'1','currency':'EUR','photos':["
+                        "7,{'url':'https://img/x'},{'id':'abc','url':'https://img/y'},{'id':0,'url':'https://img/z'},"
+                        "{'id':32,'url':'https://img/32'},{'id':32,'url':'https://img/32b'},{'id':33},"
+                        "{'id':34,'url':'/relative.webp'},{'id':36,'url':'https://img/\xff'},"
+                        "{'id':35,'url':'http://127.0.0.1:8080/t/h/f800/1.webp?s=x'}]}", "pt");
+    assert(out->u.batch.n_photos == 2);
+    s_expect_photo(&out->u.batch, 4, 32, "https://img/32", true, 4);
+    s_expect_photo(&out->u.batch, 4, 35, "http://127.0.0.1:8080/t/h/f800/1.webp?s=x", false, 9);
+    proto_msg_destroy(&out);
+    /* no photo at all; a v2 photo without id (the item keeps its photo_url) */
+    out = s_expect_item("{'id':5,'title':'T','price':'1','currency':'EUR','photo':{'url':'https://img/5'}}", "pt");
+    assert(out->u.batch.n_photos == 0);
+    s_streq(out->u.batch.items[0].photo_url, "https://img/5");
+    proto_msg_destroy(&out);
+    /* a page: quarantined items give no photos; the same item twice gives its photos once */
+    out = s_run("{'items':[{'id':1,'title':'A','price':'1','currency':'EUR','photo':{'id':10,'url':'https://img/10'}},"
+                "{'id':2,'price':'1','currency':'EUR','photo':{'id':20,'url':'https://img/20'}},"
+                "{'id':3,'title':'C','price':'1','currency':'EUR','photos':[{'id':30,'url':'https://img/30'}]},"
+                "{'id':1,'title':'A','price':'1','currency':'EUR','photo':{'id':10,'url':'https://img/10'}}]}",
+                "pt");
+    const proto_batch_t *b = &out->u.batch;
+    assert(b->n_items == 3 && b->n_quarantine == 1 && b->n_photos == 2);
+    assert(!s_find_photo(b, 2, 20));
+    s_expect_photo(b, 1, 10, "https://img/10", true, 0);
+    s_expect_photo(b, 3, 30, "https://img/30", true, 0);
+    assert(b->n_snapshots == 0 && b->n_users == 0);
+    s_check_batch(b);
+    proto_msg_destroy(&out);
+    /* many photos on one page: the list grows */
+    {
+        size_t cap = 200 * 120 + 64, len = 0;
+        char *page = malloc(cap);
+        assert(page);
+        len += (size_t) snprintf(page, cap, "{'items':[");
+        for (int i = 1; i <= 40; i++) {
+            len += (size_t) snprintf(page + len, cap - len, "%s{'id':%d,'title':'T','price':'1','currency':'EUR','photos':[",
+                                     i > 1 ? "," : "", i);
+            for (int k = 0; k < 5; k++)
+                len += (size_t) snprintf(page + len, cap - len, "%s{'id':%d,'url':'https://img/%d'}",
+                                         k ? "," : "", i * 10 + k, i * 10 + k);
+            len += (size_t) snprintf(page + len, cap - len, "]}");
+        }
+        snprintf(page + len, cap - len, "]}");
+        out = s_run(page, "pt");
+        b = &out->u.batch;
+        assert(b->n_items == 40 && b->n_photos == 200);
+        for (int i = 1; i <= 40; i++)
+            for (int k = 0; k < 5; k++)
+                s_expect_photo(b, i, i * 10 + k, NULL, k == 0, k) ;
+        proto_msg_destroy(&out);
+        free(page);
+    }
+}
+
+static void
+s_test_seller(bool verbose)
+{
+    if (verbose)
+        printf("   seller pages:\n");
+    proto_msg_t *out = s_run_fixture(
+        "{'items':["
+        /* 0: open, every counter, the seller with some of theirs */
+        "{'id':101,'title':'Open','price':{'amount':'12.5','currency_code':'EUR'},'price_numeric':'12.5',"
+        "'currency':'EUR','favourite_count':3,'view_count':40,'is_reserved':false,'is_hidden':false,"
+        "'is_closed':false,'item_closing_action':null,'is_visible':true,"
+        "'user':{'id':500,'login':'ana','profile_url':'https://www.vinted.pt/member/500-ana',"
+        "'feedback_reputation':0.9725,'feedback_count':12,'city':'Lisboa','country_title':'Portugal'},"
+        "'photos':[{'id':1001,'url':'https://img/1001','is_main':true},{'id':1002,'url':'https://img/1002','is_main':false}]},"
+        /* 1: reserved, legacy price, no counters */
+        "{'id':102,'title':'Reserved','price':'20.0','currency':'EUR','is_reserved':true,'is_closed':false,"
+        "'user':{'id':500,'login':'ana'}},"
+        /* 2: hidden, only price_numeric */
+        "{'id':103,'title':'Hidden','price_numeric':'7.00','currency':'EUR','is_hidden':true,'is_visible':false,"
+        "'favourite_count':0,'view_count':0,'user':{'id':500}},"
+        /* 3: sold */
+        "{'id':104,'title':'Sold','price':{'amount':'9.99','currency_code':'EUR'},'is_closed':true,"
+        "'item_closing_action':'sold','favourite_count':8,'view_count':99,'user':{'id':500},"
+        "'photos':[{'id':1041,'url':'https://img/1041'}]},"
+        /* 4, 5: broken, quarantined like catalog items */
+        "{'title':'No id','price':'1','currency':'EUR'},"
+        "{'id':106,'title':'Bad price','price':{'amount':'abc','currency_code':'EUR'}},"
+        /* 6: shown twice */
+        "{'id':101,'title':'Open','price':{'amount':'12.5','currency_code':'EUR'},'user':{'id':500}},"
+        /* 7: no user object: the seller asked for */
+        "{'id':107,'title':'Bare','price':'3','currency':'EUR','favourite_count':1e12}"
+        "],'pagination':{'current_page':1,'total_pages':1},'code':0}",
+        PROTO_FETCH_USER_ITEMS, 500, 200);
+    const proto_batch_t *b = &out->u.batch;
+    assert(b->n_items == 0 && !b->items);
+    assert(b->n_snapshots == 5 && b->n_quarantine == 2 && b->n_users == 1);
+    assert(b->quarantine[0].pos == 4 && strcmp(b->quarantine[0].rule, "id_missing") == 0);
+    assert(b->quarantine[1].pos == 5 && strcmp(b->quarantine[1].rule, "price_invalid") == 0);
+    const proto_snapshot_t *s = &b->snapshots[0];
+    assert(s->item_id == 101 && s->user_id == 500 && s->price == 1250);
+    s_streq(s->currency, "EUR");
+    assert(s->favourite_count == 3 && s->view_count == 40);
+    assert(!s->is_reserved && !s->is_hidden && !s->is_closed && !s->removed && !s->closing_action);
+    s = &b->snapshots[1];
+    assert(s->item_id == 102 && s->price == 2000 && s->is_reserved && !s->is_closed);
+    assert(s->favourite_count == PROTO_NULL && s->view_count == PROTO_NULL);
+    s = &b->snapshots[2];
+    assert(s->item_id == 103 && s->price == 700 && s->is_hidden && !s->is_reserved);
+    assert(s->favourite_count == 0 && s->view_count == 0);
+    s = &b->snapshots[3];
+    assert(s->item_id == 104 && s->price == 999 && s->is_closed && !s->removed);
+    s_streq(s->closing_action, "sold");
+    assert(s->favourite_count == 8 && s->view_count == 99);
+    s = &b->snapshots[4];
+    assert(s->item_id == 107 && s->user_id == 500 && s->price == 300);
+    assert(s->favourite_count == PROTO_NULL); /* beyond int */
+    const proto_user_snapshot_t *u = &b->users[0];
+    assert(u->user_id == 500);
+    s_streq(u->login, "ana");
+    assert(u->feedback_reputation == 973 && u->feedback_count == 12);
+    assert(u->item_count == PROTO_NULL && u->positive_feedback_count == PROTO_NULL);
+    assert(u->neutral_feedback_count == PROTO_NULL && u->negative_feedback_count == PROTO_NULL);
+    assert(u->followers_count == PROTO_NULL);
+    s_streq(u->city, "Lisboa");
+    s_streq(u->country, "Portugal");
+    assert(b->n_photos == 3);
+    s_expect_photo(b, 101, 1001, "https://img/1001", true, 0);
+    s_expect_photo(b, 101, 1002, "https://img/1002", false, 1);
+    s_expect_photo(b, 104, 1041, "https://img/1041", true, 0);
+    /* the observations survive the wire */
+    uint8_t *wire = NULL;
+    size_t wire_len = 0;
+    char err[128];
+    assert(proto_encode(out, &wire, &wire_len) == 0);
+    proto_msg_t *back = proto_decode(wire, wire_len, err, sizeof err);
+    if (!back)
+        fprintf(stderr, "parse: seller batch does not decode: %s\n", err);
+    assert(back);
+    const proto_batch_t *bb = &back->u.batch;
+    assert(bb->n_snapshots == 5 && bb->n_users == 1 && bb->n_photos == 3 && bb->n_quarantine == 2);
+    assert(bb->snapshots[3].item_id == 104 && bb->snapshots[3].is_closed);
+    s_streq(bb->snapshots[3].closing_action, "sold");
+    assert(bb->snapshots[1].favourite_count == PROTO_NULL && bb->snapshots[1].is_reserved);
+    assert(bb->users[0].feedback_reputation == 973 && bb->users[0].item_count == PROTO_NULL);
+    s_streq(bb->users[0].city, "Lisboa");
+    assert(bb->photos[1].photo_id == 1002 && !bb->photos[1].is_main && bb->photos[1].position == 1);
+    proto_msg_destroy(&back);
+    free(wire);
+    if (verbose)
+        printf("     %zu snapshots, %zu photos, %zu quarantined, seller %lld reputation %lld\n",
+               b->n_snapshots, b->n_photos, b->n_quarantine, (long long) u->user_id,
+               (long long) u->feedback_reputation);
+    proto_msg_destroy(&out);
+
+    /* the seller's counters in every form */
+    static const struct {
+        const char *user;
+        int64_t reputation, feedback, followers;
+        const char *country;
+    } sellers[] = {
+        {"{'id':9,'login':'x'}", PROTO_NULL, PROTO_NULL, PROTO_NULL, NULL},
+        {"{'id':9,'feedback_reputation':1,'feedback_count':0,'followers_count':5,'country_code':'PT'}",
+         1000, 0, 5, "PT"},
+        {"{'id':9,'feedback_reputation':0,'country_title':' ','country_code':'FR'}", 0, PROTO_NULL, PROTO_NULL, "FR"},
+        {"{'id':9,'feedback_reputation':0.5}", 500, PROTO_NULL, PROTO_NULL, NULL},
+        {"{'id':9,'feedback_reputation':0.97}", 970, PROTO_NULL, PROTO_NULL, NULL},
+        {"{'id':9,'feedback_reputation':0.973}", 973, PROTO_NULL, PROTO_NULL, NULL},
+        {"{'id':9,'feedback_reputation':0.97249}", 972, PROTO_NULL, PROTO_NULL, NULL},
+        {"{'id':9,'feedback_reputation':0.0005}", 1, PROTO_NULL, PROTO_NULL, NULL},
+        {"{'id':9,'feedback_reputation':0.99951}", 1000, PROTO_NULL, PROTO_NULL, NULL},
+        {"{'id':9,'feedback_reputation':'0.9725'}", 973, PROTO_NULL, PROTO_NULL, NULL},
+        {"{'id':9,'feedback_reputation':1.5,'feedback_count':-1}", PROTO_NULL, PROTO_NULL, PROTO_NULL, NULL},
+        {"{'id':9,'feedback_reputation':-0.1,'feedback_count':1.5}", PROTO_NULL, PROTO_NULL, PROTO_NULL, NULL},
+        {"{'id':9,'feedback_reputation':'high','feedback_count':'7'}", PROTO_NULL, 7, PROTO_NULL, NULL},
+        {"{'id':9,'feedback_reputation':true,'feedback_count':null}", PROTO_NULL, PROTO_NULL, PROTO_NULL, NULL},
+        {"{'id':9,'feedback_reputation':'1.0005'}", PROTO_NULL, PROTO_NULL, PROTO_NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof sellers / sizeof sellers[0]; i++) {
+        char page[512];
+        snprintf(page, sizeof page, "{'items':[{'id':1,'title':'T','price':'1','currency':'EUR','user':%s}]}",
+                 sellers[i].user);
+        out = s_run_fixture(page, PROTO_FETCH_USER_ITEMS, 9, 200);
+        b = &out->u.batch;
+        assert(b->n_snapshots == 1 && b->n_users == 1);
+        u = &b->users[0];
+        if (u->feedback_reputation != sellers[i].reputation)
+            fprintf(stderr, "parse: seller %s -> reputation %lld\n", sellers[i].user,
+                    (long long) u->feedback_reputation);
+        assert(u->user_id == 9);
+        assert(u->feedback_reputation == sellers[i].reputation);
+        assert(u->feedback_count == sellers[i].feedback);
+        assert(u->followers_count == sellers[i].followers);
+        s_streq(u->country, sellers[i].country);
+        assert(!u->city);
+        proto_msg_destroy(&out);
+    }
+
+    /* a seller whose list holds only broken items, or none: no seller row */
+    out = s_run_fixture("{'items':[{'title':'x','price':'1','currency':'EUR','user':{'id':9,'login':'x'}}]}",
+                        PROTO_FETCH_USER_ITEMS, 9, 200);
+    assert(out->u.batch.n_snapshots == 0 && out->u.batch.n_users == 0 && out->u.batch.n_quarantine == 1);
+    proto_msg_destroy(&out);
+    out = s_run_fixture("{'items':[],'pagination':{'current_page':1,'total_pages':0}}", PROTO_FETCH_USER_ITEMS, 9, 200);
+    assert(out->u.batch.n_snapshots == 0 && out->u.batch.n_users == 0 && out->u.batch.n_quarantine == 0);
+    proto_msg_destroy(&out);
+    /* the seller comes from the first valid item that embeds them */
+    out = s_run_fixture("{'items':[{'id':1,'title':'T','price':'1','currency':'EUR'},"
+                        "{'id':2,'title':'T','price':'1','currency':'EUR','user':{'id':9,'login':'bo'}}]}",
+                        PROTO_FETCH_USER_ITEMS, 9, 200);
+    assert(out->u.batch.n_snapshots == 2 && out->u.batch.n_users == 1);
+    assert(out->u.batch.snapshots[0].user_id == 9 && out->u.batch.users[0].user_id == 9);
+    s_streq(out->u.batch.users[0].login, "bo");
+    proto_msg_destroy(&out);
+    /* a closing action that is not a text is rejected with a reason */
+    out = s_run_fixture("{'items':[{'id':1,'title':'T','price':'1','currency':'EUR','item_closing_action':5}]}",
+                        PROTO_FETCH_USER_ITEMS, 9, 200);
+    assert(out->u.batch.n_snapshots == 0 && out->u.batch.n_quarantine == 1);
+    s_streq(out->u.batch.quarantine[0].rule, "text_invalid");
+    proto_msg_destroy(&out);
+    /* whole pages: an unknown seller, a page without items */
+    static const char unknown[] = "{\"code\":104,\"message\":\"Not found\"}";
+    out = s_run_kind(unknown, sizeof unknown - 1, PROTO_FETCH_USER_ITEMS, 9, 404);
+    assert(out->u.batch.n_quarantine == 1 && out->u.batch.quarantine[0].pos == -1);
+    s_streq(out->u.batch.quarantine[0].rule, "http_error");
+    proto_msg_destroy(&out);
+    out = s_run_kind(unknown, sizeof unknown - 1, PROTO_FETCH_USER_ITEMS, 9, 200);
+    s_streq(out->u.batch.quarantine[0].rule, "malformed_page");
+    assert(out->u.batch.n_snapshots == 0 && out->u.batch.n_users == 0);
+    proto_msg_destroy(&out);
+}
+
+#define S_LD_OPEN "<script type=\"application/ld+json\">"
+#define S_CRUMBS S_LD_OPEN "{\"@context\":\"https://schema.org\",\"@type\":\"BreadcrumbList\",\"itemListElement\":[]}</script>"
+
+/* An item page for item 777 whose product block is ld (or none). */
+static proto_msg_t *
+s_run_item_page(const char *ld, int status)
+{
+    char html[2048];
+    snprintf(html, sizeof html,
+             "<!DOCTYPE html>\n<html lang=\"pt\"><head><meta charset=\"utf-8\"><title>Blusa | Vinted</title>\n"
+             "%s\n%s\n</head><body><div id=\"__next\"><h1>Blusa</h1></div></body></html>\n",
+             S_CRUMBS, ld ? ld : "");
+    return s_run_kind(html, strlen(html), PROTO_FETCH_ITEM_PAGE, 777, status);
+}
+
+static void
+s_expect_observed(proto_msg_t *out, int64_t price, const char *currency, bool closed)
+{
+    const proto_batch_t *b = &out->u.batch;
+    if (b->n_snapshots != 1)
+        fprintf(stderr, "parse: item page -> %s: %s\n", b->n_quarantine ? b->quarantine[0].rule : "-",
+                b->n_quarantine ? b->quarantine[0].detail : "-");
+    assert(b->n_snapshots == 1 && b->n_quarantine == 0 && b->n_items == 0);
+    assert(b->n_photos == 0 && b->n_users == 0);
+    const proto_snapshot_t *s = &b->snapshots[0];
+    assert(s->item_id == 777 && s->user_id == PROTO_NULL);
+    assert(s->price == price);
+    s_streq(s->currency, currency);
+    assert(s->favourite_count == PROTO_NULL && s->view_count == PROTO_NULL);
+    assert(!s->is_reserved && !s->is_hidden && !s->removed);
+    assert(s->is_closed == closed);
+    s_streq(s->closing_action, closed ? "sold" : NULL);
+    proto_msg_destroy(&out);
+}
+
+static void
+s_expect_item_rule(proto_msg_t *out, int32_t pos, const char *rule, const char *detail_part, bool verbose)
+{
+    const proto_batch_t *b = &out->u.batch;
+    assert(b->n_snapshots == 0 && b->n_quarantine == 1);
+    const proto_quarantine_t *q = &b->quarantine[0];
+    if (strcmp(q->rule, rule) != 0 || !strstr(q->detail, detail_part))
+        fprintf(stderr, "parse: item page -> %s: %s\n", q->rule, q->detail);
+    assert(q->pos == pos && strcmp(q->rule, rule) == 0 && strstr(q->detail, detail_part));
+    assert(q->raw && q->raw_len > 0);
+    if (verbose)
+        printf("     %-18s %s\n", q->rule, q->detail);
+    proto_msg_destroy(&out);
+}
+
+static void
+s_test_item_pages(bool verbose)
+{
+    if (verbose)
+        printf("   item pages:\n");
+    /* the simulator's shape, in stock and sold */
+    s_expect_observed(s_run_item_page(S_LD_OPEN "{\"@context\":\"https://schema.org\",\"@type\":\"Product\","
+                                      "\"productID\":\"777\",\"sku\":\"777\",\"name\":\"Blusa \\u003cb\\u003e\","
+                                      "\"image\":\"https://img/1\",\"offers\":{\"@type\":\"Offer\",\"priceCurrency\":\"EUR\","
+                                      "\"availability\":\"https://schema.org/InStock\",\"url\":\"https://www.vinted.pt/items/777\","
+                                      "\"itemCondition\":\"https://schema.org/UsedCondition\",\"price\":\"12.50\"}}</script>", 200),
+                      1250, "EUR", false);
+    s_expect_observed(s_run_item_page(S_LD_OPEN "{\"@type\":\"Product\",\"productID\":\"777\",\"offers\":{"
+                                      "\"priceCurrency\":\"EUR\",\"availability\":\"https://schema.org/SoldOut\","
+                                      "\"price\":\"9.00\"}}</script>", 200),
+                      900, "EUR", true);
+    /* other shapes: number price, @graph, offers list, OutOfStock, odd attribute quoting */
+    s_expect_observed(s_run_item_page("<script nonce='n' type='application/ld+json' >{\"@graph\":[{\"@type\":\"WebPage\"},"
+                                      "{\"@type\":\"Product\",\"offers\":[{\"@type\":\"Offer\",\"price\":12.5,"
+                                      "\"priceCurrency\":\"pln\",\"availability\":\"http://schema.org/OutOfStock\"}]}]}"
+                                      "</script>", 200),
+                      1250, "PLN", true);
+    s_expect_observed(s_run_item_page("<SCRIPT TYPE=application/ld+json>[{\"@type\":\"Organization\"},"
+                                      "{\"@type\":\"Product\",\"sku\":777,\"offers\":{\"price\":\"3\",\"priceCurrency\":\"GBP\","
+                                      "\"availability\":\"InStock\"}}]</SCRIPT>", 200),
+                      300, "GBP", false);
+    /* no price shown: the availability is still an observation */
+    s_expect_observed(s_run_item_page(S_LD_OPEN "{\"@type\":\"Product\",\"offers\":{\"priceCurrency\":\"EUR\","
+                                      "\"availability\":\"https://schema.org/SoldOut\"}}</script>", 200),
+                      PROTO_NULL, NULL, true);
+    s_expect_observed(s_run_item_page(S_LD_OPEN "{\"@type\":\"Product\"}</script>", 200), PROTO_NULL, NULL, false);
+
+    /* broken offers: the item's rules, the product as raw */
+    s_expect_item_rule(s_run_item_page(S_LD_OPEN "{\"@type\":\"Product\",\"offers\":{\"price\":\"abc\","
+                                       "\"priceCurrency\":\"EUR\"}}</script>", 200),
+                       0, "price_invalid", "offers.price", verbose);
+    s_expect_item_rule(s_run_item_page(S_LD_OPEN "{\"@type\":\"Product\",\"offers\":{\"price\":\"-20.0\","
+                                       "\"priceCurrency\":\"EUR\"}}</script>", 200),
+                       0, "price_not_positive", "-20.00", verbose);
+    s_expect_item_rule(s_run_item_page(S_LD_OPEN "{\"@type\":\"Product\",\"offers\":{\"price\":\"20.0\","
+                                       "\"priceCurrency\":\"XYZ\"}}</script>", 200),
+                       0, "currency_unknown", "XYZ", verbose);
+    s_expect_item_rule(s_run_item_page(S_LD_OPEN "{\"@type\":\"Product\",\"offers\":{\"price\":\"20.0\"}}</script>", 200),
+                       0, "currency_unknown", "absent", verbose);
+    s_expect_item_rule(s_run_item_page(S_LD_OPEN "{\"@type\":\"Product\",\"productID\":\"778\",\"offers\":{"
+                                       "\"price\":\"1\",\"priceCurrency\":\"EUR\"}}</script>", 200),
+                       0, "id_mismatch", "778", verbose);
+    /* no product: the whole page, with the body */
+    s_expect_item_rule(s_run_item_page(NULL, 200), -1, "malformed_page", "no Product", verbose);
+    s_expect_item_rule(s_run_item_page(S_LD_OPEN "{\"@type\":\"Product\",\"productID\":\"777\",,\"offers\":{</script>", 200),
+                       -1, "malformed_page", "1 not JSON", verbose);
+    static const char cf[] = "<html><body>Just a moment...</body></html>";
+    s_expect_item_rule(s_run_kind(cf, sizeof cf - 1, PROTO_FETCH_ITEM_PAGE, 777, 200), -1, "malformed_page",
+                       "no JSON-LD block", verbose);
+    s_expect_item_rule(s_run_kind(cf, sizeof cf - 1, PROTO_FETCH_ITEM_PAGE, 777, 403), -1, "http_error", "403",
+                       verbose);
+    s_expect_item_rule(s_run_kind(cf, sizeof cf - 1, PROTO_FETCH_ITEM_PAGE, 0, 200), -1, "malformed_page",
+                       "without an item id", verbose);
+    s_expect_item_rule(s_run_kind(cf, sizeof cf - 1, 9, 777, 200), -1, "malformed_page", "unknown page kind",
+                       verbose);
+
+    /* 404: the listing is gone, whatever the body */
+    static const char gone[] = "<!DOCTYPE html><title>404</title><h1>P\xc3\xa1gina n\xc3\xa3o encontrada</h1>";
+    for (int i = 0; i < 2; i++) {
+        proto_msg_t *out = s_run_kind(gone, i ? 0 : sizeof gone - 1, PROTO_FETCH_ITEM_PAGE, 777, 404);
+        const proto_batch_t *b = &out->u.batch;
+        assert(b->n_snapshots == 1 && b->n_quarantine == 0 && b->n_items == 0 && b->n_users == 0);
+        const proto_snapshot_t *s = &b->snapshots[0];
+        assert(s->item_id == 777 && s->removed);
+        assert(s->user_id == PROTO_NULL && s->price == PROTO_NULL && !s->currency);
+        assert(s->favourite_count == PROTO_NULL && s->view_count == PROTO_NULL);
+        assert(!s->is_reserved && !s->is_hidden && !s->is_closed && !s->closing_action);
+        uint8_t *wire = NULL;
+        size_t wire_len = 0;
+        char err[128];
+        assert(proto_encode(out, &wire, &wire_len) == 0);
+        proto_msg_t *back = proto_decode(wire, wire_len, err, sizeof err);
+        assert(back && back->u.batch.n_snapshots == 1);
+        s = &back->u.batch.snapshots[0];
+        assert(s->item_id == 777 && s->removed && s->price == PROTO_NULL && !s->currency);
+        proto_msg_destroy(&back);
+        free(wire);
+        proto_msg_destroy(&out);
+    }
+    /* a catalog or seller page answering 404 is still an error */
+    proto_msg_t *out = s_run_kind(gone, sizeof gone - 1, PROTO_FETCH_CATALOG, 0, 404);
+    s_streq(out->u.batch.quarantine[0].rule, "http_error");
+    proto_msg_destroy(&out);
+}
+
+/* Mutated tracking pages never crash and always give a well-formed batch. */
+static void
+s_test_tracking_mutations(bool verbose)
+{
+    char *seller = s_fixture(
+        "{'items':[{'id':101,'title':'Open','price':{'amount':'12.5','currency_code':'EUR'},"
+        "'favourite_count':3,'view_count':40,'is_reserved':true,'is_closed':true,'item_closing_action':'sold',"
+        "'user':{'id':500,'login':'ana','feedback_reputation':0.97,'city':'Lisboa'},"
+        "'photos':[{'id':1001,'url':'https://img/1001','is_main':true},{'id':1002,'url':'https://img/1002'}]},"
+        "{'id':102,'title':'R','price':'20.0','currency':'EUR','photo':{'id':7,'url':'https://i/7'}}],'code':0}");
+    const char *item =
+        "<html><head>" S_CRUMBS "<script type=\"application/ld+json\">{\"@type\":\"Product\",\"productID\":\"777\","
+        "\"offers\":{\"price\":\"12.50\",\"priceCurrency\":\"EUR\",\"availability\":\"https://schema.org/SoldOut\"}}"
+        "</script></head></html>";
+    const char *seeds[] = {seller, item};
+    const int32_t kinds[] = {PROTO_FETCH_USER_ITEMS, PROTO_FETCH_ITEM_PAGE};
+    uint32_t rng = 777;
+    for (int k = 0; k < 2; k++) {
+        size_t seed_len = strlen(seeds[k]);
+        char *buf = malloc(seed_len + 64);
+        assert(buf);
+        int observed = 0;
+        for (int iter = 0; iter < 1000; iter++) {
+            memcpy(buf, seeds[k], seed_len);
+            size_t len = seed_len;
+            int edits = 1 + (int) (rng % 3);
+            for (int e = 0; e < edits && len > 1; e++) {
+                rng = rng * 1103515245u + 12345u;
+                size_t at = (rng >> 8) % len;
+                uint8_t byte = (uint8_t) (rng >> 20);
+                switch ((rng >> 28) % 4) {
+                case 0: buf[at] = (char) byte; break;
+                case 1: len = at; break;
+                case 2:
+                    memmove(buf + at + 1, buf + at, len - at);
+                    buf[at] = "\\\"{}[],:0<>\x00\xff"[byte % 13];
+                    len++;
+                    break;
+                default:
+                    memmove(buf + at, buf + at + 1, len - at - 1);
+                    len--;
+                }
+                if (len >= seed_len + 32)
+                    break;
+            }
+            proto_msg_t *m = s_run_kind(buf, len, kinds[k], kinds[k] == PROTO_FETCH_ITEM_PAGE ? 777 : 500, 200);
+            observed += (int) m->u.batch.n_snapshots;
+            proto_msg_destroy(&m);
+        }
+        if (verbose)
+            printf("   mutations: 1000 %s pages, %d snapshots\n", k ? "item" : "seller", observed);
+        free(buf);
+    }
+    free(seller);
 }
 
 void
@@ -1485,6 +2472,12 @@ parse_test(bool verbose)
         free(buf);
         free(seed);
     }
+
+    /* --- photos, and the tracking flow's pages */
+    s_test_photos(verbose);
+    s_test_seller(verbose);
+    s_test_item_pages(verbose);
+    s_test_tracking_mutations(verbose);
 
     /* the condition labels */
     assert(parse_is_condition("Muito bom", 9));

@@ -1,6 +1,17 @@
-/*  parse.h - the transformer's core: turn one raw Vinted catalog-search
-    response (a proto_page_t) into a normalized batch of proto_item_t records
-    and proto_quarantine_t records for everything that broke a rule.
+/*  parse.h - the transformer's core: turn one raw Vinted response (a
+    proto_page_t) into a normalized batch, with proto_quarantine_t records for
+    everything that broke a rule. What the batch holds depends on page->kind:
+      PROTO_FETCH_CATALOG     a catalog search page: items, and the photos
+                              of the valid ones;
+      PROTO_FETCH_USER_ITEMS  a seller's list (/api/v2/users/{id}/items):
+                              one snapshot per valid item (never items), one
+                              users entry for the seller (from the first valid
+                              item's embedded user; counters PROTO_NULL when
+                              absent), and the items' photos;
+      PROTO_FETCH_ITEM_PAGE   the public page /items/{target_id}: 404 is one
+                              snapshot with removed=true; 200 is one snapshot
+                              from the JSON-LD Product's offer (SoldOut or
+                              OutOfStock: closed, "sold").
 
     Both API generations are understood, item by item, by the keys present:
     v2 items (brand_title, size_title, status, absolute url, photo{...}) and
@@ -11,8 +22,20 @@
     Item rules, the first that fails wins: item_not_object, id_missing,
     price_missing, price_invalid (price, service_fee or total_item_price),
     price_not_positive, currency_unknown, title_missing, text_invalid (a kept
-    string is not UTF-8 or holds NUL). Page rules (pos -1, raw = whole body):
-    malformed_page (fetch error, not JSON, no items array), http_error.
+    string is not UTF-8 or holds NUL). Seller-list items follow the same rules
+    (and text_invalid for an item_closing_action that is not a text).
+    Page rules (pos -1, raw = whole body): malformed_page (fetch error, not
+    JSON, no items array, unknown kind, an item page without a JSON-LD
+    Product), http_error.
+    Item page rules (pos 0, raw = the Product): price_invalid,
+    price_not_positive, currency_unknown (for a price shown; an absent price
+    is a NULL price, not an error), id_mismatch (the Product's productID/sku
+    is another item).
+    Photos (item_id, photo_id, url, is_main, position): v2 `photo` is the main
+    one at position 0; `photos[]` gives position = index, is_main = its flag,
+    else the first one when no other is main. A photo without a positive
+    integer id or an http(s) url is skipped; an (item, photo) pair appears
+    once per batch.
 */
 #ifndef PARSE_H_INCLUDED
 #define PARSE_H_INCLUDED
