@@ -64,6 +64,7 @@ typedef enum {
     PROTO_FETCH_CATALOG = 0,    /* a catalog page, newest first (the catalog flow) */
     PROTO_FETCH_USER_ITEMS = 1, /* a seller's items: /api/v2/users/{target_id}/items (tracking) */
     PROTO_FETCH_ITEM_PAGE = 2,  /* the public item page /items/{target_id} (tracking fallback) */
+    PROTO_FETCH_USER = 3,       /* a seller's profile: /api/v2/users/{target_id} (tracking: counters) */
 } proto_fetch_kind_t;
 
 typedef struct {
