@@ -594,14 +594,16 @@ static int s_track_target(void *arg, const int64_t *cols, const char *text)
     void **ctx = arg;
     broker_t *self = ctx[0];
     window_t *w = ctx[1];
-    if (cols[0] > 0)
+    if (cols[0] > 0) {
         s_track_fetch(self, w, PROTO_FETCH_USER_ITEMS, cols[0], 1);
+        s_track_fetch(self, w, PROTO_FETCH_USER, cols[0], 1); /* the seller's counters */
+    }
     else if (cols[1] > 0)
         s_track_fetch(self, w, PROTO_FETCH_ITEM_PAGE, cols[1], 1);
     return 0;
 }
 
-/* Phase 0 of a tracking run: the item lists of the sampled items' sellers. */
+/* Phase 0 of a tracking run: the item lists and profiles of the sampled items' sellers. */
 static void s_track_start(broker_t *self, window_t *w)
 {
     w->phase = 0;
@@ -1170,10 +1172,18 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
         o += (size_t) snprintf(json + o, size - o, "%s\"%s\":{\"workers\":%d,\"queued\":%zu,\"inflight\":%d,\"done\":%" PRIu64 "}",
                                s == PROTO_STAGE_FETCH ? "" : ",", proto_stage_name((proto_stage_t) s), workers[s],
                                zlistx_size(self->queue[s]), inflight[s], self->results[s]);
-    int64_t counts[4];
-    store_window_counts(self->store, counts);
+    int64_t counts[4], by_kind[4][4];
+    store_window_counts(self->store, counts, by_kind);
     char err[600];
     s_json_str(err, sizeof err, self->last_error);
+    o += (size_t) snprintf(json + o, size - o,
+                           "},\"windows_by_kind\":{");
+    for (int k = WINDOW_CATALOG; k <= WINDOW_IMAGES; k++)
+        o += (size_t) snprintf(json + o, size - o,
+                               "%s\"%s\":{\"pending\":%" PRId64 ",\"running\":%" PRId64 ",\"done\":%" PRId64
+                               ",\"failed\":%" PRId64 "}",
+                               k ? "," : "", window_kind_name((window_kind_t) k), by_kind[k][0], by_kind[k][1],
+                               by_kind[k][2], by_kind[k][3]);
     o += (size_t) snprintf(json + o, size - o,
                            "},\"windows\":{\"pending\":%" PRId64 ",\"running\":%" PRId64 ",\"done\":%" PRId64
                            ",\"failed\":%" PRId64 "},\"requests\":%" PRId64 ",\"rate_per_min\":%g,\"backoff_ms\":%" PRId64

@@ -405,17 +405,22 @@ int store_window_get(store_t *self, int64_t id, window_t *w, char *error, size_t
     return rc;
 }
 
-int store_window_counts(store_t *self, int64_t counts[4])
+int store_window_counts(store_t *self, int64_t counts[4], int64_t by_kind[4][4])
 {
     memset(counts, 0, 4 * sizeof counts[0]);
-    PGresult *res = s_exec(self, "SELECT state, count(*) FROM windows GROUP BY state", 0, NULL);
+    memset(by_kind, 0, 16 * sizeof by_kind[0][0]);
+    PGresult *res = s_exec(self, "SELECT state, kind, count(*) FROM windows GROUP BY state, kind", 0, NULL);
     if (!res)
         return -1;
     for (int r = 0; r < PQntuples(res); r++) {
         const char *state = PQgetvalue(res, r, 0);
+        window_kind_t kind = window_kind_from_name(PQgetvalue(res, r, 1));
+        int64_t n = strtoll(PQgetvalue(res, r, 2), NULL, 10);
         for (int s = WINDOW_PENDING; s <= WINDOW_FAILED; s++)
-            if (strcmp(state, window_state_name((window_state_t) s)) == 0)
-                counts[s] = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+            if (strcmp(state, window_state_name((window_state_t) s)) == 0) {
+                counts[s] += n;
+                by_kind[kind][s] += n;
+            }
     }
     PQclear(res);
     return 0;

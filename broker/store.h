@@ -60,7 +60,7 @@ int store_photos_to_fetch(store_t *self, int64_t window_id, uint64_t threshold, 
 /* A tracking run or images window is done. */
 int store_window_finish_counted(store_t *self, const window_t *window);
 
-/* Window counts by state, for status. */
-int store_window_counts(store_t *self, int64_t counts[4]);
+/* Window counts by state, and by kind (window_kind_t) and state, for status. */
+int store_window_counts(store_t *self, int64_t counts[4], int64_t by_kind[4][4]);
 
 #endif

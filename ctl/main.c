@@ -69,6 +69,15 @@ static void s_print_status(const char *json)
            cJSON_GetObjectItemCaseSensitive(win, "running")->valuedouble,
            cJSON_GetObjectItemCaseSensitive(win, "done")->valuedouble,
            cJSON_GetObjectItemCaseSensitive(win, "failed")->valuedouble);
+    cJSON *kind;
+    cJSON_ArrayForEach(kind, cJSON_GetObjectItemCaseSensitive(root, "windows_by_kind"))
+    {
+        printf("  %-9s pending %.0f, running %.0f, done %.0f, failed %.0f\n", kind->string,
+               cJSON_GetObjectItemCaseSensitive(kind, "pending")->valuedouble,
+               cJSON_GetObjectItemCaseSensitive(kind, "running")->valuedouble,
+               cJSON_GetObjectItemCaseSensitive(kind, "done")->valuedouble,
+               cJSON_GetObjectItemCaseSensitive(kind, "failed")->valuedouble);
+    }
     printf("requests granted: %.0f (budget %.0f/min), back-off: %.0f ms\n",
            cJSON_GetObjectItemCaseSensitive(root, "requests")->valuedouble,
            cJSON_GetObjectItemCaseSensitive(root, "rate_per_min")->valuedouble,

@@ -10,14 +10,22 @@ an empty database and reproduces every table.
 
 import decimal
 import hashlib
+import http.client
+import http.server
 import os
+import shutil
+import socket
+import subprocess
 import sys
+import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import E2ETestCase, figure  # noqa: E402
+import test_objstore  # noqa: E402  (s3rver as a process)
 
 setUpModule = harness.PgModule.setup
 tearDownModule = harness.PgModule.teardown
@@ -63,7 +71,7 @@ class FlowsTest(E2ETestCase):
             "SELECT item_id FROM items WHERE sample_bucket < %d AND closed_seen_at IS NULL"
             " AND removed_seen_at IS NULL" % THRESHOLD)}
 
-    def assert_photos_stored(self, store):
+    def assert_photos_stored(self, read_object):
         truth = self.sim.truth_photos()
         sampled = {int(r[0]) for r in self.pipe.query("SELECT item_id FROM items WHERE sample_bucket < %d" % THRESHOLD)}
         self.assertTrue(sampled, "no sampled items")
@@ -79,8 +87,7 @@ class FlowsTest(E2ETestCase):
             self.assertEqual(r[5], t["sha256"], "sha256 of photo %s" % (key,))
             self.assertEqual(int(r[3]), int(t["size_bytes"]))
             self.assertEqual(r[4], t["content_type"])
-            with open(os.path.join(store, r[2]), "rb") as f:
-                self.assertEqual(hashlib.sha256(f.read()).hexdigest(), t["sha256"], "stored bytes of %s" % (key,))
+            self.assertEqual(hashlib.sha256(read_object(r[2])).hexdigest(), t["sha256"], "stored bytes of %s" % (key,))
         return len(got)
 
     def assert_snapshots(self, run, expected_items, states):
@@ -106,11 +113,46 @@ class FlowsTest(E2ETestCase):
             self.assertEqual(r[9], "f", where + " removed")
 
     def test_all_three_flows_and_replay(self):
+        """file:// store, no faults."""
+        store = os.path.join(self.workdir, "store")
+
+        def read(key):
+            with open(os.path.join(store, key), "rb") as f:
+                return f.read()
+        self.flows({}, read)
+
+    def test_all_three_flows_on_s3_with_cdn_and_s3_faults(self):
+        """s3:// store (s3rver behind a proxy that fails some requests), CDN faults."""
+        if not os.path.exists(test_objstore.S3RVER):
+            self.skipTest("s3rver is not installed: run sh tests/install-deps.sh")
+        server = test_objstore.S3rver().start()
+        self.addCleanup(server.stop)
+        proxy = FaultyProxy(server.port, every=7)
+        self.addCleanup(proxy.stop)
+        env = {"VINTED_STORE": "s3://%s/flows" % test_objstore.BUCKET, "VINTED_S3_ENDPOINT": proxy.endpoint(),
+               "AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER", "AWS_REGION": "us-east-1"}
+        direct = dict(env, VINTED_S3_ENDPOINT=server.endpoint())
+
+        def read(key):
+            rc, out = probe_get(direct, key)
+            self.assertEqual(rc, 0, "probe get %s" % key)
+            return out
+
+        def faults():
+            self.sim.faults([{"kind": k, "count": 2, "path": "cdn"} for k in ("500", "truncate", "reset", "503")])
+        self.flows(env, read, before_catalog=faults)
+        figure("flows_s3_requests_failed_by_proxy", proxy.failed)
+        self.assertGreater(proxy.failed, 0, "the proxy failed no S3 request")
+        self.assertGreater(self.sim_cdn_faults, 0, "no CDN fault was consumed")
+
+    def flows(self, store_env, read_object, before_catalog=None):
         catalogs = [221, 1242]
         start = time.time() - 5
         self.start_sim(seed=21, catalogs=catalogs, initial=150, generation="svc", extra_args=["--user-rate", "0"])
-        self.start_pipeline(api="svc", env={"VINTED_IMAGES": "sampled", "VINTED_SAMPLE_FRAC": str(FRAC)})
-        store = os.path.join(self.workdir, "store")
+        env = dict(store_env, VINTED_IMAGES="sampled", VINTED_SAMPLE_FRAC=str(FRAC))
+        self.start_pipeline(api="svc", env=env)
+        if before_catalog:
+            before_catalog()
 
         # catalog flow, and the images flow its commits trigger
         for r in range(2):
@@ -119,8 +161,10 @@ class FlowsTest(E2ETestCase):
                 self.sim.tick(new=60, bumps=5)
         self.wait_quiet()
         self.assert_matches_truth()
-        stored = self.assert_photos_stored(store)
+        stored = self.assert_photos_stored(read_object)
         figure("flows_photos_stored", stored)
+        consumed = self.sim.stats().get("faults_consumed_by_path", {})
+        self.sim_cdn_faults = sum(n for k, n in consumed.items() if k.startswith("cdn:"))
 
         # tracking runs while the simulator changes the items
         sold = set()
@@ -167,8 +211,7 @@ class FlowsTest(E2ETestCase):
 
         # replay both flows into an empty database: same tables, photos found already stored
         empty = self.pg.create_db("flows_replay")
-        self.start_pipeline(api="svc", db=empty, fetchers=0,
-                            env={"VINTED_IMAGES": "sampled", "VINTED_SAMPLE_FRAC": str(FRAC)})
+        self.start_pipeline(api="svc", db=empty, fetchers=0, env=env)
         self.db = empty
         for flow in ("catalog", "tracking"):
             rc, out, err = self.pipe.ctl("replay", "--flow", flow, "--from", str(int(start)), "--to", str(int(end)),
@@ -183,6 +226,80 @@ class FlowsTest(E2ETestCase):
                 self.fail("replay: table %s differs (%d vs %d rows); only live %s; only replay %s"
                           % (t, len(live[t]), len(got), sorted(a - b)[:2], sorted(b - a)[:2]))
         self.assertEqual(self.sim.stats()["cdn"], cdn_before, "the replay downloaded photos again")
+
+
+def probe_get(env, key):
+    p = subprocess.run([harness.program_path("vinted-objstore-probe"), "get", key], env=harness.clean_env(env),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    return p.returncode, p.stdout
+
+
+class FaultyProxy(http.server.ThreadingHTTPServer):
+    """An S3 endpoint that forwards to s3rver, but answers every `every`-th request
+    with a fault instead: 503 SlowDown, 500, or a connection closed without answer."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream_port, every):
+        super().__init__(("127.0.0.1", 0), FaultyHandler)
+        self.upstream_port, self.every = upstream_port, every
+        self.count = self.failed = 0
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    def endpoint(self):
+        return "http://127.0.0.1:%d" % self.server_address[1]
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
+
+
+class FaultyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def _handle(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.server.lock:
+            self.server.count += 1
+            n = self.server.count
+            fault = n % self.server.every == 0
+            if fault:
+                self.server.failed += 1
+        if fault:
+            kind = (n // self.server.every) % 3
+            if kind == 2:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            text = b"<Error><Code>%s</Code></Error>" % (b"SlowDown" if kind == 0 else b"InternalError")
+            self.send_response(503 if kind == 0 else 500)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+            return
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.upstream_port, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "expect")}
+        conn.request(self.command, self.path, body=body if body or self.command in ("PUT", "POST") else None,
+                     headers=headers)
+        r = conn.getresponse()
+        data = r.read()
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in ("connection", "transfer-encoding", "content-length"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _handle
 
 
 def harness_sampled(item_id):

@@ -51,13 +51,14 @@ void fetcher_destroy(fetcher_t **self_p)
     }
 }
 
-/* "catalog", "user_items", "item_page" for logs. */
+/* "catalog", "user_items", "item_page", "user" for logs. */
 static const char *s_kind_name(int32_t kind)
 {
     switch (kind) {
     case PROTO_FETCH_CATALOG: return "catalog";
     case PROTO_FETCH_USER_ITEMS: return "user_items";
     case PROTO_FETCH_ITEM_PAGE: return "item_page";
+    case PROTO_FETCH_USER: return "user";
     default: return "unknown";
     }
 }
@@ -120,6 +121,12 @@ static proto_msg_t *s_result(fetcher_t *self, const proto_msg_t *task, const cha
         p->max_item_id = found ? f->target_id : 0;
         p->more = false;
     }
+    else if (f->kind == PROTO_FETCH_USER) {
+        /* one profile, no items, nothing to page */
+        p->n_items = 0;
+        p->max_item_id = 0;
+        p->more = false;
+    }
     else if (scan) {
         p->n_items = scan->n_items;
         p->max_item_id = scan->max_item_id;
@@ -170,8 +177,9 @@ static int s_check(const proto_msg_t *task, char *reason, size_t size)
         return -1;
     }
     const proto_fetch_t *f = &task->u.fetch;
-    if (f->kind == PROTO_FETCH_USER_ITEMS || f->kind == PROTO_FETCH_ITEM_PAGE) {
-        const char *what = f->kind == PROTO_FETCH_USER_ITEMS ? "user id" : "item id";
+    if (f->kind == PROTO_FETCH_USER_ITEMS || f->kind == PROTO_FETCH_ITEM_PAGE
+        || f->kind == PROTO_FETCH_USER) {
+        const char *what = f->kind == PROTO_FETCH_ITEM_PAGE ? "item id" : "user id";
         if (f->target_id <= 0)
             snprintf(reason, size, "invalid %s task: target_id %lld (want the %s, > 0)",
                      s_kind_name(f->kind), (long long) f->target_id, what);
@@ -183,8 +191,10 @@ static int s_check(const proto_msg_t *task, char *reason, size_t size)
     }
     if (f->kind != PROTO_FETCH_CATALOG)
         snprintf(reason, size,
-                 "invalid fetch task: kind %d (want %d catalog, %d user_items or %d item_page)",
-                 (int) f->kind, PROTO_FETCH_CATALOG, PROTO_FETCH_USER_ITEMS, PROTO_FETCH_ITEM_PAGE);
+                 "invalid fetch task: kind %d (want %d catalog, %d user_items, %d item_page or "
+                 "%d user)",
+                 (int) f->kind, PROTO_FETCH_CATALOG, PROTO_FETCH_USER_ITEMS, PROTO_FETCH_ITEM_PAGE,
+                 PROTO_FETCH_USER);
     else if (f->catalog_id <= 0)
         snprintf(reason, size, "invalid fetch task: catalog_id %d (want > 0)", (int) f->catalog_id);
     else if (f->page < 1)
@@ -217,6 +227,10 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
     else if (f->kind == PROTO_FETCH_ITEM_PAGE) {
         req = VINTED_REQ_ITEM_PAGE;
         url_rc = vinted_item_page_url(self->vinted, f->target_id, url, sizeof(url));
+    }
+    else if (f->kind == PROTO_FETCH_USER) {
+        req = VINTED_REQ_WWW_API;
+        url_rc = vinted_user_url(self->vinted, f->target_id, url, sizeof(url));
     }
     else
         url_rc = vinted_catalog_url(self->vinted, f->catalog_id, f->page, f->per_page, url,
@@ -348,6 +362,12 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
             }
             if (page)
                 snprintf(err, sizeof(err), "no closing </html> in %zu bytes", resp.len);
+            else if (f->kind == PROTO_FETCH_USER) {
+                if (vinted_user_body_ok(resp.body, resp.len, err, sizeof(err))) {
+                    answer = s_result(self, task, url, &resp, NULL, NULL);
+                    break;
+                }
+            }
             else if (pager_scan(resp.body, resp.len,
                                 f->kind == PROTO_FETCH_CATALOG ? f->hwm : 0, &scan, err,
                                 sizeof(err))
@@ -529,6 +549,8 @@ typedef struct {
     int tokens;
     int sleeps;
     int refuse_after; /* refuse tokens after this many (-1: never) */
+    int64_t slept_ms; /* the last sleep asked for */
+    int64_t max_sleep_ms; /* no sleep may be longer (the settings' backoff cap) */
 } s_gate_t;
 
 static int s_gate_token(void *ctx)
@@ -548,7 +570,8 @@ static int s_gate_sleep(void *ctx, int64_t ms)
 {
     s_gate_t *g = ctx;
     g->sleeps++;
-    assert(ms >= 0 && ms <= 4);
+    g->slept_ms = ms;
+    assert(ms >= 0 && ms <= g->max_sleep_ms);
     return 0;
 }
 
@@ -587,7 +610,7 @@ void fetcher_test(bool verbose)
     snprintf(base, sizeof(base), "http://127.0.0.1:%d", srv.port);
     vinted_t *svc = vinted_new("pt", VINTED_API_SVC, base, base, "SelfTest/1", err, sizeof(err));
     assert(svc);
-    s_gate_t g = { 0, 0, -1 };
+    s_gate_t g = { 0, 0, -1, 0, 4 };
     session_gate_t gate = { s_gate_token, s_gate_pump, s_gate_sleep, &g };
     fetcher_settings_t cfg = { 2000, 1, 4, 3600000 };
     fetcher_t *f = fetcher_new(svc, &cfg, &gate);
@@ -912,6 +935,114 @@ void fetcher_test(bool verbose)
     answer = s_run(f, &srv, NULL, 0, task, &report, &served);
     assert(answer && answer->cmd == PROTO_NACK && answer->u.nack.permanent && served == 0);
     assert(strstr(answer->u.nack.reason, "item_page") && strstr(answer->u.nack.reason, "-2"));
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&task);
+    fetcher_destroy(&f);
+    vinted_destroy(&svc);
+
+    /* the seller's profile, on the www host; a backoff cap long enough to honour
+       the profile endpoint's usual Retry-After */
+    svc = vinted_new("pt", VINTED_API_SVC, base, "http://127.0.0.1:1", "SelfTest/1", err,
+                     sizeof(err));
+    assert(svc);
+    fetcher_settings_t cfg_user = { 2000, 1, 10000, 3600000 };
+    g.max_sleep_ms = 10000;
+    f = fetcher_new(svc, &cfg_user, &gate);
+    assert(f);
+    const char *profile_body = "{\"user\":{\"id\":555,\"login\":\"ana\",\"item_count\":4,"
+                               "\"feedback_count\":12,\"feedback_reputation\":0.97,"
+                               "\"city\":\"Lisboa\",\"country_title\":\"Portugal\"},\"code\":0}";
+    const s_reply_t profile = { 200, "Content-Type: application/json\r\n", profile_body };
+    task = s_task(22, 1, 0, 0);
+    task->u.fetch.catalog_id = 0;
+    task->u.fetch.kind = PROTO_FETCH_USER;
+    task->u.fetch.target_id = 555;
+    g.tokens = 0;
+    answer = s_run(f, &srv, (s_reply_t[]) { home, profile }, 2, task, &report, &served);
+    assert(answer && !report && served == 2 && g.tokens == 2 && answer->cmd == PROTO_RESULT);
+    p = &answer->u.page;
+    assert(p->kind == PROTO_FETCH_USER && p->target_id == 555 && p->http_status == 200);
+    assert(!p->error && !p->more && p->n_items == 0 && p->max_item_id == 0 && p->total_pages == 0);
+    assert(p->window_id == 7 && p->page == 1 && p->attempt == 1);
+    assert(p->body_len == strlen(profile_body) && memcmp(p->body, profile_body, p->body_len) == 0);
+    assert(strstr(p->url, "/api/v2/users/555") && !strstr(p->url, "/items"));
+    assert(s_server_saw(&srv, 1, "GET /api/v2/users/555 HTTP/1.1"));
+    assert(s_server_saw(&srv, 1, "Accept: application/json, text/plain, */*"));
+    assert(s_server_saw(&srv, 1, "access_token_web=tok1") && !s_server_saw(&srv, 1, "Platform:"));
+    assert(!s_server_saw(&srv, 1, "X-Anon-Id"));
+    proto_msg_destroy(&answer);
+    /* rate-limited: the Retry-After is honoured here, then the profile comes */
+    const s_reply_t r429u = { 429, "Retry-After: 7\r\n",
+                              "{\"code\":429,\"message_code\":\"too_many_requests\"}" };
+    g.sleeps = 0;
+    g.tokens = 0;
+    answer = s_run(f, &srv, (s_reply_t[]) { r429u, r429u, profile }, 3, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 3 && g.tokens == 3);
+    assert(g.sleeps == 2 && g.slept_ms == 7000 && answer->u.page.http_status == 200);
+    proto_msg_destroy(&answer);
+    /* ... a Retry-After beyond the cap goes back to the broker */
+    answer = s_run(f, &srv, (s_reply_t[]) { r429ra }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && !answer->u.nack.permanent && served == 1);
+    assert(answer->u.nack.retry_after_ms == 120000);
+    proto_msg_destroy(&answer);
+    /* ... and a limit that never lifts: six retries, then NACK */
+    g.sleeps = 0;
+    answer = s_run(f, &srv, (s_reply_t[]) { r429u, r429u, r429u, r429u, r429u, r429u, r429u }, 7,
+                   task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && !answer->u.nack.permanent && served == 7);
+    assert(g.sleeps == 6 && answer->u.nack.retry_after_ms == 7000);
+    assert(strstr(answer->u.nack.reason, "HTTP 429") && strstr(answer->u.nack.reason, "7 attempts"));
+    proto_msg_destroy(&answer);
+    /* 5xx backs off; 401 renews the session */
+    g.sleeps = 0;
+    answer = s_run(f, &srv, (s_reply_t[]) { r500, profile }, 2, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && g.sleeps == 1 && served == 2);
+    assert(g.slept_ms <= 10000);
+    proto_msg_destroy(&answer);
+    answer = s_run(f, &srv, (s_reply_t[]) { r401, home, profile }, 3, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 3 && answer->u.page.http_status == 200);
+    assert(s_server_saw(&srv, 1, "GET / HTTP/1.1") && s_server_saw(&srv, 2, "/api/v2/users/555 "));
+    proto_msg_destroy(&answer);
+    /* a seller who is gone: 404 is an observation, not an error */
+    const s_reply_t r404u = { 404, "", "{\"code\":104}" };
+    answer = s_run(f, &srv, (s_reply_t[]) { r404u }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 1 && !report);
+    p = &answer->u.page;
+    assert(p->http_status == 404 && !p->error && !p->more && p->n_items == 0);
+    assert(p->kind == PROTO_FETCH_USER && p->target_id == 555);
+    assert(p->body_len == strlen(r404u.body) && memcmp(p->body, r404u.body, p->body_len) == 0);
+    proto_msg_destroy(&answer);
+    /* unreadable profiles (broken JSON, or no user object): retried, then passed on */
+    const s_reply_t nouser = { 200, "", "{\"code\":0}" };
+    answer = s_run(f, &srv, (s_reply_t[]) { bad, nouser, profile }, 3, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 3 && !answer->u.page.error);
+    proto_msg_destroy(&answer);
+    answer = s_run(f, &srv, (s_reply_t[]) { nouser, nouser, nouser, nouser }, 4, task, &report,
+                   &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 4 && !answer->u.page.more);
+    assert(answer->u.page.error && strstr(answer->u.page.error, "malformed json after 4 attempts"));
+    assert(strstr(answer->u.page.error, "no user object") && answer->u.page.http_status == 200);
+    proto_msg_destroy(&answer);
+    /* 403 is a block, as everywhere */
+    answer = s_run(f, &srv, (s_reply_t[]) { r403 }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && !answer->u.nack.permanent && report);
+    assert(strcmp(report->u.report.event, "blocked") == 0);
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&report);
+    /* other statuses are permanent failures */
+    answer = s_run(f, &srv, (s_reply_t[]) { home, r410 }, 2, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && answer->u.nack.permanent);
+    assert(strstr(answer->u.nack.reason, "HTTP 410") && strstr(answer->u.nack.reason, "/users/555"));
+    proto_msg_destroy(&answer);
+    /* a user id is required; the page number is not looked at */
+    task->u.fetch.page = 0;
+    answer = s_run(f, &srv, (s_reply_t[]) { profile }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 1);
+    proto_msg_destroy(&answer);
+    task->u.fetch.target_id = 0;
+    answer = s_run(f, &srv, NULL, 0, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && answer->u.nack.permanent && served == 0);
+    assert(strstr(answer->u.nack.reason, "invalid user task") && strstr(answer->u.nack.reason, "user id"));
     proto_msg_destroy(&answer);
     proto_msg_destroy(&task);
     fetcher_destroy(&f);

@@ -6,12 +6,16 @@
       USER_ITEMS   {www}/api/v2/users/{target_id}/items?page=N&per_page=96 (both generations);
                    more = total_pages known and page < total_pages, at most 10 pages
       ITEM_PAGE    {www}/items/{target_id}, HTML (n_items 1, max_item_id = target_id)
+      USER         {www}/api/v2/users/{target_id}, the seller's profile {user:{...}}
+                   (both generations; n_items 0, more false; rate-limited quickly, so
+                   429 with Retry-After is routine)
     Outcomes:
       200 + an items array        RESULT(PAGE): the untouched body, what the pager saw
       200 + bad JSON              retried 3 times, then RESULT(PAGE) with error set
+                                  (USER: also JSON without a user object)
       200 HTML without </html>    (item pages) likewise, as a truncated page
-      404 on USER_ITEMS/ITEM_PAGE RESULT(PAGE) with http_status 404 and the body, no error:
-                                  a seller or an item that is gone is an observation
+      404 on USER_ITEMS,          RESULT(PAGE) with http_status 404 and the body, no error:
+          ITEM_PAGE or USER       a seller or an item that is gone is an observation
       401                         session renewed, retried at most twice, then NACK
       429, 5xx, network errors    backoff (Retry-After first), 6 retries, then NACK
       403                         session dropped, REPORT "blocked", NACK for the block backoff

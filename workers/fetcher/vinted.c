@@ -193,6 +193,43 @@ int vinted_user_items_url(const vinted_t *self, int64_t user_id, int32_t page, i
     return n < 0 || (size_t) n >= size ? -1 : 0;
 }
 
+int vinted_user_url(const vinted_t *self, int64_t user_id, char *buf, size_t size)
+{
+    if (user_id <= 0)
+        return -1;
+    int n = snprintf(buf, size, "%s/api/v2/users/%lld", self->www, (long long) user_id);
+    return n < 0 || (size_t) n >= size ? -1 : 0;
+}
+
+bool vinted_user_body_ok(const char *body, size_t len, char *err, size_t errlen)
+{
+    if (!body || len == 0) {
+        snprintf(err, errlen, "empty body");
+        return false;
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+    if (!root) {
+        size_t at = end && end >= body && end <= body + len ? (size_t) (end - body) : 0;
+        snprintf(err, errlen, "not JSON (error at byte %zu of %zu)", at, len);
+        return false;
+    }
+    while (end < body + len && isspace((unsigned char) *end))
+        end++;
+    bool ok = false;
+    if (end < body + len)
+        snprintf(err, errlen, "trailing data after the JSON at byte %zu of %zu",
+                 (size_t) (end - body), len);
+    else if (!cJSON_IsObject(root))
+        snprintf(err, errlen, "not a JSON object");
+    else if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "user")))
+        snprintf(err, errlen, "no user object");
+    else
+        ok = true;
+    cJSON_Delete(root);
+    return ok;
+}
+
 int vinted_item_page_url(const vinted_t *self, int64_t item_id, char *buf, size_t size)
 {
     if (item_id <= 0)
@@ -444,6 +481,12 @@ void vinted_test(bool verbose)
     assert(vinted_user_items_url(v, 7, 0, 96, url, sizeof(url)) == -1);
     volatile size_t small = 30; /* opaque to the compiler: the truncation is the point */
     assert(vinted_user_items_url(v, 7, 1, 96, url, small) == -1);
+    assert(vinted_user_url(v, 12345678901LL, url, sizeof(url)) == 0);
+    assert(strcmp(url, "https://www.vinted.co.uk/api/v2/users/12345678901") == 0);
+    assert(vinted_user_url(v, 0, url, sizeof(url)) == -1);
+    assert(vinted_user_url(v, -3, url, sizeof(url)) == -1);
+    small = 36; /* "https://www.vinted.co.uk/api/v2/users/7" needs 40 */
+    assert(vinted_user_url(v, 7, url, small) == -1);
     assert(vinted_item_page_url(v, 7340954839LL, url, sizeof(url)) == 0);
     assert(strcmp(url, "https://www.vinted.co.uk/items/7340954839") == 0);
     assert(vinted_item_page_url(v, 0, url, sizeof(url)) == -1);
@@ -482,6 +525,17 @@ void vinted_test(bool verbose)
     assert(vinted_html_complete(html, strlen(html)));
     assert(!vinted_html_complete(html, strlen(html) / 2));
     assert(!vinted_html_complete("", 0) && !vinted_html_complete(NULL, 0));
+
+    /* profile bodies: one object with a user object, nothing else */
+    char why[128];
+    const char *prof = "{\"user\":{\"id\":7,\"login\":\"ana\"},\"code\":0}\n";
+    assert(vinted_user_body_ok(prof, strlen(prof), why, sizeof(why)));
+    assert(!vinted_user_body_ok(prof, strlen(prof) / 2, why, sizeof(why)) && strstr(why, "not JSON"));
+    assert(!vinted_user_body_ok("{\"user\":{}} x", 14, why, sizeof(why)) && strstr(why, "trailing"));
+    assert(!vinted_user_body_ok("{\"code\":104}", 12, why, sizeof(why)) && strstr(why, "no user"));
+    assert(!vinted_user_body_ok("{\"user\":5}", 10, why, sizeof(why)) && strstr(why, "no user"));
+    assert(!vinted_user_body_ok("[1]", 3, why, sizeof(why)) && strstr(why, "not a JSON object"));
+    assert(!vinted_user_body_ok(NULL, 0, why, sizeof(why)) && strstr(why, "empty"));
 
     /* error bodies */
     assert(vinted_error_code("{\"code\":106}", 12) == 106);

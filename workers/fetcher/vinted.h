@@ -2,7 +2,8 @@
     place because Vinted changes it without notice: the valid sites and their
     currency and locale, the www and api hosts (overridable, tests point them
     at a simulator), the two catalog-search generations (v2 and svc-catalogue),
-    the tracking flow's sources (a seller's item list, the public item page),
+    the tracking flow's sources (a seller's item list and profile, the public
+    item page),
     the request headers each needs, and how to read the error bodies Vinted
     answers with (403 block pages, {"code":104} for a retired endpoint).
 */
@@ -38,7 +39,7 @@ typedef enum {
 typedef enum {
     VINTED_REQ_HOME = 0,    /* the www home page: a browser navigation */
     VINTED_REQ_CATALOG = 1, /* a catalog search: an XHR from the web app */
-    VINTED_REQ_WWW_API = 2, /* a v2 API call on the www host (seller items), in both generations */
+    VINTED_REQ_WWW_API = 2, /* a v2 API call on the www host (seller items, profile), in both generations */
     VINTED_REQ_ITEM_PAGE = 3, /* the public item page: a browser navigation, like the home page */
 } vinted_req_t;
 
@@ -96,6 +97,13 @@ int vinted_catalog_url(const vinted_t *self, int32_t catalog_id, int32_t page, i
    per_page is clamped to 1..96. 0 ok, -1 if it does not fit or user_id/page is out of range. */
 int vinted_user_items_url(const vinted_t *self, int64_t user_id, int32_t page, int32_t per_page,
                           char *buf, size_t size);
+/* A seller's public profile (counters, feedback, location), on the www host
+   whatever the generation: {www}/api/v2/users/U -> {user:{...}}.
+   0 ok, -1 if it does not fit or user_id <= 0. */
+int vinted_user_url(const vinted_t *self, int64_t user_id, char *buf, size_t size);
+/* True if a profile body is one complete JSON object holding a "user" object
+   (nothing but white space after it); false with the reason in err otherwise. */
+bool vinted_user_body_ok(const char *body, size_t len, char *err, size_t errlen);
 /* The public page of one item (HTML with the item in JSON-LD): {www}/items/I.
    0 ok, -1 if it does not fit or item_id <= 0. */
 int vinted_item_page_url(const vinted_t *self, int64_t item_id, char *buf, size_t size);

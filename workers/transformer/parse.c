@@ -1134,6 +1134,78 @@ s_removed(parse_ctx_t *ctx)
     return 0;
 }
 
+/* Why root holds no usable key (an array for "items", an object for "user"):
+   "body is not a JSON object", "items is not an array (null)", "no items array
+   (code 104: Not found)"... */
+static void
+s_missing(const cJSON *root, const char *key, bool array, char *detail, size_t cap)
+{
+    const cJSON *n = s_get(root, key);
+    const char *what = array ? "array" : "object";
+    if (!cJSON_IsObject(root)) {
+        snprintf(detail, cap, "body is not a JSON object");
+        return;
+    }
+    if (n) {
+        char r[96];
+        s_repr(r, sizeof r, n);
+        snprintf(detail, cap, "%s is not an %s (%s)", key, what, r);
+        return;
+    }
+    int64_t code = 0;
+    const char *msg = s_string(root, "message");
+    if (!msg)
+        msg = s_string(root, "message_code");
+    char m[80] = "";
+    if (msg)
+        s_show(m, sizeof m, msg);
+    if (s_uint(s_get(root, "code"), &code))
+        snprintf(detail, cap, "no %s %s (code %lld%s%s)", key, what, (long long) code,
+                 msg ? ": " : "", m);
+    else
+        snprintf(detail, cap, "no %s %s", key, what);
+}
+
+/* A seller's profile {user:{...}}: one users entry, or a quarantine record
+   (no user object: malformed_page; a bad or other id: id_missing, id_mismatch;
+   a kept text that is not UTF-8: text_invalid). */
+static int
+s_profile(parse_ctx_t *ctx, const cJSON *root)
+{
+    char detail[S_DETAIL], r[96];
+    const cJSON *user = s_get(root, "user");
+    if (!cJSON_IsObject(user)) {
+        s_missing(root, "user", false, detail, sizeof detail);
+        return s_reject_page(ctx, "malformed_page", detail);
+    }
+    proto_batch_t *b = ctx->batch;
+    b->quarantine = proto_msg_alloc(ctx->out, sizeof *b->quarantine);
+    if (!b->quarantine)
+        return -1;
+    ctx->cap = 1;
+    int64_t id = 0;
+    const cJSON *idn = s_get(user, "id");
+    if (!s_uint(idn, &id) || id <= 0) {
+        s_repr(r, sizeof r, idn);
+        snprintf(detail, sizeof detail, "user.id is not a positive integer: %s", r);
+        return s_reject_item(ctx, 0, "id_missing", detail, user);
+    }
+    if (id != ctx->page->target_id) {
+        snprintf(detail, sizeof detail, "the profile is user %lld, not %lld", (long long) id,
+                 (long long) ctx->page->target_id);
+        return s_reject_item(ctx, 0, "id_mismatch", detail, user);
+    }
+    static const char *const texts[] = {"login", "city", "country_title", "country_code", "country"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        const char *t = s_string(user, texts[i]);
+        if (t && !utf8_valid(t, strlen(t))) {
+            snprintf(detail, sizeof detail, "user.%s is not valid UTF-8 or contains NUL", texts[i]);
+            return s_reject_item(ctx, 0, "text_invalid", detail, user);
+        }
+    }
+    return s_seller(ctx, user, id);
+}
+
 /* ------------------------------------------------------------------ page */
 
 static void
@@ -1173,7 +1245,8 @@ parse_page(const proto_page_t *page, proto_msg_t *out)
 
     bool seller = page->kind == PROTO_FETCH_USER_ITEMS;
     bool item_page = page->kind == PROTO_FETCH_ITEM_PAGE;
-    if (!seller && !item_page && page->kind != PROTO_FETCH_CATALOG) {
+    bool profile = page->kind == PROTO_FETCH_USER;
+    if (!seller && !item_page && !profile && page->kind != PROTO_FETCH_CATALOG) {
         snprintf(detail, sizeof detail, "unknown page kind %d", (int) page->kind);
         return s_reject_page(&ctx, "malformed_page", detail);
     }
@@ -1182,8 +1255,15 @@ parse_page(const proto_page_t *page, proto_msg_t *out)
                  (long long) page->target_id);
         return s_reject_page(&ctx, "malformed_page", detail);
     }
+    if (profile && page->target_id <= 0) {
+        snprintf(detail, sizeof detail, "profile without a user id (target %lld)",
+                 (long long) page->target_id);
+        return s_reject_page(&ctx, "malformed_page", detail);
+    }
     if (item_page && page->http_status == 404)
         return s_removed(&ctx); /* an observation, not an error */
+    if (profile && page->http_status == 404)
+        return 0; /* the seller is gone: nothing to observe, not an error */
     if (page->error) {
         char e[160];
         s_show(e, sizeof e, page->error);
@@ -1231,26 +1311,13 @@ parse_page(const proto_page_t *page, proto_msg_t *out)
         rc = s_reject_page(&ctx, "malformed_page", detail);
         goto done;
     }
+    if (profile) {
+        rc = s_profile(&ctx, root);
+        goto done;
+    }
     const cJSON *items = s_get(root, "items");
     if (!cJSON_IsArray(items)) {
-        if (!cJSON_IsObject(root))
-            snprintf(detail, sizeof detail, "body is not a JSON object");
-        else if (items)
-            snprintf(detail, sizeof detail, "items is not an array");
-        else {
-            int64_t code = 0;
-            const char *msg = s_string(root, "message");
-            if (!msg)
-                msg = s_string(root, "message_code");
-            char m[80] = "";
-            if (msg)
-                s_show(m, sizeof m, msg);
-            if (s_uint(s_get(root, "code"), &code))
-                snprintf(detail, sizeof detail, "no items array (code %lld%s%s)", (long long) code,
-                         msg ? ": " : "", m);
-            else
-                snprintf(detail, sizeof detail, "no items array");
-        }
+        s_missing(root, "items", true, detail, sizeof detail);
         rc = s_reject_page(&ctx, "malformed_page", detail);
         goto done;
     }
