@@ -32,7 +32,7 @@ typedef struct {
     int32_t last_page;            /* last page to commit, 0 while unknown */
     int32_t pages_done;           /* pages 1..pages_done are committed and stored */
     uint8_t page_state[WINDOW_MAX_PAGES + 1]; /* WINDOW_PAGE_* bits per page */
-    int32_t fetch_attempt;        /* bumps each time a fetch task is dispatched again */
+    int32_t fetch_attempt;        /* bumps each time the window resumes after a broker restart */
     bool truncated;               /* stopped at the result cap before the mark */
     bool degraded;                /* a page was quarantined: keep the mark where it was */
     int64_t max_item_id;

@@ -848,7 +848,7 @@ static int s_get_field(s_dec_t *d, const msgpack_object *o, const s_field_t *f, 
         }
         else if (f->type == F_STAGE) {
             if (v < PROTO_STAGE_FETCH || v >= PROTO_STAGES)
-                problem = "is not a stage (1 fetch, 2 transform, 3 sink)";
+                problem = "is not a stage (1 fetch, 2 transform, 3 sink, 4 store)";
             else
                 *(proto_stage_t *)p = (proto_stage_t)v;
         }

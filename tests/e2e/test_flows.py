@@ -179,8 +179,17 @@ class FlowsTest(E2ETestCase):
             runs.append(run)
             self.assert_snapshots(run, expected, states)
             users = self.sim.truth_users()
-            for uid, login in self.pipe.query("SELECT user_id, login FROM user_snapshots WHERE run_id = %d" % run):
-                self.assertEqual(login, users[int(uid)]["login"])
+            for uid, login, feedback, reputation, followers, items, country in self.pipe.query(
+                    "SELECT user_id, login, feedback_count, feedback_reputation, followers_count, item_count, country"
+                    " FROM user_snapshots WHERE run_id = %d" % run):
+                t = users[int(uid)]
+                where = "run %d seller %s" % (run, uid)
+                self.assertEqual(login, t["login"], where)
+                self.assertEqual(int(feedback), int(t["feedback_count"]), where + " feedback_count")
+                self.assertEqual(decimal.Decimal(reputation), decimal.Decimal(str(t["feedback_reputation"])).quantize(
+                    decimal.Decimal("0.001"), rounding=decimal.ROUND_HALF_UP), where + " reputation")
+                self.assertEqual(int(followers), int(t["followers_count"]), where + " followers")
+                self.assertEqual(country, t["country_title"], where + " country")
             self.assertGreater(int(self.pipe.scalar("SELECT count(*) FROM user_snapshots WHERE run_id = %d" % run)), 0)
         self.wait_quiet()
         # prices changed and items sold in the simulator show up as such

@@ -1,4 +1,4 @@
-/*  vinted-fetcher - fetches catalog pages, seller item lists and item pages
+/*  vinted-fetcher - fetches catalog pages, seller item lists, seller profiles and item pages
     from Vinted for the broker: takes one fetch task at a time, answers with the raw page (RESULT) or a NACK,
     and asks the broker for a token before every request to Vinted. */
 #include <stdio.h>
@@ -40,8 +40,9 @@ int main(int argc, char **argv)
     };
     int rc = config_parse(opts, argc, argv, "vinted-fetcher",
                           "Fetches Vinted pages for the broker, one task at a time: catalog search\n"
-                          "pages, sellers' item lists (/api/v2/users/{id}/items, tracking) and public\n"
-                          "item pages (/items/{id}, tracking; a 404 there is an observation).");
+                          "pages, sellers' item lists (/api/v2/users/{id}/items, tracking), sellers'\n"
+                          "profiles (/api/v2/users/{id}, tracking) and public item pages (/items/{id},\n"
+                          "tracking); a 404 on a tracking source is an observation.");
     if (rc != 0)
         return rc > 0 ? 0 : 2;
 

@@ -206,7 +206,8 @@ static const char s_stored_sql[] =
 
 /* Snapshot columns after the key (item_id/user_id, run_id), and the tie-break
    order "earliest observation" means: observed_at first, then every column in
-   a fixed order ('?' marks a nullable column, '$' a nullable text one). */
+   a fixed order ('?' marks a nullable column, '$' a nullable text one, '!' a
+   column whose presence ranks first). */
 static const char *s_item_snapshot_columns[] = {
     "observed_at", "user_id", "price", "currency", "favourite_count", "view_count",
     "is_reserved", "is_hidden", "is_closed", "closing_action", "removed", NULL
@@ -220,8 +221,11 @@ static const char *s_user_snapshot_columns[] = {
     "positive_feedback_count", "neutral_feedback_count", "negative_feedback_count",
     "followers_count", "city", "country", NULL
 };
+/* A seller is seen twice per run: embedded in its item list (login only) and in its
+   profile (counters, feedback, location). The profile's observation wins, whatever
+   the order they arrive in. */
 static const char *s_user_snapshot_order[] = {
-    "observed_at", "$login", "?item_count", "?feedback_count", "?feedback_reputation",
+    "!feedback_count", "observed_at", "$login", "?item_count", "?feedback_count", "?feedback_reputation",
     "?positive_feedback_count", "?neutral_feedback_count", "?negative_feedback_count",
     "?followers_count", "$city", "$country", NULL
 };
@@ -362,7 +366,9 @@ static void s_cat_order(s_str_t *s, const char *t, const char **order)
 {
     for (const char **c = order; *c; c++) {
         const char *sep = c == order ? "" : ", ";
-        if (**c == '?')
+        if (**c == '!')
+            s_cat(s, "%s%s.%s IS NULL", sep, t, *c + 1);
+        else if (**c == '?')
             s_cat(s, "%s%s.%s IS NULL, coalesce(%s.%s, 0)", sep, t, *c + 1, t, *c + 1);
         else if (**c == '$')
             s_cat(s, "%s%s.%s IS NULL, coalesce(%s.%s, '') COLLATE \"C\"", sep, t, *c + 1, t,

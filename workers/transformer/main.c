@@ -1,5 +1,5 @@
 /*  main.c - vinted-transformer: takes TASK(PAGE) from the broker, turns the
-    raw Vinted response (a catalog page, a seller's list or an item page)
+    raw Vinted response (a catalog page, a seller's list or profile, or an item page)
     into a normalized batch (parse.h) and answers with
     RESULT(BATCH) under the same task id. Stateless and idempotent: the same
     page always yields the same batch, so redelivery is harmless.
@@ -98,7 +98,8 @@ main(int argc, char **argv)
         {NULL, NULL, NULL, NULL, NULL},
     };
     int rc = config_parse(opts, argc, argv, "vinted-transformer",
-                          "Turns raw Vinted pages (catalog, seller lists, item pages) into normalized batches.");
+                          "Turns raw Vinted pages (catalog, seller lists, seller profiles, item pages) into\n"
+                          "normalized batches.");
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     int64_t capacity = 0;

@@ -2065,6 +2065,167 @@ s_test_item_pages(bool verbose)
     proto_msg_destroy(&out);
 }
 
+/* A profile body (fixture, ' for ") of user 500, as the page of a USER fetch. */
+static proto_msg_t *
+s_run_profile(const char *fixture, int status)
+{
+    proto_msg_t *out = s_run_fixture(fixture, PROTO_FETCH_USER, 500, status);
+    const proto_batch_t *b = &out->u.batch;
+    assert(b->n_items == 0 && b->n_snapshots == 0 && b->n_photos == 0);
+    assert(b->target_id == 500 && b->fetched_at_ms == INT64_C(1764092806123));
+    return out;
+}
+
+static void
+s_expect_profile_rule(const char *fixture, const char *rule, int32_t pos, const char *detail)
+{
+    proto_msg_t *out = s_run_profile(fixture, 200);
+    const proto_batch_t *b = &out->u.batch;
+    assert(b->n_users == 0 && b->n_quarantine == 1);
+    s_streq(b->quarantine[0].rule, rule);
+    assert(b->quarantine[0].pos == pos && b->quarantine[0].raw_len > 0);
+    if (!strstr(b->quarantine[0].detail, detail)) {
+        fprintf(stderr, "parse: profile detail \"%s\", want \"%s\"\n", b->quarantine[0].detail, detail);
+        assert(0);
+    }
+    proto_msg_destroy(&out);
+}
+
+static void
+s_test_profile(bool verbose)
+{
+    if (verbose)
+        printf("   profiles:\n");
+    /* the shape the real API and the simulator serve, every key we map */
+    proto_msg_t *out = s_run_profile(
+        "{'user':{'id':500,'anon_id':'x','login':'ana_silva','real_name':null,'item_count':14,"
+        "'given_item_count':30,'taken_item_count':2,'followers_count':7,'following_count':1,"
+        "'positive_feedback_count':40,'neutral_feedback_count':2,'negative_feedback_count':1,"
+        "'feedback_reputation':0.97,'feedback_count':43,'city':'Porto','city_id':12345,"
+        "'country_id':16,'country_code':'PT','country_title':'Portugal','country_title_local':'Portugal',"
+        "'last_loged_on_ts':'2026-09-21T16:55:02+00:00','profile_url':'https://www.vinted.pt/member/500-ana',"
+        "'photo':null,'business':false,'verification':{'email':{'valid':true}},'locale':'pt'},'code':0}",
+        200);
+    const proto_batch_t *b = &out->u.batch;
+    assert(b->n_users == 1 && b->n_quarantine == 0);
+    const proto_user_snapshot_t *u = &b->users[0];
+    assert(u->user_id == 500);
+    s_streq(u->login, "ana_silva");
+    assert(u->item_count == 14 && u->feedback_count == 43 && u->feedback_reputation == 970);
+    assert(u->positive_feedback_count == 40 && u->neutral_feedback_count == 2);
+    assert(u->negative_feedback_count == 1 && u->followers_count == 7);
+    s_streq(u->city, "Porto");
+    s_streq(u->country, "Portugal");
+    {   /* it survives the wire */
+        uint8_t *wire = NULL;
+        size_t wire_len = 0;
+        char err[128];
+        assert(proto_encode(out, &wire, &wire_len) == 0);
+        proto_msg_t *back = proto_decode(wire, wire_len, err, sizeof err);
+        assert(back && back->body == PROTO_BODY_BATCH && back->u.batch.n_users == 1);
+        assert(back->u.batch.users[0].feedback_reputation == 970 && back->u.batch.target_id == 500);
+        s_streq(back->u.batch.users[0].country, "Portugal");
+        proto_msg_destroy(&back);
+        free(wire);
+    }
+    proto_msg_destroy(&out);
+
+    /* a new seller: no feedback yet, no city; counters as strings; the country by code */
+    out = s_run_profile("{'user':{'id':'500','login':'bo','item_count':'3','feedback_count':0,"
+                        "'feedback_reputation':0,'positive_feedback_count':0,'city':null,"
+                        "'country_title':'  ','country_code':'PT'}}", 200);
+    u = &out->u.batch.users[0];
+    assert(out->u.batch.n_users == 1 && u->user_id == 500 && u->item_count == 3);
+    assert(u->feedback_count == 0 && u->feedback_reputation == 0 && u->positive_feedback_count == 0);
+    assert(u->neutral_feedback_count == PROTO_NULL && u->followers_count == PROTO_NULL);
+    assert(!u->city);
+    s_streq(u->country, "PT");
+    proto_msg_destroy(&out);
+
+    /* reputations in thousandths, half up; unusable values and counters are NULL */
+    static const struct {
+        const char *rep;
+        int64_t want;
+    } reps[] = {
+        {"1", 1000}, {"1.0", 1000}, {"0.9725", 973}, {"0.9724", 972}, {"'0.5'", 500},
+        {"0.0005", 1}, {"0.0004", 0}, {"1.5", PROTO_NULL}, {"-0.1", PROTO_NULL},
+        {"'abc'", PROTO_NULL}, {"null", PROTO_NULL}, {"true", PROTO_NULL},
+    };
+    for (size_t i = 0; i < sizeof reps / sizeof reps[0]; i++) {
+        char fx[256];
+        snprintf(fx, sizeof fx, "{'user':{'id':500,'feedback_reputation':%s,'followers_count':-2,"
+                 "'item_count':1.5,'feedback_count':3000000000}}", reps[i].rep);
+        out = s_run_profile(fx, 200);
+        u = &out->u.batch.users[0];
+        assert(out->u.batch.n_users == 1 && out->u.batch.n_quarantine == 0);
+        if (u->feedback_reputation != reps[i].want) {
+            fprintf(stderr, "parse: reputation %s -> %lld\n", reps[i].rep, (long long) u->feedback_reputation);
+            assert(0);
+        }
+        assert(u->followers_count == PROTO_NULL && u->item_count == PROTO_NULL);
+        assert(u->feedback_count == PROTO_NULL && !u->login && !u->city && !u->country);
+        proto_msg_destroy(&out);
+    }
+
+    /* a seller who is gone: nothing to observe, and not an error */
+    static const char gone[] = "{\"code\":104,\"message\":\"Not found\"}";
+    out = s_run_kind(gone, sizeof gone - 1, PROTO_FETCH_USER, 500, 404);
+    assert(out->u.batch.n_users == 0 && out->u.batch.n_quarantine == 0 && out->u.batch.target_id == 500);
+    proto_msg_destroy(&out);
+    out = s_run_kind("<html>gone</html>", 17, PROTO_FETCH_USER, 500, 404);
+    assert(out->u.batch.n_users == 0 && out->u.batch.n_quarantine == 0);
+    proto_msg_destroy(&out);
+
+    /* whole pages that are no profile */
+    s_expect_profile_rule("{'code':104,'message':'Not found'}", "malformed_page", -1,
+                          "no user object (code 104: Not found)");
+    s_expect_profile_rule("{'user':null}", "malformed_page", -1, "user is not an object (null)");
+    s_expect_profile_rule("{'user':[1]}", "malformed_page", -1, "user is not an object");
+    s_expect_profile_rule("[{'user':{'id':500}}]", "malformed_page", -1, "not a JSON object");
+    s_expect_profile_rule("{'user':{'id':500}", "malformed_page", -1, "not JSON");
+    s_expect_profile_rule("{'user':{'id':500}} {}", "malformed_page", -1, "trailing data");
+    /* a profile that is not the one asked for, or has no id */
+    s_expect_profile_rule("{'user':{'login':'ana'}}", "id_missing", 0, "absent");
+    s_expect_profile_rule("{'user':{'id':-5}}", "id_missing", 0, "-5");
+    s_expect_profile_rule("{'user':{'id':501,'login':'x'}}", "id_mismatch", 0, "user 501, not 500");
+    /* a kept text that is not UTF-8 */
+    s_expect_profile_rule("{'user':{'id':500,'city':'Lisb\xc3'}}", "text_invalid", 0, "user.city");
+    s_expect_profile_rule("{'user':{'id':500,'login':'a\\u0000b'}}", "text_invalid", 0, "user.login");
+    /* a fetch that failed, another status, an empty body */
+    out = s_run_kind("{\"user\":{", 9, PROTO_FETCH_USER, 500, 200);
+    s_streq(out->u.batch.quarantine[0].rule, "malformed_page");
+    proto_msg_destroy(&out);
+    {
+        proto_page_t page;
+        memset(&page, 0, sizeof page);
+        page.http_status = 200;
+        page.kind = PROTO_FETCH_USER;
+        page.target_id = 500;
+        page.error = (char *) "malformed json after 4 attempts: no user object";
+        page.body = (uint8_t *) "{}";
+        page.body_len = 2;
+        proto_msg_t *m = proto_msg_new(PROTO_RESULT);
+        assert(m && parse_page(&page, m) == 0);
+        assert(m->u.batch.n_users == 0 && m->u.batch.n_quarantine == 1);
+        s_streq(m->u.batch.quarantine[0].rule, "malformed_page");
+        assert(strstr(m->u.batch.quarantine[0].detail, "no user object"));
+        proto_msg_destroy(&m);
+    }
+    out = s_run_kind("{}", 2, PROTO_FETCH_USER, 500, 500);
+    s_streq(out->u.batch.quarantine[0].rule, "http_error");
+    proto_msg_destroy(&out);
+    out = s_run_kind("", 0, PROTO_FETCH_USER, 500, 200);
+    s_streq(out->u.batch.quarantine[0].rule, "malformed_page");
+    proto_msg_destroy(&out);
+    /* a profile task needs its user */
+    out = s_run_fixture("{'user':{'id':500}}", PROTO_FETCH_USER, 0, 200);
+    assert(out->u.batch.n_users == 0 && out->u.batch.n_quarantine == 1);
+    assert(strstr(out->u.batch.quarantine[0].detail, "without a user id"));
+    proto_msg_destroy(&out);
+    if (verbose)
+        printf("   profiles: OK\n");
+}
+
 /* Mutated tracking pages never crash and always give a well-formed batch. */
 static void
 s_test_tracking_mutations(bool verbose)
@@ -2079,10 +2240,15 @@ s_test_tracking_mutations(bool verbose)
         "<html><head>" S_CRUMBS "<script type=\"application/ld+json\">{\"@type\":\"Product\",\"productID\":\"777\","
         "\"offers\":{\"price\":\"12.50\",\"priceCurrency\":\"EUR\",\"availability\":\"https://schema.org/SoldOut\"}}"
         "</script></head></html>";
-    const char *seeds[] = {seller, item};
-    const int32_t kinds[] = {PROTO_FETCH_USER_ITEMS, PROTO_FETCH_ITEM_PAGE};
+    char *profile = s_fixture(
+        "{'user':{'id':500,'login':'ana','item_count':4,'feedback_count':12,'feedback_reputation':0.97,"
+        "'positive_feedback_count':11,'neutral_feedback_count':1,'negative_feedback_count':0,"
+        "'followers_count':3,'city':'Lisboa','country_title':'Portugal'},'code':0}");
+    const char *seeds[] = {seller, item, profile};
+    const int32_t kinds[] = {PROTO_FETCH_USER_ITEMS, PROTO_FETCH_ITEM_PAGE, PROTO_FETCH_USER};
+    static const char *const names[] = {"seller", "item", "profile"};
     uint32_t rng = 777;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         size_t seed_len = strlen(seeds[k]);
         char *buf = malloc(seed_len + 64);
         assert(buf);
@@ -2111,14 +2277,19 @@ s_test_tracking_mutations(bool verbose)
                     break;
             }
             proto_msg_t *m = s_run_kind(buf, len, kinds[k], kinds[k] == PROTO_FETCH_ITEM_PAGE ? 777 : 500, 200);
-            observed += (int) m->u.batch.n_snapshots;
+            observed += (int) (m->u.batch.n_snapshots + m->u.batch.n_users);
+            /* a profile gives one users entry or one quarantine record, never both */
+            if (kinds[k] == PROTO_FETCH_USER)
+                assert(m->u.batch.n_users + m->u.batch.n_quarantine == 1
+                       && m->u.batch.n_snapshots == 0 && m->u.batch.n_photos == 0);
             proto_msg_destroy(&m);
         }
         if (verbose)
-            printf("   mutations: 1000 %s pages, %d snapshots\n", k ? "item" : "seller", observed);
+            printf("   mutations: 1000 %s pages, %d observations\n", names[k], observed);
         free(buf);
     }
     free(seller);
+    free(profile);
 }
 
 void
@@ -2544,6 +2715,7 @@ parse_test(bool verbose)
     s_test_photos(verbose);
     s_test_seller(verbose);
     s_test_item_pages(verbose);
+    s_test_profile(verbose);
     s_test_tracking_mutations(verbose);
 
     /* the condition labels */

@@ -12,6 +12,15 @@
                               snapshot with removed=true; 200 is one snapshot
                               from the JSON-LD Product's offer (SoldOut or
                               OutOfStock: closed, "sold").
+      PROTO_FETCH_USER        a seller's profile (/api/v2/users/{target_id},
+                              {user:{...}}): 200 is one users entry (keys
+                              id, login, item_count, feedback_count,
+                              feedback_reputation 0..1 -> thousandths half
+                              up, positive_/neutral_/negative_feedback_count,
+                              followers_count, city, country_title, else
+                              country_code, else country; a counter absent
+                              or unusable is PROTO_NULL); 404 is no record
+                              at all (the seller is gone: not an error).
 
     Both API generations are understood, item by item, by the keys present:
     v2 items (brand_title, size_title, status, absolute url, photo{...}) and
@@ -31,6 +40,10 @@
     price_not_positive, currency_unknown (for a price shown; an absent price
     is a NULL price, not an error), id_mismatch (the Product's productID/sku
     is another item).
+    Profile rules: malformed_page (pos -1: no user object, not JSON, a
+    fetch error, no target_id), and at pos 0 with raw = the user object:
+    id_missing (user.id not a positive integer), id_mismatch (another user
+    than target_id), text_invalid (login, city or a country key not UTF-8).
     Photos (item_id, photo_id, url, is_main, position): v2 `photo` is the main
     one at position 0; `photos[]` gives position = index, is_main = its flag,
     else the first one when no other is main. A photo without a positive
