@@ -648,35 +648,46 @@ static void s_counted_idle(broker_t *self, window_t *w)
 
 /* -------------------------------------------------------------- images */
 
-static int s_image_task(void *arg, const int64_t *cols, const char *url)
+static int s_image_collect(void *arg, const int64_t *cols, const char *url)
 {
-    void **ctx = arg;
-    broker_t *self = ctx[0];
-    window_t *w = ctx[1];
+    zlistx_t *tasks = arg;
     proto_msg_t *msg = proto_msg_new(PROTO_TASK);
     msg->body = PROTO_BODY_IMAGE;
-    msg->u.image.window_id = w->parent_id;
     msg->u.image.item_id = cols[0];
     msg->u.image.photo_id = cols[1];
-    msg->u.image.url = (char *) (url ? url : "");
-    s_task_new(self, PROTO_STAGE_STORE, w->id, 0, msg);
-    msg->u.image.url = NULL;
-    proto_msg_destroy(&msg);
-    w->expected++;
+    msg->u.image.url = proto_msg_strdup(msg, url ? url : "");
+    zlistx_add_end(tasks, msg);
     return 0;
 }
 
-/* The photos a committed catalog window brought in: all photos of sampled items (and, with
-   VINTED_IMAGES=main, the main photo of every item), those not stored yet. */
+static void s_msg_destructor(void **item)
+{
+    proto_msg_destroy((proto_msg_t **) item);
+}
+
+/* The photos a committed catalog window (or tracking run) brought in: all photos of sampled
+   items (and, with VINTED_IMAGES=main, the main photo of every item), those not stored yet.
+   An images window is created only when there is something to fetch. */
 static void s_images_start(broker_t *self, int64_t parent_id, int32_t catalog_id, window_t *existing)
 {
     if (self->cfg.images_off && !existing)
         return;
+    zlistx_t *tasks = zlistx_new();
+    zlistx_set_destructor(tasks, s_msg_destructor);
+    if (store_photos_to_fetch(self->store, parent_id, self->cfg.sample_threshold, self->cfg.images_main,
+                              s_image_collect, tasks) != 0) {
+        zlistx_destroy(&tasks);
+        if (existing)
+            s_window_failed(self, existing, "cannot read the photos to fetch from the database");
+        return;
+    }
     window_t *w = existing;
-    if (!w) {
+    if (!w && zlistx_size(tasks) > 0) {
         int64_t now_s = clock_wall_ms() / 1000, id = 0;
-        if (store_window_create(self->store, catalog_id, now_s, now_s + 1, "images", &id) != 0)
+        if (store_window_create(self->store, catalog_id, now_s, now_s + 1, "images", &id) != 0) {
+            zlistx_destroy(&tasks);
             return;
+        }
         store_window_set_parent(self->store, id, parent_id);
         w = window_new(id, catalog_id, now_s, now_s + 1);
         w->kind = WINDOW_IMAGES;
@@ -685,13 +696,17 @@ static void s_images_start(broker_t *self, int64_t parent_id, int32_t catalog_id
         s_window_add(self, w);
         store_window_start(self->store, w);
     }
-    w->expected = w->completed = 0;
-    void *ctx[] = { self, w };
-    if (store_photos_to_fetch(self->store, parent_id, self->cfg.sample_threshold, self->cfg.images_main, s_image_task,
-                              ctx) != 0) {
-        s_window_failed(self, w, "cannot read the photos to fetch from the database");
+    if (!w) {
+        zlistx_destroy(&tasks);
         return;
     }
+    w->expected = w->completed = 0;
+    for (proto_msg_t *msg = zlistx_first(tasks); msg; msg = zlistx_next(tasks)) {
+        msg->u.image.window_id = parent_id;
+        s_task_new(self, PROTO_STAGE_STORE, w->id, 0, msg);
+        w->expected++;
+    }
+    zlistx_destroy(&tasks);
     log_info("images window started", "window=%" PRId64 " for_window=%" PRId64 " photos=%d", w->id, parent_id,
              w->expected);
     if (w->outstanding == 0)
