@@ -208,9 +208,15 @@ class CatalogTest(E2ETestCase):
                         "their logs %s" % (done, log_pages))
 
     def test_faults_lose_nothing(self):
+        self.faults_lose_nothing("v2")
+
+    def test_faults_lose_nothing_svc(self):
+        self.faults_lose_nothing("svc")
+
+    def faults_lose_nothing(self, generation):
         catalogs = [221, 1242]
-        self.start_sim(seed=4, catalogs=catalogs, initial=300, generation="v2", bad_every=37)
-        self.start_pipeline(api="v2")
+        self.start_sim(seed=4, catalogs=catalogs, initial=300, generation=generation, bad_every=37)
+        self.start_pipeline(api=generation)
         self.sim.reset_stats()
         self.sim.faults([
             {"kind": "429", "count": 2, "retry_after": 1},
@@ -218,7 +224,7 @@ class CatalogTest(E2ETestCase):
             {"kind": "truncate", "count": 1},
             {"kind": "malformed", "count": 1},
             {"kind": "expire_session", "count": 1},
-            {"kind": "403", "count": 1, "style": "json"},
+            {"kind": "403", "count": 1, "style": "json" if generation == "v2" else "datadome"},
         ])
         t0 = time.monotonic()
         self.rounds(catalogs, 3, new=150, bumps=10)
