@@ -7,10 +7,11 @@
 #   make test-asan  the suite against the sanitizer build only
 #   make bench      throughput of the catalog flow, printed as figures
 #   make deps       install the Debian packages needed to build and test (as root)
+#   make run-sim    run the whole pipeline here against the simulator (make run: the live site)
 
 CC      ?= cc
 SAN     ?= 0
-PKGS     = libczmq libzmq libcurl msgpack libcjson
+PKGS     = libczmq libzmq libcurl msgpack libcjson libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PG_INC     := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
@@ -94,7 +95,12 @@ test-asan: asan
 bench: all
 	python3 tests/bench/catalog_throughput.py --catalogs 40
 
+run:     # the whole pipeline here against the live site (deploy/run-local.sh --help)
+	deploy/run-local.sh
+run-sim: # the same against the simulated Vinted, offline
+	deploy/run-local.sh --simulate
+
 clean:
 	rm -rf build build-asan bin bin-asan
 
-.PHONY: all asan deps test test-quick test-asan bench clean
+.PHONY: all asan deps test test-quick test-asan bench clean run run-sim

@@ -37,6 +37,7 @@
 #include "common/raw.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "proto/proto.h"
 
 typedef struct {
@@ -65,8 +66,19 @@ typedef struct {
     void *queue_handle;  /* in queue[stage] while queued */
     int64_t deadline;    /* mono ms */
     int64_t not_before;  /* mono ms */
+    int64_t dispatched_at; /* mono ms, last dispatch */
     int deliveries;
 } task_t;
+
+/* What the broker publishes to Prometheus (all NULL when metrics are off). */
+typedef struct {
+    metrics_series_t *workers[PROTO_STAGES], *queued[PROTO_STAGES], *inflight[PROTO_STAGES];
+    metrics_series_t *completed[PROTO_STAGES];
+    metrics_series_t *dispatched, *redelivered, *nacked, *invalid_frames, *tokens, *token_waiters;
+    metrics_series_t *backoff, *rate, *open_windows, *batch_commit;
+    metrics_series_t *windows[4][4]; /* kind x state */
+    int64_t next_publish, next_windows; /* mono ms */
+} broker_metrics_t;
 
 struct _broker_t {
     broker_config_t cfg;
@@ -88,6 +100,7 @@ struct _broker_t {
     char last_error[512];
     uint64_t results[PROTO_STAGES];   /* tasks completed per stage */
     uint64_t dispatched, redelivered, nacked, invalid_frames;
+    broker_metrics_t metrics;
 };
 
 static void s_window_failed(broker_t *self, window_t *w, const char *reason);
@@ -267,6 +280,7 @@ static void s_dispatch(broker_t *self)
                 task->queue_handle = NULL;
                 task->peer = peer;
                 task->deliveries++;
+                task->dispatched_at = now;
                 int64_t timeout = self->cfg.task_timeout_ms;
                 task->deadline = now + timeout;
                 peer->inflight++;
@@ -759,6 +773,8 @@ static void s_on_result(broker_t *self, peer_t *peer, proto_msg_t *msg)
     self->results[task->stage]++;
     proto_body_t sent = task->body;
     int64_t window_id = task->window_id;
+    if (sent == PROTO_BODY_BATCH && msg->body == PROTO_BODY_COMMIT)
+        metrics_observe(self->metrics.batch_commit, (double) (clock_mono_ms() - task->dispatched_at) / 1000.0);
     zhashx_delete(self->tasks, key);
 
     window_t *w = s_window(self, window_id);
@@ -1249,6 +1265,89 @@ static void s_on_control_message(broker_t *self)
     zmsg_destroy(&zmsg);
 }
 
+/* ------------------------------------------------------------- metrics */
+
+static void s_metrics_init(broker_t *self)
+{
+    metrics_t *m = self->cfg.metrics;
+    broker_metrics_t *bm = &self->metrics;
+    if (!m)
+        return;
+    metrics_family_t *workers = metrics_family(m, METRICS_GAUGE, "vinted_broker_workers",
+        "Live workers per stage (a worker silent past the heartbeat liveness is dropped)", "stage", NULL, 0);
+    metrics_family_t *queued = metrics_family(m, METRICS_GAUGE, "vinted_broker_queued_tasks",
+        "Tasks waiting for a worker, per stage", "stage", NULL, 0);
+    metrics_family_t *inflight = metrics_family(m, METRICS_GAUGE, "vinted_broker_inflight_tasks",
+        "Tasks dispatched and not yet answered, per stage", "stage", NULL, 0);
+    metrics_family_t *completed = metrics_family(m, METRICS_COUNTER, "vinted_broker_tasks_completed_total",
+        "Tasks answered with a result, per stage", "stage", NULL, 0);
+    for (int s = PROTO_STAGE_FETCH; s < PROTO_STAGES; s++) {
+        const char *name = proto_stage_name((proto_stage_t) s);
+        bm->workers[s] = metrics_series(workers, name);
+        bm->queued[s] = metrics_series(queued, name);
+        bm->inflight[s] = metrics_series(inflight, name);
+        bm->completed[s] = metrics_series(completed, name);
+    }
+    bm->dispatched = metrics_counter(m, "vinted_broker_tasks_dispatched_total", "Task dispatches to workers, redeliveries included");
+    bm->redelivered = metrics_counter(m, "vinted_broker_tasks_redelivered_total",
+        "Tasks put back in the queue (worker lost, deadline passed, or refused and retried)");
+    bm->nacked = metrics_counter(m, "vinted_broker_tasks_nacked_total", "Tasks refused by a worker (NACK)");
+    bm->invalid_frames = metrics_counter(m, "vinted_broker_invalid_frames_total", "Malformed messages from workers, rejected");
+    bm->tokens = metrics_counter(m, "vinted_broker_tokens_granted_total", "Request tokens granted to fetchers (requests to Vinted)");
+    bm->token_waiters = metrics_gauge(m, "vinted_broker_token_waiters", "Fetchers waiting for a request token");
+    bm->backoff = metrics_gauge(m, "vinted_broker_backoff_seconds", "Seconds left of the pause of all fetching after a 403 block");
+    bm->rate = metrics_gauge(m, "vinted_broker_rate_per_minute", "Request budget: most requests per minute to Vinted");
+    bm->open_windows = metrics_gauge(m, "vinted_broker_open_windows", "Windows the broker holds open (pending or running)");
+    metrics_family_t *windows = metrics_family(m, METRICS_GAUGE, "vinted_broker_windows",
+        "Windows in the database by kind and state (refreshed every few seconds)", "kind,state", NULL, 0);
+    for (int k = WINDOW_CATALOG; k <= WINDOW_IMAGES; k++)
+        for (int st = WINDOW_PENDING; st <= WINDOW_FAILED; st++)
+            bm->windows[k][st] = metrics_series(windows, window_kind_name((window_kind_t) k),
+                                                window_state_name((window_state_t) st));
+    bm->batch_commit = metrics_series(metrics_family(m, METRICS_HISTOGRAM, "vinted_broker_batch_commit_seconds",
+        "From a batch dispatched to a sink to its COMMIT, as the broker sees it", NULL,
+        metrics_latency_buckets, metrics_latency_buckets_n));
+}
+
+/* Mirror the broker's state into the registry: every 200 ms, and the windows
+   table (one query) every 5 s. */
+static void s_metrics_publish(broker_t *self)
+{
+    broker_metrics_t *bm = &self->metrics;
+    int64_t now = clock_mono_ms();
+    if (!self->cfg.metrics || now < bm->next_publish)
+        return;
+    bm->next_publish = now + 200;
+    int workers[PROTO_STAGES] = { 0 }, inflight[PROTO_STAGES] = { 0 };
+    for (peer_t *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers)) {
+        workers[p->stage]++;
+        inflight[p->stage] += p->inflight;
+    }
+    for (int s = PROTO_STAGE_FETCH; s < PROTO_STAGES; s++) {
+        metrics_set(bm->workers[s], workers[s]);
+        metrics_set(bm->inflight[s], inflight[s]);
+        metrics_set(bm->queued[s], (double) zlistx_size(self->queue[s]));
+        metrics_set(bm->completed[s], (double) self->results[s]);
+    }
+    metrics_set(bm->dispatched, (double) self->dispatched);
+    metrics_set(bm->redelivered, (double) self->redelivered);
+    metrics_set(bm->nacked, (double) self->nacked);
+    metrics_set(bm->invalid_frames, (double) self->invalid_frames);
+    metrics_set(bm->tokens, (double) self->rate.granted);
+    metrics_set(bm->token_waiters, (double) zlistx_size(self->token_waiters));
+    metrics_set(bm->backoff, self->rate.paused_until > now ? (double) (self->rate.paused_until - now) / 1000.0 : 0);
+    metrics_set(bm->rate, self->cfg.rate_per_min);
+    metrics_set(bm->open_windows, (double) zhashx_size(self->windows));
+    if (now >= bm->next_windows) {
+        bm->next_windows = now + 5000;
+        int64_t counts[4] = { 0 }, by_kind[4][4] = { { 0 } };
+        if (store_window_counts(self->store, counts, by_kind) == 0)
+            for (int k = 0; k < 4; k++)
+                for (int st = 0; st < 4; st++)
+                    metrics_set(bm->windows[k][st], (double) by_kind[k][st]);
+    }
+}
+
 /* ---------------------------------------------------------------- life */
 
 broker_t *broker_new(const broker_config_t *config)
@@ -1302,6 +1401,7 @@ broker_t *broker_new(const broker_config_t *config)
     self->token_waiters = zlistx_new();
     zlistx_set_destructor(self->token_waiters, (zlistx_destructor_fn *) zstr_free);
     ratelimit_init(&self->rate, config->rate_per_min, clock_mono_ms());
+    s_metrics_init(self);
     store_windows_open(self->store, s_window_loaded, self);
     s_start_windows(self);
     log_info("broker started", "workers=%s control=%s catalogs=%d window_ms=%" PRId64 " rate_per_min=%g",
@@ -1353,6 +1453,7 @@ int broker_run(broker_t *self)
         s_sweep(self);
         s_grant_tokens(self);
         s_dispatch(self);
+        s_metrics_publish(self);
     }
     log_info("broker stopping", "open_windows=%zu tasks=%zu", zhashx_size(self->windows), zhashx_size(self->tasks));
     return 0;

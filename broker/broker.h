@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/metrics.h"
+
 #define BROKER_MAX_CATALOGS 256
 
 typedef struct {
@@ -26,6 +28,7 @@ typedef struct {
     int64_t track_every_ms;   /* a tracking run this often (0: only on request) */
     bool images_off;          /* no images windows */
     bool images_main;         /* also the main photo of every item, not only the sample's photos */
+    metrics_t *metrics;       /* Prometheus registry (borrowed), or NULL when metrics are off */
 } broker_config_t;
 
 typedef struct _broker_t broker_t;

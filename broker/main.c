@@ -6,6 +6,7 @@
 #include "broker/broker.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/sample.h"
 
 static config_opt_t s_opts[] = {
@@ -21,6 +22,7 @@ static config_opt_t s_opts[] = {
     { "images", "VINTED_IMAGES", "sampled", "photos to store: sampled (all photos of sampled items), main (also the main photo of every item), off", NULL },
     { "task-timeout", "VINTED_TASK_TIMEOUT", "10m", "a task unanswered this long is dispatched again", NULL },
     { "max-attempts", "VINTED_MAX_ATTEMPTS", "8", "refusals of one task before its window fails", NULL },
+    METRICS_CONFIG_OPTS,
     { NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -91,10 +93,16 @@ int main(int argc, char **argv)
     cfg.images_off = strcmp(images, "off") == 0;
     cfg.images_main = strcmp(images, "main") == 0;
     cfg.max_attempts = (int) attempts;
+    rc = metrics_setup(s_opts, &cfg.metrics);
+    if (rc != 0)
+        return rc;
     broker_t *broker = broker_new(&cfg);
-    if (!broker)
+    if (!broker) {
+        metrics_destroy(&cfg.metrics);
         return 1;
+    }
     rc = broker_run(broker);
     broker_destroy(&broker);
+    metrics_destroy(&cfg.metrics);
     return rc;
 }

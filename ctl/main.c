@@ -1,38 +1,65 @@
-/*  vinted-ctl - talk to the broker's control endpoint: push windows, show status. */
+/*  vinted-ctl - the command-line client: push windows and backfills to the broker's
+    control endpoint, show its status, and read the reports (prices, data quality,
+    catalogs, an HTML page) straight from PostgreSQL. main.c parses the command
+    line and dispatches the verbs; the work lives in control.c (broker requests),
+    backfill.c, report.c (SQL reports), html.c and svg.c (the HTML report) and
+    bar.c (terminal bars). */
 #include <cjson/cJSON.h>
 #include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "ctl/backfill.h"
+#include "ctl/control.h"
+#include "ctl/html.h"
+#include "ctl/report.h"
 #include "proto/proto.h"
 
 static config_opt_t s_opts[] = {
     { "control", "VINTED_CONTROL", "tcp://127.0.0.1:5556", "the broker's control endpoint", NULL },
-    { "catalog", NULL, NULL, "window: the catalog id", NULL },
-    { "from", NULL, NULL, "window: start of the time range (UTC, e.g. 2026-11-25T10:00:00Z; default: one window ago)", NULL },
-    { "to", NULL, NULL, "window: end of the time range (UTC; default: now)", NULL },
-    { "wait", NULL, "flag", "window: wait until the window is committed; exit non-zero if it fails", NULL },
-    { "window", NULL, NULL, "get: the window id", NULL },
-    { "flow", NULL, NULL, "replay: the flow whose raw pages to replay (catalog)", NULL },
-    { "timeout", "VINTED_CTL_TIMEOUT", NULL, "how long to wait for the broker (default 10s, or 6h with --wait)", NULL },
-    { "json", NULL, "flag", "print the broker's answer as JSON", NULL },
+    { "pg", "VINTED_PG", "", "prices, quality, catalogs, report: libpq connection string or URI (empty: libpq PG* variables)", NULL },
+    { "catalog", NULL, NULL, "window, backfill: the catalog id; prices: only this catalog", NULL },
+    { "from", NULL, NULL, "window, backfill, replay: start of the time range (UTC, e.g. 2026-11-25T10:00:00Z; window default: one window ago)", NULL },
+    { "to", NULL, NULL, "window, backfill, replay: end of the time range (UTC; window default: now)", NULL },
+    { "wait", NULL, "flag", "window, replay, track: wait until the window is committed; exit non-zero if it fails", NULL },
+    { "window", NULL, NULL, "get: the window id; backfill: window length (default VINTED_WINDOW, else 1h)", NULL },
+    { "flow", NULL, NULL, "replay: the flow whose raw pages to replay (catalog or tracking)", NULL },
+    { "brand", NULL, NULL, "prices: only this brand (exact)", NULL },
+    { "condition", NULL, NULL, "prices: only this condition (exact text, as the site writes it)", NULL },
+    { "since", NULL, NULL, "prices, quality, report: only data since this UTC time, or this long ago (24h, 7d)", NULL },
+    { "by", NULL, "catalog", "prices: group by catalog, brand, condition or size", NULL },
+    { "search", NULL, NULL, "catalogs: only catalogs whose name (or id) contains this text", NULL },
+    { "html", NULL, NULL, "report: the HTML file to write", NULL },
+    { "timeout", "VINTED_CTL_TIMEOUT", NULL, "how long to wait for the broker (default 10s, or 6h with --wait and backfill)", NULL },
+    { "json", NULL, "flag", "print the answer as JSON (for scripts)", NULL },
     { NULL, NULL, NULL, NULL, NULL },
 };
 
 static const char *s_summary =
-    "Commands:\n"
+    "Commands (broker, over the control endpoint):\n"
     "  window --catalog ID [--from T --to T] [--wait]   push an ad-hoc window job\n"
+    "  backfill --catalog ID --from T --to T [--window 1h]\n"
+    "                                                  split the range into windows, push them and follow\n"
+    "                                                  them to the end (progress bar on a terminal)\n"
     "  replay --flow catalog --from T --to T [--wait]  feed the raw pages fetched in [T, T) back\n"
     "                                                  through transformer and sink (idempotent)\n"
     "  track [--wait]                                  a tracking run now (snapshots of the sampled items)\n"
     "  get --window ID                                 one window's state\n"
     "  status                                          workers, queues, windows, budget, last error\n"
-    "Exit status: 0 ok; 1 the broker answered with an error (or the window failed);\n"
-    "2 bad arguments; 3 the broker could not be reached or could not do it (database error).";
+    "Commands (PostgreSQL, --pg / VINTED_PG):\n"
+    "  prices [--catalog ID] [--brand B] [--condition C] [--since T] [--by catalog|brand|condition|size]\n"
+    "                                                  count, min, p25, median, p75, max, mean per group and\n"
+    "                                                  currency, with a histogram\n"
+    "  quality [--since T]                             per-window data-quality reports, quarantine by rule\n"
+    "  catalogs [--search TEXT]                        catalog ids (with names once the catalogs table exists)\n"
+    "  report --html FILE [--since T]                  one self-contained HTML page with charts\n"
+    "Exit status: 0 ok; 1 the broker answered with an error (or a window failed);\n"
+    "2 bad arguments; 3 the broker or the database could not be reached or could not do it.";
 
 static void s_print_status(const char *json)
 {
@@ -87,56 +114,6 @@ static void s_print_status(const char *json)
     cJSON_Delete(root);
 }
 
-/* One request, one reply, on a fresh DEALER socket (so a late answer to an
-   abandoned request can never be read as the answer to this one).
-   NULL with *unreachable set when no answer came within timeout_ms. */
-static proto_msg_t *s_request(const char *endpoint, const proto_msg_t *req, int64_t timeout_ms, bool *unreachable)
-{
-    *unreachable = false;
-    uint8_t *data;
-    size_t size;
-    if (proto_encode(req, &data, &size) != 0) {
-        fprintf(stderr, "vinted-ctl: cannot encode the request\n");
-        return NULL;
-    }
-    zsock_t *sock = zsock_new(ZMQ_DEALER);
-    zsock_set_linger(sock, 0);
-    if (zsock_connect(sock, "%s", endpoint) != 0) {
-        fprintf(stderr, "vinted-ctl: invalid control endpoint '%s'\n", endpoint);
-        free(data);
-        zsock_destroy(&sock);
-        return NULL;
-    }
-    zframe_t *frame = zframe_new(data, size);
-    free(data);
-    zframe_send(&frame, sock, 0);
-    zpoller_t *poller = zpoller_new(sock, NULL);
-    void *ready = zpoller_wait(poller, timeout_ms > INT32_MAX ? INT32_MAX : (int) timeout_ms);
-    zpoller_destroy(&poller);
-    proto_msg_t *rep = NULL;
-    if (ready) {
-        zframe_t *reply = zframe_recv(sock);
-        char err[256] = "no frame";
-        rep = reply ? proto_decode(zframe_data(reply), zframe_size(reply), err, sizeof err) : NULL;
-        zframe_destroy(&reply);
-        if (!rep || rep->cmd != PROTO_CTL_REP) {
-            fprintf(stderr, "vinted-ctl: malformed answer from the broker: %s\n", rep ? "not a CTL_REP" : err);
-            proto_msg_destroy(&rep);
-        }
-    }
-    else
-        *unreachable = true;
-    zsock_destroy(&sock);
-    return rep;
-}
-
-static void s_add_arg(proto_msg_t *req, const char *key, const char *value)
-{
-    proto_ctl_req_t *r = &req->u.ctl_req;
-    r->keys[r->n_args] = proto_msg_strdup(req, key);
-    r->values[r->n_args++] = proto_msg_strdup(req, value);
-}
-
 /* --wait: poll the window's state until it is done or failed, riding out broker restarts. */
 static int s_wait_window(const char *endpoint, int64_t window_id, int64_t deadline, bool json)
 {
@@ -145,13 +122,11 @@ static int s_wait_window(const char *endpoint, int64_t window_id, int64_t deadli
     bool said_unreachable = false;
     int64_t poll_ms = 50;
     while (!zsys_interrupted) {
-        proto_msg_t *req = proto_msg_new(PROTO_CTL_REQ);
-        req->u.ctl_req.verb = proto_msg_strdup(req, "get");
-        s_add_arg(req, "window", id);
+        const char *keys[] = { "window" }, *values[] = { id };
         int64_t left = deadline - clock_mono_ms();
         bool unreachable;
-        proto_msg_t *rep = s_request(endpoint, req, left < 5000 ? (left > 0 ? left : 1) : 5000, &unreachable);
-        proto_msg_destroy(&req);
+        proto_msg_t *rep = control_request(endpoint, "get", keys, values, 1, left < 5000 ? (left > 0 ? left : 1) : 5000,
+                                           &unreachable);
         if (rep && rep->u.ctl_rep.status != 0) {
             fprintf(stderr, "%s\n", rep->u.ctl_rep.message ? rep->u.ctl_rep.message : "error");
             int status = rep->u.ctl_rep.status;
@@ -189,6 +164,156 @@ static int s_wait_window(const char *endpoint, int64_t window_id, int64_t deadli
     return 1;
 }
 
+/* --since: a UTC time, or a duration meaning that long ago. 0 ok, -1 bad. */
+static int s_since(const char *text, int64_t *since)
+{
+    *since = 0;
+    if (!text)
+        return 0;
+    int64_t ms;
+    if (config_parse_time(text, since) == 0)
+        return 0;
+    if (config_parse_duration_ms(text, &ms) == 0 && ms > 0) {
+        *since = clock_wall_ms() / 1000 - ms / 1000;
+        return 0;
+    }
+    return -1;
+}
+
+/* A catalog id: digits, positive, fits an int. */
+static bool s_catalog_ok(const char *text)
+{
+    if (!text || !*text)
+        return false;
+    char *end;
+    long long id = strtoll(text, &end, 10);
+    return !*end && id > 0 && id <= INT32_MAX;
+}
+
+/* prices, quality, catalogs, report: read PostgreSQL. */
+static int s_db_verb(const char *verb, bool json)
+{
+    report_filter_t filter = { 0 };
+    const char *since = config_get(s_opts, "since");
+    if (s_since(since, &filter.since) != 0) {
+        fprintf(stderr, "vinted-ctl %s: invalid --since '%s' (a UTC time like 2026-11-25T10:00:00Z, or a duration like 24h)\n",
+                verb, since);
+        return 2;
+    }
+    const char *html = config_get(s_opts, "html");
+    if (strcmp(verb, "prices") == 0) {
+        filter.catalog = config_get(s_opts, "catalog");
+        filter.brand = config_get(s_opts, "brand");
+        filter.condition = config_get(s_opts, "condition");
+        filter.by = config_get(s_opts, "by");
+        if (filter.catalog && !s_catalog_ok(filter.catalog)) {
+            fprintf(stderr, "vinted-ctl prices: invalid --catalog '%s' (a positive catalog id)\n", filter.catalog);
+            return 2;
+        }
+        if (!report_group_expr(filter.by)) {
+            fprintf(stderr, "vinted-ctl prices: invalid --by '%s' (catalog, brand, condition or size)\n", filter.by);
+            return 2;
+        }
+    }
+    else if (strcmp(verb, "catalogs") == 0)
+        filter.search = config_get(s_opts, "search");
+    else if (strcmp(verb, "report") == 0 && (!html || !*html)) {
+        fprintf(stderr, "vinted-ctl report: --html FILE is required (the page to write)\n");
+        return 2;
+    }
+    PGconn *db = report_connect(config_get(s_opts, "pg"));
+    if (!db)
+        return 3;
+    int rc;
+    if (strcmp(verb, "prices") == 0)
+        rc = report_prices(db, &filter, json, stdout);
+    else if (strcmp(verb, "quality") == 0)
+        rc = report_quality(db, &filter, json, stdout);
+    else if (strcmp(verb, "catalogs") == 0)
+        rc = report_catalogs(db, &filter, json, stdout);
+    else {
+        /* write next to the target, then rename: a reader never sees half a page */
+        size_t len = strlen(html) + 16;
+        char *tmp = malloc(len);
+        snprintf(tmp, len, "%s.tmp", html);
+        FILE *out = fopen(tmp, "w");
+        if (!out) {
+            fprintf(stderr, "vinted-ctl report: cannot write --html '%s': %m\n", html);
+            free(tmp);
+            PQfinish(db);
+            return 2;
+        }
+        rc = html_report(db, filter.since, out);
+        if (fclose(out) != 0 && rc == 0) {
+            fprintf(stderr, "vinted-ctl report: cannot write '%s': %m\n", tmp);
+            rc = 1;
+        }
+        if (rc == 0 && rename(tmp, html) != 0) {
+            fprintf(stderr, "vinted-ctl report: cannot rename '%s' to '%s': %m\n", tmp, html);
+            rc = 1;
+        }
+        if (rc != 0)
+            unlink(tmp);
+        else if (json) {
+            cJSON *root = cJSON_CreateObject();
+            cJSON_AddStringToObject(root, "html", html);
+            char *text = cJSON_PrintUnformatted(root);
+            printf("%s\n", text);
+            free(text);
+            cJSON_Delete(root);
+        }
+        else
+            printf("report written to %s\n", html);
+        free(tmp);
+    }
+    PQfinish(db);
+    return rc;
+}
+
+static int s_backfill(const char *endpoint, int64_t timeout_ms, bool json)
+{
+    const char *catalog = config_get(s_opts, "catalog");
+    if (!s_catalog_ok(catalog)) {
+        fprintf(stderr, "vinted-ctl backfill: --catalog ID is required and must be a positive number\n");
+        return 2;
+    }
+    const char *from = config_get(s_opts, "from"), *to = config_get(s_opts, "to");
+    int64_t a, b;
+    if (!from || config_parse_time(from, &a) != 0) {
+        fprintf(stderr, "vinted-ctl backfill: --from is required, a UTC time like 2026-11-25T10:00:00Z\n");
+        return 2;
+    }
+    if (!to || config_parse_time(to, &b) != 0 || b <= a) {
+        fprintf(stderr, "vinted-ctl backfill: --to is required, a UTC time like 2026-11-25T10:00:00Z after --from\n");
+        return 2;
+    }
+    const char *len_text = config_get(s_opts, "window");
+    const char *len_from = "--window";
+    if (!len_text) {
+        len_text = getenv("VINTED_WINDOW");
+        len_from = "VINTED_WINDOW";
+    }
+    if (!len_text || !*len_text) {
+        len_text = "1h";
+        len_from = "the default";
+    }
+    int64_t len_ms;
+    if (config_parse_duration_ms(len_text, &len_ms) != 0 || len_ms < 1000) {
+        fprintf(stderr, "vinted-ctl backfill: invalid %s '%s' (a window length like 1h or 300s)\n", len_from, len_text);
+        return 2;
+    }
+    backfill_span_t *spans;
+    int n = backfill_split(a, b, len_ms / 1000, &spans);
+    if (n <= 0) {
+        fprintf(stderr, "vinted-ctl backfill: --from..--to makes more than %d windows of %s; use a longer --window\n",
+                BACKFILL_MAX_WINDOWS, len_text);
+        return 2;
+    }
+    int rc = backfill_run(endpoint, catalog, spans, n, timeout_ms, isatty(STDERR_FILENO) != 0, json);
+    free(spans);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *positional[2];
@@ -198,44 +323,51 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     log_init("ctl");
     if (n_pos != 1) {
-        fprintf(stderr, "vinted-ctl: a command is needed: window, replay, track, get or status (see --help)\n");
+        fprintf(stderr, "vinted-ctl: a command is needed: window, backfill, replay, track, get, status, prices, "
+                        "quality, catalogs or report (see --help)\n");
         return 2;
     }
     const char *verb = positional[0];
     bool wait = config_get(s_opts, "wait") != NULL;
     bool json = config_get(s_opts, "json") != NULL;
+    if (strcmp(verb, "prices") == 0 || strcmp(verb, "quality") == 0 || strcmp(verb, "catalogs") == 0 ||
+        strcmp(verb, "report") == 0)
+        return s_db_verb(verb, json);
+    bool backfill = strcmp(verb, "backfill") == 0;
     int64_t timeout_ms;
     const char *timeout_text = config_get(s_opts, "timeout");
     if (!timeout_text)
-        timeout_text = wait ? "6h" : "10s";
+        timeout_text = wait || backfill ? "6h" : "10s";
     if (config_parse_duration_ms(timeout_text, &timeout_ms) != 0) {
         fprintf(stderr, "vinted-ctl: invalid --timeout '%s' (examples: 30s, 5m)\n", timeout_text);
         return 2;
     }
     int64_t deadline = clock_mono_ms() + timeout_ms;
-    proto_msg_t *req = proto_msg_new(PROTO_CTL_REQ);
-    req->u.ctl_req.verb = proto_msg_strdup(req, verb);
+    const char *endpoint = config_get(s_opts, "control");
+    if (backfill)
+        return s_backfill(endpoint, timeout_ms, json);
+    const char *keys[PROTO_CTL_MAXARGS], *values[PROTO_CTL_MAXARGS];
+    int n_args = 0;
     if (strcmp(verb, "window") == 0) {
         const char *catalog = config_get(s_opts, "catalog");
-        char *end;
-        long id = catalog ? strtol(catalog, &end, 10) : 0;
-        if (!catalog || *end || id <= 0) {
+        if (!s_catalog_ok(catalog)) {
             fprintf(stderr, "vinted-ctl window: --catalog ID is required and must be a positive number\n");
-            proto_msg_destroy(&req);
             return 2;
         }
-        s_add_arg(req, "catalog", catalog);
+        keys[n_args] = "catalog";
+        values[n_args++] = catalog;
         const char *times[] = { "from", "to" };
         for (size_t i = 0; i < 2; i++) {
             const char *v = config_get(s_opts, times[i]);
             int64_t t;
             if (v && config_parse_time(v, &t) != 0) {
                 fprintf(stderr, "vinted-ctl window: --%s '%s' is not a UTC time like 2026-11-25T10:00:00Z\n", times[i], v);
-                proto_msg_destroy(&req);
                 return 2;
             }
-            if (v)
-                s_add_arg(req, times[i], v);
+            if (v) {
+                keys[n_args] = times[i];
+                values[n_args++] = v;
+            }
         }
     }
     else if (strcmp(verb, "replay") == 0) {
@@ -244,38 +376,34 @@ int main(int argc, char **argv)
         int64_t a, b;
         if (!flow || (strcmp(flow, "catalog") != 0 && strcmp(flow, "tracking") != 0)) {
             fprintf(stderr, "vinted-ctl replay: --flow catalog|tracking is required (the flow whose raw pages to replay)\n");
-            proto_msg_destroy(&req);
             return 2;
         }
         if (!from || !to || config_parse_time(from, &a) != 0 || config_parse_time(to, &b) != 0 || b <= a) {
             fprintf(stderr, "vinted-ctl replay: --from and --to are required UTC times like 2026-11-25T10:00:00Z, from before to\n");
-            proto_msg_destroy(&req);
             return 2;
         }
-        s_add_arg(req, "flow", flow);
-        s_add_arg(req, "from", from);
-        s_add_arg(req, "to", to);
-    }
-    else if (strcmp(verb, "track") == 0) {
+        keys[0] = "flow", values[0] = flow;
+        keys[1] = "from", values[1] = from;
+        keys[2] = "to", values[2] = to;
+        n_args = 3;
     }
     else if (strcmp(verb, "get") == 0) {
         const char *window = config_get(s_opts, "window");
         if (!window) {
             fprintf(stderr, "vinted-ctl get: --window ID is required\n");
-            proto_msg_destroy(&req);
             return 2;
         }
-        s_add_arg(req, "window", window);
+        keys[0] = "window", values[0] = window;
+        n_args = 1;
     }
-    else if (strcmp(verb, "status") != 0) {
-        fprintf(stderr, "vinted-ctl: unknown command '%s' (window, replay, track, get, status)\n", verb);
-        proto_msg_destroy(&req);
+    else if (strcmp(verb, "status") != 0 && strcmp(verb, "track") != 0) {
+        fprintf(stderr, "vinted-ctl: unknown command '%s' (window, backfill, replay, track, get, status, prices, "
+                        "quality, catalogs, report)\n", verb);
         return 2;
     }
-    const char *endpoint = config_get(s_opts, "control");
     bool unreachable;
-    proto_msg_t *rep = s_request(endpoint, req, wait && timeout_ms > 10000 ? 10000 : timeout_ms, &unreachable);
-    proto_msg_destroy(&req);
+    proto_msg_t *rep = control_request(endpoint, verb, keys, values, n_args,
+                                       wait && timeout_ms > 10000 ? 10000 : timeout_ms, &unreachable);
     if (!rep) {
         if (unreachable)
             fprintf(stderr, "vinted-ctl: could not reach the broker at %s (no answer within %s)\n", endpoint,

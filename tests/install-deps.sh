@@ -25,8 +25,8 @@ present() {
 }
 
 packages="build-essential pkg-config libczmq-dev libzmq3-dev libcurl4-openssl-dev libmsgpack-dev
-libcjson-dev libpq-dev libssl-dev postgresql postgresql-client python3 procps iproute2
-nodejs npm python3-botocore"
+libcjson-dev libmicrohttpd-dev libpq-dev libssl-dev postgresql postgresql-client python3 procps iproute2
+nodejs npm python3-botocore docker-compose chromium"
 
 missing=""
 for p in $packages; do

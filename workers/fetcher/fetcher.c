@@ -23,6 +23,9 @@ struct _fetcher_t {
     fetcher_settings_t settings;
     session_t *session;
     uint64_t rng; /* jitter */
+    metrics_family_t *m_requests; /* by status and kind */
+    metrics_family_t *m_retries;  /* by reason */
+    metrics_series_t *m_backoff;  /* seconds of back-off slept */
 };
 
 fetcher_t *fetcher_new(const vinted_t *vinted, const fetcher_settings_t *settings,
@@ -34,6 +37,14 @@ fetcher_t *fetcher_new(const vinted_t *vinted, const fetcher_settings_t *setting
     self->vinted = vinted;
     self->settings = *settings;
     self->rng = backoff_seed();
+    self->m_requests = metrics_family(settings->metrics, METRICS_COUNTER, "vinted_fetch_requests_total",
+                                      "HTTP requests to Vinted by status (error: no HTTP answer) and kind "
+                                      "(home: the session visit)", "status,kind", NULL, 0);
+    self->m_retries = metrics_family(settings->metrics, METRICS_COUNTER, "vinted_fetch_retries_total",
+                                     "Requests retried within a task, by reason (transient: 429, 5xx, network; "
+                                     "session: 401; bad_body: unreadable 200)", "reason", NULL, 0);
+    self->m_backoff = metrics_counter(settings->metrics, "vinted_fetch_backoff_seconds_total",
+                                      "Seconds of retry back-off slept");
     self->session = session_new(vinted, settings->timeout_ms, gate);
     if (!self->session) {
         free(self);
@@ -258,6 +269,12 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
             vinted_home_url(self->vinted, home_url, sizeof(home_url));
         const char *req_url = home ? home_url : url;
         long status = resp.status;
+        if (self->m_requests) {
+            char label[16];
+            snprintf(label, sizeof label, "%ld", status);
+            metrics_inc(metrics_series(self->m_requests, status ? label : "error",
+                                       home ? "home" : s_kind_name(f->kind)));
+        }
         log_debug("http request",
                   "task=%llu kind=%s status=%ld url=%s elapsed_ms=%lld bytes=%zu attempt=%d try=%d "
                   "error=%s",
@@ -330,6 +347,8 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
             else
                 log_info("request failed", kv, status, log_str(req_url), transient,
                          (long long) delay, log_str(ra), log_str(error));
+            metrics_inc(metrics_series(self->m_retries, "transient"));
+            metrics_add(self->m_backoff, (double) delay / 1000.0);
             if (session_sleep(self->session, delay) != 0) {
                 log_info("fetch abandoned", "task=%llu reason=%s",
                          (unsigned long long) task->task_id, log_str("broker lost during backoff"));
@@ -348,6 +367,7 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
                 break;
             }
             renewals++;
+            metrics_inc(metrics_series(self->m_retries, "session"));
             log_info("session expired", "status=401 url=%s renewal=%d", log_str(url), renewals);
             session_reset(self->session);
             continue;
@@ -389,6 +409,8 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
             bad++;
             log_info("unreadable page, retrying", "url=%s retry=%d delay_ms=%lld error=%s",
                      log_str(url), bad, (long long) delay, log_str(err));
+            metrics_inc(metrics_series(self->m_retries, "bad_body"));
+            metrics_add(self->m_backoff, (double) delay / 1000.0);
             if (session_sleep(self->session, delay) != 0)
                 break;
             continue;
@@ -612,7 +634,7 @@ void fetcher_test(bool verbose)
     assert(svc);
     s_gate_t g = { 0, 0, -1, 0, 4 };
     session_gate_t gate = { s_gate_token, s_gate_pump, s_gate_sleep, &g };
-    fetcher_settings_t cfg = { 2000, 1, 4, 3600000 };
+    fetcher_settings_t cfg = { 2000, 1, 4, 3600000, NULL };
     fetcher_t *f = fetcher_new(svc, &cfg, &gate);
     assert(f);
 
@@ -945,7 +967,7 @@ void fetcher_test(bool verbose)
     svc = vinted_new("pt", VINTED_API_SVC, base, "http://127.0.0.1:1", "SelfTest/1", err,
                      sizeof(err));
     assert(svc);
-    fetcher_settings_t cfg_user = { 2000, 1, 10000, 3600000 };
+    fetcher_settings_t cfg_user = { 2000, 1, 10000, 3600000, NULL };
     g.max_sleep_ms = 10000;
     f = fetcher_new(svc, &cfg_user, &gate);
     assert(f);

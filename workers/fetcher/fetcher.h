@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../../common/metrics.h"
 #include "../../proto/proto.h"
 #include "session.h"
 #include "vinted.h"
@@ -41,6 +42,7 @@ typedef struct {
     int64_t backoff_base_ms;  /* first retry waits up to this */
     int64_t backoff_max_ms;   /* no retry waits longer; a longer Retry-After is left to the broker */
     int64_t block_backoff_ms; /* after a 403: how long all fetching stops */
+    metrics_t *metrics;       /* Prometheus registry (borrowed), or NULL */
 } fetcher_settings_t;
 
 typedef struct _fetcher_t fetcher_t;

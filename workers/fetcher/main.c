@@ -36,6 +36,7 @@ int main(int argc, char **argv)
         { "backoff-base", "VINTED_BACKOFF_BASE", "1s", "first retry backoff (full jitter)", NULL },
         { "backoff-max", "VINTED_BACKOFF_MAX", "60s", "longest retry backoff", NULL },
         { "block-backoff", "VINTED_BLOCK_BACKOFF", "1h", "pause of all fetching after a 403 block", NULL },
+        METRICS_CONFIG_OPTS,
         { NULL, NULL, NULL, NULL, NULL },
     };
     int rc = config_parse(opts, argc, argv, "vinted-fetcher",
@@ -82,12 +83,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "invalid --block-backoff: must be more than 0\n");
         return 2;
     }
+    settings.metrics = NULL;
+    rc = metrics_setup(opts, &settings.metrics);
+    if (rc != 0)
+        return rc;
+    metrics_t *metrics = settings.metrics;
+    metrics_family_t *m_answers = metrics_family(metrics, METRICS_COUNTER, "vinted_fetch_tasks_total",
+        "Fetch tasks answered, by outcome (page: RESULT with the page; refused: NACK)", "outcome", NULL, 0);
+    metrics_series_t *m_pages = metrics_series(m_answers, "page");
+    metrics_series_t *m_refused = metrics_series(m_answers, "refused");
+    metrics_family_t *m_fetched = metrics_family(metrics, METRICS_COUNTER, "vinted_fetch_pages_total",
+        "Pages brought back to the broker, by kind", "kind", NULL, 0);
+    metrics_series_t *m_blocks = metrics_counter(metrics, "vinted_fetch_blocks_total",
+        "403 blocks reported to the broker (all fetching pauses)");
     char err[512];
     vinted_t *vinted = vinted_new(site, api, config_get(opts, "www-url"),
                                   config_get(opts, "api-url"), config_get(opts, "user-agent"),
                                   err, sizeof(err));
     if (!vinted) {
         fprintf(stderr, "invalid setting: %s\n", err);
+        metrics_destroy(&metrics);
         return 2;
     }
 
@@ -95,6 +110,7 @@ int main(int argc, char **argv)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("cannot initialize libcurl", NULL);
         vinted_destroy(&vinted);
+        metrics_destroy(&metrics);
         return 1;
     }
     int status = 0;
@@ -120,6 +136,17 @@ int main(int argc, char **argv)
             continue;
         proto_msg_t *report = NULL;
         proto_msg_t *answer = fetcher_run(fetcher, task, &report);
+        if (report)
+            metrics_inc(m_blocks);
+        if (answer && answer->cmd == PROTO_RESULT) {
+            metrics_inc(m_pages);
+            static const char *const kinds[] = { "catalog", "user_items", "item_page", "user" };
+            int32_t kind = task->u.fetch.kind;
+            if (m_fetched)
+                metrics_inc(metrics_series(m_fetched, kind >= 0 && kind < 4 ? kinds[kind] : "unknown"));
+        }
+        else if (answer)
+            metrics_inc(m_refused);
         s_send(w, &report);
         s_send(w, &answer);
         proto_msg_destroy(&task);
@@ -130,5 +157,6 @@ int main(int argc, char **argv)
     worker_destroy(&w);
     vinted_destroy(&vinted);
     curl_global_cleanup();
+    metrics_destroy(&metrics);
     return status;
 }

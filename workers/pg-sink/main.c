@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/migrate.h"
 #include "common/worker.h"
 #include "workers/pg-sink/pgsink.h"
@@ -38,6 +39,7 @@ static config_opt_t s_opts[] = {
     { "pg", "VINTED_PG", NULL,
       "PostgreSQL connection string or URI (unset: libpq's PG* variables)", NULL },
     { "batch", "VINTED_SINK_BATCH", "32", "tasks written per transaction (1..1024)", NULL },
+    METRICS_CONFIG_OPTS,
     { NULL, NULL, NULL, NULL, NULL }
 };
 
@@ -174,6 +176,10 @@ int main(int argc, char **argv)
         return 2;
     const char *conninfo = config_get(s_opts, "pg");
     const char *endpoint = config_get(s_opts, "broker");
+    metrics_t *metrics = NULL;
+    rc = metrics_setup(s_opts, &metrics);
+    if (rc != 0)
+        return rc;
 
     struct sigaction action;
     memset(&action, 0, sizeof action);
@@ -184,10 +190,13 @@ int main(int argc, char **argv)
     pgsink_t *sink = pgsink_new(conninfo);
     if (!sink) {
         log_error("cannot create the sink", NULL);
+        metrics_destroy(&metrics);
         return 1;
     }
+    pgsink_set_metrics(sink, metrics);
     if (s_start_database(sink) != 0) {
         pgsink_destroy(&sink);
+        metrics_destroy(&metrics);
         log_info("interrupted before start", NULL);
         return 0;
     }
@@ -195,6 +204,7 @@ int main(int argc, char **argv)
     s_serve(worker, sink, (int) batch_max);
     worker_destroy(&worker);
     pgsink_destroy(&sink);
+    metrics_destroy(&metrics);
     log_info("stopped", NULL);
     return 0;
 }

@@ -49,6 +49,8 @@ struct _pgsink_t {
     pgsink_sleep_fn *sleep_fn;
     void *sleep_arg;
     bool gave_up;
+    metrics_series_t *m_transactions, *m_failed, *m_commit_seconds;
+    metrics_series_t *m_rows[S_NBUF];
 };
 
 /* Staging tables: same types as the targets, so COPY itself rejects bad values
@@ -965,6 +967,26 @@ static s_status_t s_transact(pgsink_t *self, proto_msg_t **tasks, size_t n, char
     }
 }
 
+void pgsink_set_metrics(pgsink_t *self, metrics_t *m)
+{
+    /* the table each staging buffer ends in */
+    static const char *const tables[S_NBUF] = {
+        [S_ITEMS] = "items",           [S_QUARANTINE] = "quarantine", [S_PHOTOS] = "photos",
+        [S_SNAPSHOTS] = "item_snapshots", [S_USERS] = "user_snapshots", [S_STORED] = "photos_stored",
+    };
+    self->m_transactions = metrics_counter(m, "vinted_sink_transactions_total", "Transactions committed");
+    self->m_failed = metrics_counter(m, "vinted_sink_transactions_failed_total",
+                                     "Transactions not committed (refused data, or gave up waiting for the database)");
+    self->m_commit_seconds = metrics_histogram(m, "vinted_sink_commit_seconds",
+                                               "Time of one transaction, from encoding to COMMIT, reconnects included",
+                                               metrics_latency_buckets, metrics_latency_buckets_n);
+    metrics_family_t *rows = metrics_family(m, METRICS_COUNTER, "vinted_sink_rows_total",
+                                            "Rows written in committed transactions, by table (items: item rows "
+                                            "staged, duplicates within a batch included)", "table", NULL, 0);
+    for (int i = 0; i < S_NBUF; i++)
+        self->m_rows[i] = metrics_series(rows, tables[i]);
+}
+
 int pgsink_write(pgsink_t *self, proto_msg_t **tasks, size_t n, char *err, size_t errlen)
 {
     self->gave_up = false;
@@ -980,8 +1002,13 @@ int pgsink_write(pgsink_t *self, proto_msg_t **tasks, size_t n, char *err, size_
                   copy_rows(self->buf[S_PHOTOS]), copy_rows(self->buf[S_SNAPSHOTS]),
                   copy_rows(self->buf[S_USERS]), copy_rows(self->buf[S_STORED]),
                   clock_mono_ms() - start);
+        metrics_inc(self->m_transactions);
+        metrics_observe(self->m_commit_seconds, (double) (clock_mono_ms() - start) / 1000.0);
+        for (int i = 0; i < S_NBUF; i++)
+            metrics_add(self->m_rows[i], (double) copy_rows(self->buf[i]));
         return 0;
     }
+    metrics_inc(self->m_failed);
     self->gave_up = rc == S_GAVE_UP;
     return -1;
 }

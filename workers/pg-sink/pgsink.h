@@ -47,6 +47,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/metrics.h"
 #include "proto/proto.h"
 
 typedef struct _pgsink_t pgsink_t;
@@ -63,6 +64,9 @@ void pgsink_destroy(pgsink_t **self_p);
 
 /* Replace the backoff sleeper (default: plain sleep, never gives up). */
 void pgsink_set_sleeper(pgsink_t *self, pgsink_sleep_fn *fn, void *arg);
+
+/* Count transactions, their commit latency and rows per table in m (NULL: off). */
+void pgsink_set_metrics(pgsink_t *self, metrics_t *m);
 
 /* Connect once if not connected. 0 ok, -1 failed (logged). */
 int pgsink_connect(pgsink_t *self);

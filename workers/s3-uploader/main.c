@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/objstore.h"
 #include "common/worker.h"
 #include "workers/s3-uploader/cdn.h"
@@ -21,8 +22,51 @@ static config_opt_t s_opts[] = {
       "download photo URLs as they are",
       NULL },
     { "cdn-timeout", "VINTED_CDN_TIMEOUT", "30s", "timeout of one photo download request", NULL },
+    METRICS_CONFIG_OPTS,
     { NULL, NULL, NULL, NULL, NULL },
 };
+
+/* Prometheus series (NULL when metrics are off). */
+typedef struct {
+    metrics_series_t *raw_pages, *loads, *photos_stored, *photos_skipped, *raw_bytes, *photo_bytes, *refused;
+} s_metrics_t;
+
+static void s_metrics_init(metrics_t *m, s_metrics_t *sm)
+{
+    sm->raw_pages = metrics_counter(m, "vinted_store_raw_pages_total", "Raw API pages stored in the landing area");
+    sm->loads = metrics_counter(m, "vinted_store_loads_total", "Raw pages read back for replays");
+    metrics_family_t *photos = metrics_family(m, METRICS_COUNTER, "vinted_store_photos_total",
+        "Photos handled, by outcome (stored: downloaded and written; skipped: already in the store)", "outcome", NULL, 0);
+    sm->photos_stored = metrics_series(photos, "stored");
+    sm->photos_skipped = metrics_series(photos, "skipped");
+    metrics_family_t *bytes = metrics_family(m, METRICS_COUNTER, "vinted_store_bytes_total",
+        "Bytes written to the object store, by what (raw: compressed pages; photo: downloaded photos)", "what", NULL, 0);
+    sm->raw_bytes = metrics_series(bytes, "raw");
+    sm->photo_bytes = metrics_series(bytes, "photo");
+    sm->refused = metrics_counter(m, "vinted_store_refused_total", "Tasks refused (NACK)");
+}
+
+static void s_metrics_count(const s_metrics_t *sm, const proto_msg_t *reply)
+{
+    if (!reply)
+        return;
+    if (reply->cmd != PROTO_RESULT) {
+        metrics_inc(sm->refused);
+        return;
+    }
+    if (reply->body == PROTO_BODY_STORED) {
+        metrics_inc(sm->raw_pages);
+        metrics_add(sm->raw_bytes, (double) reply->u.stored.bytes);
+    }
+    else if (reply->body == PROTO_BODY_PAGE)
+        metrics_inc(sm->loads);
+    else if (reply->body == PROTO_BODY_PHOTO && reply->u.photo.skipped)
+        metrics_inc(sm->photos_skipped);
+    else if (reply->body == PROTO_BODY_PHOTO) {
+        metrics_inc(sm->photos_stored);
+        metrics_add(sm->photo_bytes, (double) reply->u.photo.bytes);
+    }
+}
 
 static int s_pump(void *ctx) { return worker_pump(ctx); }
 static int s_sleep(void *ctx, int64_t ms) { return worker_sleep(ctx, ms); }
@@ -46,8 +90,15 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("s3-uploader");
+    metrics_t *metrics = NULL;
+    rc = metrics_setup(s_opts, &metrics);
+    if (rc != 0)
+        return rc;
+    s_metrics_t sm;
+    s_metrics_init(metrics, &sm);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("cannot initialize libcurl", NULL);
+        metrics_destroy(&metrics);
         return 1;
     }
     char err[512];
@@ -58,6 +109,7 @@ int main(int argc, char **argv)
     if (!cdn) {
         fprintf(stderr, "invalid --cdn-url / VINTED_CDN_URL '%s': %s\n", config_get(s_opts, "cdn-url"), err);
         curl_global_cleanup();
+        metrics_destroy(&metrics);
         return 2;
     }
     cdn_destroy(&cdn);
@@ -65,6 +117,7 @@ int main(int argc, char **argv)
     if (!store) {
         fprintf(stderr, "invalid --store / VINTED_STORE '%s': %s\n", config_get(s_opts, "store"), err);
         curl_global_cleanup();
+        metrics_destroy(&metrics);
         return 2;
     }
     log_info("object store", "store=%s", log_str(objstore_describe(store)));
@@ -77,6 +130,7 @@ int main(int argc, char **argv)
         worker_destroy(&w);
         objstore_destroy(&store);
         curl_global_cleanup();
+        metrics_destroy(&metrics);
         return 1;
     }
     log_info("cdn", "cdn_url=%s timeout_ms=%lld retries=%d",
@@ -87,6 +141,7 @@ int main(int argc, char **argv)
         if (!task)
             continue;
         proto_msg_t *reply = uploader_handle(store, cdn, task);
+        s_metrics_count(&sm, reply);
         if (reply && worker_send(w, reply) != 0)
             log_warn("cannot send to the broker", "cmd=%s", proto_cmd_name(reply->cmd));
         proto_msg_destroy(&reply);
@@ -96,5 +151,6 @@ int main(int argc, char **argv)
     worker_destroy(&w);
     objstore_destroy(&store);
     curl_global_cleanup();
+    metrics_destroy(&metrics);
     return 0;
 }

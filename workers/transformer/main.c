@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/worker.h"
 #include "proto/proto.h"
 #include "workers/transformer/parse.h"
@@ -22,6 +23,26 @@ typedef struct {
     int64_t quarantined;
     int64_t busy_ms;  /* time spent parsing */
 } xform_stats_t;
+
+/* Prometheus series (NULL when metrics are off). */
+typedef struct {
+    metrics_series_t *pages, *items_in, *items_out, *refused, *seconds;
+    metrics_family_t *quarantined; /* by rule */
+} xform_metrics_t;
+
+static void s_metrics_init(metrics_t *m, xform_metrics_t *xm)
+{
+    xm->pages = metrics_counter(m, "vinted_transform_pages_total", "Pages transformed into batches");
+    xm->items_in = metrics_counter(m, "vinted_transform_items_in_total",
+                                   "Records in the pages received, as the fetcher counted them");
+    xm->items_out = metrics_counter(m, "vinted_transform_items_out_total",
+                                    "Records out: normalized listings and item snapshots");
+    xm->quarantined = metrics_family(m, METRICS_COUNTER, "vinted_transform_quarantined_total",
+                                     "Records or pages quarantined, by validation rule", "rule", NULL, 0);
+    xm->refused = metrics_counter(m, "vinted_transform_refused_total", "Tasks refused (NACK)");
+    xm->seconds = metrics_histogram(m, "vinted_transform_seconds", "Time to transform one page",
+                                    metrics_latency_buckets, metrics_latency_buckets_n);
+}
 
 static int
 s_nack(worker_t *w, uint64_t task_id, const char *reason, bool permanent)
@@ -39,7 +60,7 @@ s_nack(worker_t *w, uint64_t task_id, const char *reason, bool permanent)
 }
 
 static void
-s_handle(worker_t *w, const proto_msg_t *task, xform_stats_t *stats)
+s_handle(worker_t *w, const proto_msg_t *task, xform_stats_t *stats, const xform_metrics_t *xm)
 {
     if (task->cmd != PROTO_TASK) {
         log_warn("unexpected message", "cmd=%s", proto_cmd_name(task->cmd));
@@ -49,6 +70,7 @@ s_handle(worker_t *w, const proto_msg_t *task, xform_stats_t *stats)
         log_warn("task refused", "task=%llu body=%d reason=%s", (unsigned long long) task->task_id,
                  (int) task->body, log_str("unexpected body"));
         s_nack(w, task->task_id, "unexpected body", true);
+        metrics_inc(xm->refused);
         return;
     }
     const proto_page_t *page = &task->u.page;
@@ -59,6 +81,7 @@ s_handle(worker_t *w, const proto_msg_t *task, xform_stats_t *stats)
         log_error("out of memory", "task=%llu window=%lld page=%d",
                   (unsigned long long) task->task_id, (long long) page->window_id, (int) page->page);
         s_nack(w, task->task_id, "transformer out of memory", false);
+        metrics_inc(xm->refused);
         return;
     }
     result->task_id = task->task_id;
@@ -68,6 +91,12 @@ s_handle(worker_t *w, const proto_msg_t *task, xform_stats_t *stats)
     stats->items += (int64_t) (b->n_items + b->n_snapshots); /* records out: listings or observations */
     stats->quarantined += (int64_t) b->n_quarantine;
     stats->busy_ms += ms;
+    metrics_inc(xm->pages);
+    metrics_add(xm->items_in, (double) page->n_items);
+    metrics_add(xm->items_out, (double) (b->n_items + b->n_snapshots));
+    metrics_observe(xm->seconds, (double) ms / 1000.0);
+    for (size_t i = 0; xm->quarantined && i < b->n_quarantine; i++)
+        metrics_inc(metrics_series(xm->quarantined, b->quarantine[i].rule));
     if (log_enabled(LOG_LEVEL_DEBUG))
         log_debug("page transformed",
                   "task=%llu window=%lld catalog=%d page=%d attempt=%d api=%s kind=%d target=%lld "
@@ -95,6 +124,7 @@ main(int argc, char **argv)
         {"broker", "VINTED_BROKER", "tcp://127.0.0.1:5555", "broker endpoint for workers", NULL},
         {"capacity", "VINTED_TRANSFORM_CAPACITY", "4", "pages the broker may have in flight here (1..1000)",
          NULL},
+        METRICS_CONFIG_OPTS,
         {NULL, NULL, NULL, NULL, NULL},
     };
     int rc = config_parse(opts, argc, argv, "vinted-transformer",
@@ -110,11 +140,18 @@ main(int argc, char **argv)
         fprintf(stderr, "vinted-transformer: invalid --broker: empty\n");
         return 2;
     }
+    metrics_t *metrics = NULL;
+    rc = metrics_setup(opts, &metrics);
+    if (rc != 0)
+        return rc;
+    xform_metrics_t xm;
+    s_metrics_init(metrics, &xm);
 
     /* the worker adds @host:pid to the name */
     worker_t *w = worker_new(endpoint, PROTO_STAGE_TRANSFORM, (int) capacity, "transformer");
     if (!w) {
         log_error("cannot start worker", "broker=%s", log_str(endpoint));
+        metrics_destroy(&metrics);
         return 1;
     }
     log_info("started", "broker=%s capacity=%lld", log_str(endpoint), (long long) capacity);
@@ -124,7 +161,7 @@ main(int argc, char **argv)
     while (!worker_interrupted(w)) {
         proto_msg_t *task = worker_next(w, 1000);
         if (task) {
-            s_handle(w, task, &total);
+            s_handle(w, task, &total, &xm);
             proto_msg_destroy(&task);
         }
         int64_t now = clock_mono_ms();
@@ -147,5 +184,6 @@ main(int argc, char **argv)
     log_info("stopped", "pages=%lld items=%lld quarantined=%lld", (long long) total.pages,
              (long long) total.items, (long long) total.quarantined);
     worker_destroy(&w);
+    metrics_destroy(&metrics);
     return 0;
 }

@@ -1,0 +1,27 @@
+/*  control.h - one request to the broker's control endpoint and its answer
+    (CTL_REQ / CTL_REP over a fresh DEALER socket), as used by every vinted-ctl
+    verb that talks to the broker.
+
+        const char *keys[] = { "window" }, *values[] = { "12" };
+        bool unreachable;
+        proto_msg_t *rep = control_request(endpoint, "get", keys, values, 1, 5000, &unreachable);
+        ... rep->u.ctl_rep.status, .message, .json ...
+        proto_msg_destroy(&rep);
+*/
+#ifndef CTL_CONTROL_H_INCLUDED
+#define CTL_CONTROL_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/proto.h"
+
+/* Send verb with n_args key/value pairs and wait up to timeout_ms for the answer.
+   The CTL_REP, or NULL: *unreachable is then true when no answer came in time,
+   false when the request or the answer was malformed (said on stderr). */
+proto_msg_t *control_request(const char *endpoint, const char *verb, const char *const *keys,
+                             const char *const *values, int n_args, int64_t timeout_ms, bool *unreachable);
+
+void control_test(bool verbose);
+
+#endif
