@@ -129,6 +129,7 @@ as_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$pglog" -w -t 60 \
 "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" -U postgres vinted 2>/dev/null || true
 
 # start NAME CMD...: run CMD in the background, stderr and stdout to DIR/NAME.log
+cmds=()
 start() {
     local name=$1
     shift
@@ -136,6 +137,16 @@ start() {
     "$@" >>"$state/$name.log" 2>&1 &
     pids+=($!)
     names+=("$name")
+    cmds+=("$*")
+}
+
+# restart I: start program I again in its slot (a worker that died)
+restart() {
+    local i=$1
+    echo "==== $(date -u +%FT%TZ) restart: ${cmds[$i]}" >>"$state/${names[$i]}.log"
+    # shellcheck disable=SC2086
+    ${cmds[$i]} >>"$state/${names[$i]}.log" 2>&1 &
+    pids[$i]=$!
 }
 
 export VINTED_PG=${VINTED_PG:-"host=127.0.0.1 port=$pgport user=postgres dbname=vinted"}
@@ -166,20 +177,31 @@ echo "  logs:     $state/*.log"
 echo "  status:   bin/vinted-ctl status"
 echo "  prices:   bin/vinted-ctl prices"
 echo "  database: psql \"$VINTED_PG\""
+echo "  reports:  export VINTED_PG=\"$VINTED_PG\"   (vinted-ctl prices/quality/report read it)"
 echo "Ctrl-C stops everything."
 
-# Wait until a program ends, which stops the rest. Ctrl-C reaches every program of
-# the terminal's process group at once: they end on SIGINT, and bash, seeing them end
-# normally, leaves the stopping to this loop (or runs the INT trap, same cleanup).
+# Supervise: a worker that dies is started again (the broker hands its tasks to the
+# others meanwhile); the broker, the simulator or a clean exit (Ctrl-C reaches every
+# program of the terminal's process group at once) stops everything.
 while true; do
     ended=
     rc=0
     wait -n -p ended || rc=$?
     [ -n "$ended" ] || continue
+    [ "$stopping" = 1 ] && exit 1
     for i in "${!pids[@]}"; do
-        if [ "${pids[$i]}" = "$ended" ]; then
-            echo "run-local.sh: ${names[$i]} ended (exit $rc): stopping everything (log: $state/${names[$i]}.log)" >&2
-        fi
+        [ "${pids[$i]}" = "$ended" ] || continue
+        case "${names[$i]}" in
+            broker|sim) ;;
+            *)
+                if [ "$rc" -ne 0 ]; then
+                    echo "run-local.sh: ${names[$i]} died (exit $rc), starting it again (log: $state/${names[$i]}.log)" >&2
+                    sleep 1
+                    restart "$i"
+                    continue 2
+                fi ;;
+        esac
+        echo "run-local.sh: ${names[$i]} ended (exit $rc): stopping everything (log: $state/${names[$i]}.log)" >&2
+        exit 1
     done
-    exit 1
 done
