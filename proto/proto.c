@@ -370,6 +370,12 @@ static const s_field_t s_user_fields[] = {
     FLD(proto_user_snapshot_t, F_STRN, country),
 };
 
+static const s_field_t s_catalog_fields[] = {
+    FLD(proto_catalog_t, F_I32, catalog_id), FLD(proto_catalog_t, F_I32, parent_id),
+    FLD(proto_catalog_t, F_STR, title),      FLD(proto_catalog_t, F_STRN, code),
+    FLD(proto_catalog_t, F_STRN, url),       FLD(proto_catalog_t, F_I32, depth),
+};
+
 /* The lists a batch carries after its fields, in wire order. */
 typedef struct {
     const char *name, *scope;
@@ -388,6 +394,7 @@ static const s_list_t s_batch_lists[] = {
     LIST("photos", "photo", s_photo_fields, proto_photo_t, S_MAX_ITEMS * 8, n_photos, photos),
     LIST("snapshots", "snapshot", s_snapshot_fields, proto_snapshot_t, S_MAX_ITEMS, n_snapshots, snapshots),
     LIST("users", "user", s_user_fields, proto_user_snapshot_t, S_MAX_ITEMS, n_users, users),
+    LIST("catalogs", "catalog", s_catalog_fields, proto_catalog_t, S_MAX_ITEMS, n_catalogs, catalogs),
 };
 
 static const s_field_t s_image_fields[] = {
@@ -1243,6 +1250,13 @@ static proto_msg_t *s_test_batch(proto_cmd_t cmd, size_t n_items, size_t n_quara
                                                .neutral_feedback_count = PROTO_NULL,
                                                .negative_feedback_count = PROTO_NULL, .followers_count = 4,
                                                .city = full ? proto_msg_strdup(msg, "Lisboa") : NULL};
+        bt->n_catalogs = 2;
+        bt->catalogs = proto_msg_alloc(msg, 2 * sizeof(proto_catalog_t));
+        bt->catalogs[0] = (proto_catalog_t){.catalog_id = 1904, .title = proto_msg_strdup(msg, "Mulher"),
+                                            .code = full ? proto_msg_strdup(msg, "WOMENS") : NULL};
+        bt->catalogs[1] = (proto_catalog_t){.catalog_id = 4, .parent_id = 1904, .depth = 1,
+                                            .title = proto_msg_strdup(msg, "Roupa"),
+                                            .url = full ? proto_msg_strdup(msg, "/women/clothes") : NULL};
     }
     return msg;
 }
@@ -1510,6 +1524,12 @@ static void s_test_equal(const proto_msg_t *a, const proto_msg_t *b)
                 assert(x->negative_feedback_count == y->negative_feedback_count);
                 assert(x->followers_count == y->followers_count && s_str_eq(x->city, y->city));
                 assert(s_str_eq(x->country, y->country));
+            }
+            assert(p->n_catalogs == q->n_catalogs);
+            for (size_t i = 0; i < p->n_catalogs; i++) {
+                const proto_catalog_t *x = &p->catalogs[i], *y = &q->catalogs[i];
+                assert(x->catalog_id == y->catalog_id && x->parent_id == y->parent_id && x->depth == y->depth);
+                assert(s_str_eq(x->title, y->title) && s_str_eq(x->code, y->code) && s_str_eq(x->url, y->url));
             }
             for (size_t i = 0; i < p->n_quarantine; i++) {
                 const proto_quarantine_t *x = &p->quarantine[i], *y = &q->quarantine[i];
@@ -1800,7 +1820,7 @@ static void s_test_malformed(bool verbose)
         else
             msgpack_pack_array(pk, 0);
         for (size_t l = 2; l < COUNT(s_batch_lists); l++)
-            msgpack_pack_array(pk, 0); /* photos, snapshots, users */
+            msgpack_pack_array(pk, 0); /* photos, snapshots, users, catalogs */
         static const char *needles[] = {
             "RESULT BATCH: item 1 field 3 (price) is not an integer or nil",
             "RESULT BATCH: item 1 has 21 fields, expected 22",

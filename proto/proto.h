@@ -65,6 +65,7 @@ typedef enum {
     PROTO_FETCH_USER_ITEMS = 1, /* a seller's items: /api/v2/users/{target_id}/items (tracking) */
     PROTO_FETCH_ITEM_PAGE = 2,  /* the public item page /items/{target_id} (tracking fallback) */
     PROTO_FETCH_USER = 3,       /* a seller's profile: /api/v2/users/{target_id} (tracking: counters) */
+    PROTO_FETCH_CATALOGS = 4,   /* the site's catalog tree: /api/v2/catalogs (names for the reports) */
 } proto_fetch_kind_t;
 
 typedef struct {
@@ -203,6 +204,16 @@ typedef struct {
     char *country;
 } proto_user_snapshot_t;
 
+/* One node of the site's catalog tree. */
+typedef struct {
+    int32_t catalog_id;
+    int32_t parent_id;  /* 0 for a root */
+    char *title;
+    char *code;         /* e.g. "WOMENS", or NULL */
+    char *url;          /* the catalog's path on the site, e.g. "/women/clothes", or NULL */
+    int32_t depth;      /* 0 for a root */
+} proto_catalog_t;
+
 /* Normalized output of one raw page. */
 typedef struct {
     int64_t window_id;
@@ -221,6 +232,8 @@ typedef struct {
     proto_snapshot_t *snapshots;
     size_t n_users;           /* seller observations (observed at fetched_at_ms) */
     proto_user_snapshot_t *users;
+    size_t n_catalogs;        /* the catalog tree (from a CATALOGS page) */
+    proto_catalog_t *catalogs;
 } proto_batch_t;
 
 /* The sink's acknowledgement that a batch is committed. */
