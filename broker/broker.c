@@ -76,7 +76,7 @@ typedef struct {
     metrics_series_t *completed[PROTO_STAGES];
     metrics_series_t *dispatched, *redelivered, *nacked, *invalid_frames, *tokens, *token_waiters;
     metrics_series_t *backoff, *rate, *open_windows, *batch_commit;
-    metrics_series_t *windows[4][4]; /* kind x state */
+    metrics_series_t *windows[WINDOW_KINDS][4]; /* kind x state */
     int64_t next_publish, next_windows; /* mono ms */
 } broker_metrics_t;
 
@@ -97,6 +97,7 @@ struct _broker_t {
     int64_t next_sweep;
     int64_t next_schedule_s;          /* wall: when the next scheduled windows are due */
     int64_t next_track;               /* mono: when the next tracking run is due */
+    int64_t next_catalogs;            /* mono: when the next catalog tree refresh is due */
     char last_error[512];
     uint64_t results[PROTO_STAGES];   /* tasks completed per stage */
     uint64_t dispatched, redelivered, nacked, invalid_frames;
@@ -106,6 +107,7 @@ struct _broker_t {
 static void s_window_failed(broker_t *self, window_t *w, const char *reason);
 static void s_start_windows(broker_t *self);
 static void s_track_start(broker_t *self, window_t *w);
+static void s_track_fetch(broker_t *self, window_t *w, proto_fetch_kind_t kind, int64_t target, int32_t page);
 
 /* ------------------------------------------------------------------ peers */
 
@@ -360,7 +362,8 @@ static int s_window_record_done(broker_t *self, window_t *w)
     switch (w->kind) {
     case WINDOW_REPLAY: return s_replay_finish(self, w);
     case WINDOW_TRACKING:
-    case WINDOW_IMAGES: return store_window_finish_counted(self->store, w);
+    case WINDOW_IMAGES:
+    case WINDOW_CATALOGS: return store_window_finish_counted(self->store, w);
     default: return store_window_finish(self->store, w);
     }
 }
@@ -435,6 +438,11 @@ static void s_window_loaded(void *arg, window_t *w)
         s_images_start(self, w->parent_id, w->catalog_id, w);
         return;
     }
+    if (w->kind == WINDOW_CATALOGS) {
+        w->state = WINDOW_RUNNING;
+        s_track_fetch(self, w, PROTO_FETCH_CATALOGS, 0, 1);
+        return;
+    }
     if (w->state == WINDOW_RUNNING) {
         log_info("window resumed", "window=%" PRId64 " catalog=%d from_page=%d", w->id, w->catalog_id, w->next_page);
         w->fetch_attempt++;
@@ -489,11 +497,23 @@ static int64_t s_create_window(broker_t *self, int32_t catalog, int64_t start_s,
 }
 
 static int64_t s_track_now(broker_t *self);
+static int64_t s_catalogs_now(broker_t *self);
 
 /* At each window boundary, one window per configured catalog for the period just closed;
    every VINTED_TRACK_EVERY, a tracking run unless one is still going. */
 static void s_schedule(broker_t *self)
 {
+    if (self->cfg.catalogs_every_ms > 0) {
+        int64_t now = clock_mono_ms();
+        if (self->next_catalogs == 0) {
+            /* at start: at once when no tree was ever loaded, else after a full period */
+            self->next_catalogs = store_catalogs_count(self->store) == 0 ? now : now + self->cfg.catalogs_every_ms;
+        }
+        if (now >= self->next_catalogs) {
+            s_catalogs_now(self);
+            self->next_catalogs = now + self->cfg.catalogs_every_ms;
+        }
+    }
     if (self->cfg.track_every_ms > 0) {
         int64_t now = clock_mono_ms();
         if (self->next_track == 0)
@@ -782,7 +802,8 @@ static void s_on_result(broker_t *self, peer_t *peer, proto_msg_t *msg)
         return;
     w->outstanding--;
     /* the routing table: what each task's result becomes */
-    if (sent == PROTO_BODY_FETCH && msg->body == PROTO_BODY_PAGE && w->kind == WINDOW_TRACKING)
+    if (sent == PROTO_BODY_FETCH && msg->body == PROTO_BODY_PAGE
+        && (w->kind == WINDOW_TRACKING || w->kind == WINDOW_CATALOGS))
         s_on_tracked(self, w, msg);
     else if (sent == PROTO_BODY_FETCH && msg->body == PROTO_BODY_PAGE)
         s_on_fetched(self, w, msg);
@@ -825,7 +846,7 @@ static void s_on_nack(broker_t *self, peer_t *peer, proto_msg_t *msg)
         task->peer->inflight--;
         task->peer = NULL;
         zhashx_delete(self->tasks, key);
-        if (w->kind == WINDOW_TRACKING || w->kind == WINDOW_IMAGES) {
+        if (w->kind == WINDOW_TRACKING || w->kind == WINDOW_IMAGES || w->kind == WINDOW_CATALOGS) {
             /* one seller or one photo that cannot be had does not sink the run: count it and go on */
             w->outstanding--;
             w->failures++;
@@ -1056,8 +1077,8 @@ static void s_ctl_replay(broker_t *self, zframe_t *identity, proto_ctl_req_t *re
 {
     const char *flow = s_arg(req, "flow"), *from = s_arg(req, "from"), *to = s_arg(req, "to");
     int64_t from_s, to_s;
-    if (!flow || (strcmp(flow, "catalog") != 0 && strcmp(flow, "tracking") != 0)) {
-        s_ctl_reply(self, identity, 2, "replay: --flow must be catalog or tracking", NULL);
+    if (!flow || (strcmp(flow, "catalog") != 0 && strcmp(flow, "tracking") != 0 && strcmp(flow, "catalogs") != 0)) {
+        s_ctl_reply(self, identity, 2, "replay: --flow must be catalog, tracking or catalogs", NULL);
         return;
     }
     if (!from || !to || config_parse_time(from, &from_s) != 0 || config_parse_time(to, &to_s) != 0 || to_s <= from_s) {
@@ -1114,6 +1135,36 @@ static int64_t s_track_now(broker_t *self)
     w->state = WINDOW_RUNNING;
     s_track_start(self, w);
     return id;
+}
+
+/* A refresh of the site's catalog tree now. The window id, or -1. */
+static int64_t s_catalogs_now(broker_t *self)
+{
+    int64_t now_s = clock_wall_ms() / 1000, id = 0;
+    if (store_window_create(self->store, 0, now_s, now_s + 1, "catalogs", &id) != 0)
+        return -1;
+    window_t *w = window_new(id, 0, now_s, now_s + 1);
+    w->kind = WINDOW_CATALOGS;
+    s_window_add(self, w);
+    store_window_start(self->store, w);
+    w->state = WINDOW_RUNNING;
+    s_track_fetch(self, w, PROTO_FETCH_CATALOGS, 0, 1);
+    log_info("catalog tree refresh started", "window=%" PRId64, id);
+    return id;
+}
+
+/* "refresh-catalogs": the catalog tree now. */
+static void s_ctl_refresh_catalogs(broker_t *self, zframe_t *identity)
+{
+    int64_t id = s_catalogs_now(self);
+    if (id < 0) {
+        s_ctl_reply(self, identity, 3, "refresh-catalogs: the broker could not record the refresh (database error)", NULL);
+        return;
+    }
+    char message[128], json[128];
+    snprintf(message, sizeof message, "catalog tree refresh %" PRId64 " started", id);
+    snprintf(json, sizeof json, "{\"window_id\":%" PRId64 ",\"state\":\"running\"}", id);
+    s_ctl_reply(self, identity, 0, message, json);
 }
 
 /* "track": a tracking run now. */
@@ -1203,13 +1254,13 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
         o += (size_t) snprintf(json + o, size - o, "%s\"%s\":{\"workers\":%d,\"queued\":%zu,\"inflight\":%d,\"done\":%" PRIu64 "}",
                                s == PROTO_STAGE_FETCH ? "" : ",", proto_stage_name((proto_stage_t) s), workers[s],
                                zlistx_size(self->queue[s]), inflight[s], self->results[s]);
-    int64_t counts[4], by_kind[4][4];
+    int64_t counts[4], by_kind[WINDOW_KINDS][4];
     store_window_counts(self->store, counts, by_kind);
     char err[600];
     s_json_str(err, sizeof err, self->last_error);
     o += (size_t) snprintf(json + o, size - o,
                            "},\"windows_by_kind\":{");
-    for (int k = WINDOW_CATALOG; k <= WINDOW_IMAGES; k++)
+    for (int k = WINDOW_CATALOG; k < WINDOW_KINDS; k++)
         o += (size_t) snprintf(json + o, size - o,
                                "%s\"%s\":{\"pending\":%" PRId64 ",\"running\":%" PRId64 ",\"done\":%" PRId64
                                ",\"failed\":%" PRId64 "}",
@@ -1247,6 +1298,8 @@ static void s_on_control_message(broker_t *self)
             s_ctl_window(self, identity, &msg->u.ctl_req);
         else if (strcmp(msg->u.ctl_req.verb, "track") == 0)
             s_ctl_track(self, identity);
+        else if (strcmp(msg->u.ctl_req.verb, "refresh-catalogs") == 0)
+            s_ctl_refresh_catalogs(self, identity);
         else if (strcmp(msg->u.ctl_req.verb, "replay") == 0)
             s_ctl_replay(self, identity, &msg->u.ctl_req);
         else if (strcmp(msg->u.ctl_req.verb, "get") == 0)
@@ -1300,7 +1353,7 @@ static void s_metrics_init(broker_t *self)
     bm->open_windows = metrics_gauge(m, "vinted_broker_open_windows", "Windows the broker holds open (pending or running)");
     metrics_family_t *windows = metrics_family(m, METRICS_GAUGE, "vinted_broker_windows",
         "Windows in the database by kind and state (refreshed every few seconds)", "kind,state", NULL, 0);
-    for (int k = WINDOW_CATALOG; k <= WINDOW_IMAGES; k++)
+    for (int k = WINDOW_CATALOG; k < WINDOW_KINDS; k++)
         for (int st = WINDOW_PENDING; st <= WINDOW_FAILED; st++)
             bm->windows[k][st] = metrics_series(windows, window_kind_name((window_kind_t) k),
                                                 window_state_name((window_state_t) st));
@@ -1340,9 +1393,9 @@ static void s_metrics_publish(broker_t *self)
     metrics_set(bm->open_windows, (double) zhashx_size(self->windows));
     if (now >= bm->next_windows) {
         bm->next_windows = now + 5000;
-        int64_t counts[4] = { 0 }, by_kind[4][4] = { { 0 } };
+        int64_t counts[4] = { 0 }, by_kind[WINDOW_KINDS][4] = { { 0 } };
         if (store_window_counts(self->store, counts, by_kind) == 0)
-            for (int k = 0; k < 4; k++)
+            for (int k = 0; k < WINDOW_KINDS; k++)
                 for (int st = 0; st < 4; st++)
                     metrics_set(bm->windows[k][st], (double) by_kind[k][st]);
     }

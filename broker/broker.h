@@ -26,6 +26,7 @@ typedef struct {
     int max_attempts;         /* NACKs/redeliveries of one task before its window fails */
     uint64_t sample_threshold; /* items whose sample bucket is below this are followed (common/sample.h) */
     int64_t track_every_ms;   /* a tracking run this often (0: only on request) */
+    int64_t catalogs_every_ms; /* refresh the catalog tree this often (0: only on request) */
     bool images_off;          /* no images windows */
     bool images_main;         /* also the main photo of every item, not only the sample's photos */
     metrics_t *metrics;       /* Prometheus registry (borrowed), or NULL when metrics are off */

@@ -19,6 +19,7 @@ static config_opt_t s_opts[] = {
     { "rate", "VINTED_RATE", "1", "most requests per minute all fetchers together send to Vinted", NULL },
     { "sample-frac", "VINTED_SAMPLE_FRAC", "0.01", "fraction of items the tracking and images flows follow (0..1)", NULL },
     { "track-every", "VINTED_TRACK_EVERY", "6h", "a tracking run this often (0: only on vinted-ctl track)", NULL },
+    { "catalogs-every", "VINTED_CATALOGS_EVERY", "24h", "refresh the site's catalog tree (names for the reports) this often; also at start when none is loaded (0: only on vinted-ctl refresh-catalogs)", NULL },
     { "images", "VINTED_IMAGES", "sampled", "photos to store: sampled (all photos of sampled items), main (also the main photo of every item), off", NULL },
     { "task-timeout", "VINTED_TASK_TIMEOUT", "10m", "a task unanswered this long is dispatched again", NULL },
     { "max-attempts", "VINTED_MAX_ATTEMPTS", "8", "refusals of one task before its window fails", NULL },
@@ -84,6 +85,10 @@ int main(int argc, char **argv)
     if (strcmp(config_get(s_opts, "track-every"), "0") == 0)
         cfg.track_every_ms = 0;
     else if (config_duration_ms(s_opts, "track-every", &cfg.track_every_ms) != 0)
+        return 2;
+    if (strcmp(config_get(s_opts, "catalogs-every"), "0") == 0)
+        cfg.catalogs_every_ms = 0;
+    else if (config_duration_ms(s_opts, "catalogs-every", &cfg.catalogs_every_ms) != 0)
         return 2;
     const char *images = config_get(s_opts, "images");
     if (strcmp(images, "sampled") != 0 && strcmp(images, "main") != 0 && strcmp(images, "off") != 0) {

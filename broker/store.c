@@ -327,6 +327,16 @@ int store_photos_to_fetch(store_t *self, int64_t window_id, uint64_t threshold, 
                       3, params, fn, arg);
 }
 
+int64_t store_catalogs_count(store_t *self)
+{
+    PGresult *res = s_exec(self, "SELECT count(*) FROM catalogs", 0, NULL);
+    if (!res)
+        return -1;
+    int64_t n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return n;
+}
+
 int store_window_finish_counted(store_t *self, const window_t *w)
 {
     char a[24], b[24], c[24], d[24];
@@ -405,10 +415,10 @@ int store_window_get(store_t *self, int64_t id, window_t *w, char *error, size_t
     return rc;
 }
 
-int store_window_counts(store_t *self, int64_t counts[4], int64_t by_kind[4][4])
+int store_window_counts(store_t *self, int64_t counts[4], int64_t by_kind[WINDOW_KINDS][4])
 {
     memset(counts, 0, 4 * sizeof counts[0]);
-    memset(by_kind, 0, 16 * sizeof by_kind[0][0]);
+    memset(by_kind, 0, WINDOW_KINDS * 4 * sizeof by_kind[0][0]);
     PGresult *res = s_exec(self, "SELECT state, kind, count(*) FROM windows GROUP BY state, kind", 0, NULL);
     if (!res)
         return -1;

@@ -57,10 +57,12 @@ int store_track_missing(store_t *self, int64_t run_id, uint64_t threshold, store
    main_of_all, the main photo of every item (cols: item_id, photo_id; text: url). */
 int store_photos_to_fetch(store_t *self, int64_t window_id, uint64_t threshold, bool main_of_all, store_row_fn fn,
                           void *arg);
-/* A tracking run or images window is done. */
+/* Catalogs in the catalog tree table (-1 on error). */
+int64_t store_catalogs_count(store_t *self);
+/* A tracking run, images window or catalog refresh is done. */
 int store_window_finish_counted(store_t *self, const window_t *window);
 
 /* Window counts by state, and by kind (window_kind_t) and state, for status. */
-int store_window_counts(store_t *self, int64_t counts[4], int64_t by_kind[4][4]);
+int store_window_counts(store_t *self, int64_t counts[4], int64_t by_kind[WINDOW_KINDS][4]);
 
 #endif

@@ -56,13 +56,15 @@ window_kind_t window_kind_from_name(const char *name)
         return WINDOW_TRACKING;
     if (name && strcmp(name, "images") == 0)
         return WINDOW_IMAGES;
+    if (name && strcmp(name, "catalogs") == 0)
+        return WINDOW_CATALOGS;
     return WINDOW_CATALOG;
 }
 
 const char *window_kind_name(window_kind_t kind)
 {
-    static const char *names[] = { "catalog", "replay", "tracking", "images" };
-    return kind <= WINDOW_IMAGES ? names[kind] : "?";
+    static const char *names[WINDOW_KINDS] = { "catalog", "replay", "tracking", "images", "catalogs" };
+    return kind < WINDOW_KINDS ? names[kind] : "?";
 }
 
 const char *window_state_name(window_state_t state)

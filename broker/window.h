@@ -20,7 +20,9 @@ typedef enum {
     WINDOW_REPLAY,      /* stored raw pages fed back through transformer and sink */
     WINDOW_TRACKING,    /* a tracking run: snapshots of the sampled items */
     WINDOW_IMAGES,      /* the photos a committed catalog window asked for */
+    WINDOW_CATALOGS,    /* a refresh of the site's catalog tree (names for the reports) */
 } window_kind_t;
+#define WINDOW_KINDS 5
 
 typedef struct {
     int64_t id;
@@ -66,7 +68,7 @@ bool window_complete(const window_t *self);
 void window_slice(int64_t t, int64_t len_s, int64_t *start_s, int64_t *end_s);
 
 const char *window_state_name(window_state_t state);
-/* The windows table's kind column: "replay", "tracking", "images"; anything else is a catalog window. */
+/* The windows table's kind column: "replay", "tracking", "images", "catalogs"; anything else is a catalog window. */
 window_kind_t window_kind_from_name(const char *name);
 const char *window_kind_name(window_kind_t kind);
 

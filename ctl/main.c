@@ -26,7 +26,7 @@ static config_opt_t s_opts[] = {
     { "catalog", NULL, NULL, "window, backfill: the catalog id; prices: only this catalog", NULL },
     { "from", NULL, NULL, "window, backfill, replay: start of the time range (UTC, e.g. 2026-11-25T10:00:00Z; window default: one window ago)", NULL },
     { "to", NULL, NULL, "window, backfill, replay: end of the time range (UTC; window default: now)", NULL },
-    { "wait", NULL, "flag", "window, replay, track: wait until the window is committed; exit non-zero if it fails", NULL },
+    { "wait", NULL, "flag", "window, replay, track, refresh-catalogs: wait until the window is committed; exit non-zero if it fails", NULL },
     { "window", NULL, NULL, "get: the window id; backfill: window length (default VINTED_WINDOW, else 1h)", NULL },
     { "flow", NULL, NULL, "replay: the flow whose raw pages to replay (catalog or tracking)", NULL },
     { "brand", NULL, NULL, "prices: only this brand (exact)", NULL },
@@ -49,6 +49,7 @@ static const char *s_summary =
     "  replay --flow catalog --from T --to T [--wait]  feed the raw pages fetched in [T, T) back\n"
     "                                                  through transformer and sink (idempotent)\n"
     "  track [--wait]                                  a tracking run now (snapshots of the sampled items)\n"
+    "  refresh-catalogs [--wait]                       load the site's catalog tree now (names for reports)\n"
     "  get --window ID                                 one window's state\n"
     "  status                                          workers, queues, windows, budget, last error\n"
     "Commands (PostgreSQL, --pg / VINTED_PG):\n"
@@ -374,8 +375,8 @@ int main(int argc, char **argv)
         const char *flow = config_get(s_opts, "flow");
         const char *from = config_get(s_opts, "from"), *to = config_get(s_opts, "to");
         int64_t a, b;
-        if (!flow || (strcmp(flow, "catalog") != 0 && strcmp(flow, "tracking") != 0)) {
-            fprintf(stderr, "vinted-ctl replay: --flow catalog|tracking is required (the flow whose raw pages to replay)\n");
+        if (!flow || (strcmp(flow, "catalog") != 0 && strcmp(flow, "tracking") != 0 && strcmp(flow, "catalogs") != 0)) {
+            fprintf(stderr, "vinted-ctl replay: --flow catalog|tracking|catalogs is required (the flow whose raw pages to replay)\n");
             return 2;
         }
         if (!from || !to || config_parse_time(from, &a) != 0 || config_parse_time(to, &b) != 0 || b <= a) {
@@ -396,9 +397,9 @@ int main(int argc, char **argv)
         keys[0] = "window", values[0] = window;
         n_args = 1;
     }
-    else if (strcmp(verb, "status") != 0 && strcmp(verb, "track") != 0) {
-        fprintf(stderr, "vinted-ctl: unknown command '%s' (window, backfill, replay, track, get, status, prices, "
-                        "quality, catalogs, report)\n", verb);
+    else if (strcmp(verb, "status") != 0 && strcmp(verb, "track") != 0 && strcmp(verb, "refresh-catalogs") != 0) {
+        fprintf(stderr, "vinted-ctl: unknown command '%s' (window, backfill, replay, track, refresh-catalogs, get, "
+                        "status, prices, quality, catalogs, report)\n", verb);
         return 2;
     }
     bool unreachable;
@@ -411,7 +412,9 @@ int main(int argc, char **argv)
         return unreachable ? 3 : 1;
     }
     int status = rep->u.ctl_rep.status;
-    if (status == 0 && wait && (strcmp(verb, "window") == 0 || strcmp(verb, "replay") == 0 || strcmp(verb, "track") == 0)) {
+    if (status == 0 && wait
+        && (strcmp(verb, "window") == 0 || strcmp(verb, "replay") == 0 || strcmp(verb, "track") == 0
+            || strcmp(verb, "refresh-catalogs") == 0)) {
         cJSON *root = rep->u.ctl_rep.json ? cJSON_Parse(rep->u.ctl_rep.json) : NULL;
         cJSON *id = root ? cJSON_GetObjectItemCaseSensitive(root, "window_id") : NULL;
         int64_t window_id = cJSON_IsNumber(id) ? (int64_t) id->valuedouble : 0;

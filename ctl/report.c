@@ -385,6 +385,13 @@ int report_catalogs(PGconn *db, const report_filter_t *filter, bool json, FILE *
 {
     const char *params[] = { filter->search && *filter->search ? filter->search : NULL };
     bool table = report_table_exists(db, "public.catalogs");
+    if (table) { /* the table exists from migration 003 on: names are loaded once it has rows */
+        PGresult *any = report_query(db, "the catalogs list", "SELECT 1 FROM catalogs LIMIT 1", 0, NULL);
+        if (!any)
+            return 3;
+        table = PQntuples(any) > 0;
+        PQclear(any);
+    }
     PGresult *res;
     if (table)
         res = report_query(db, "the catalogs list",
@@ -421,7 +428,7 @@ int report_catalogs(PGconn *db, const report_filter_t *filter, bool json, FILE *
     }
     else {
         if (!table)
-            fprintf(out, "catalog names are not loaded yet (no catalogs table): catalog ids seen in items\n");
+            fprintf(out, "catalog names are not loaded yet (vinted-ctl refresh-catalogs loads them): catalog ids seen in items\n");
         fprintf(out, "%10s %8s  %s\n", "catalog", "items", table ? "title (parent)" : "");
         for (int r = 0; r < n; r++) {
             const char *title = s_val(res, r, 1), *parent = s_val(res, r, 3), *parent_id = s_val(res, r, 2);

@@ -456,6 +456,7 @@ class Pipeline:
             # the catalog tests exercise the catalog flow alone; the flows tests turn these on
             "VINTED_IMAGES": "off",
             "VINTED_TRACK_EVERY": "0",
+            "VINTED_CATALOGS_EVERY": "0",
             "VINTED_CDN_URL": sim.url if sim else "",
         })
         if env:

@@ -3,7 +3,7 @@ whole pipeline and a private PostgreSQL, then
   - prices: count/min/median/max per catalog equal to what the simulator's truth
     says (percentile_disc semantics), --by brand/condition agree with SQL, --json parses;
   - quality lists every catalog window's report and the quarantine by rule;
-  - catalogs works without a catalogs table and shows names once one exists;
+  - catalogs works before the catalog tree is loaded and shows names once it is;
   - backfill of 3 windows exits 0 and its windows are done;
   - bad arguments exit 2 naming the flag; an unreachable database exits 3;
   - report --html renders in headless Chromium: the screenshot is not blank and
@@ -229,11 +229,10 @@ class CtlTest(E2ETestCase):
         doc = self.ctl_json("catalogs")
         self.assertFalse(doc["names_loaded"])
         self.assertEqual(sorted(int(c["catalog_id"]) for c in doc["catalogs"]), [221, 1242])
-        # another issue adds the table: names appear in catalogs and prices
-        self.pipe.pg.execute(self.pipe.db, "CREATE TABLE catalogs (catalog_id int PRIMARY KEY, title text, "
-                                           "parent_id int, url text);"
-                                           "INSERT INTO catalogs VALUES (1904, 'Women', NULL, NULL),"
-                                           " (221, 'Dresses <&>', 1904, NULL), (1242, 'Shoes', 1904, NULL)")
+        # once the catalog tree is loaded, names appear in catalogs and prices
+        self.pipe.pg.execute(self.pipe.db, "INSERT INTO catalogs (catalog_id, title, parent_id, depth, seen_at)"
+                                           " VALUES (1904, 'Women', NULL, 0, now()),"
+                                           " (221, 'Dresses <&>', 1904, 1, now()), (1242, 'Shoes', 1904, 1, now())")
         doc = self.ctl_json("catalogs", "--search", "dress")
         self.assertEqual([(int(c["catalog_id"]), c["title"], c["parent_title"]) for c in doc["catalogs"]],
                          [(221, "Dresses <&>", "Women")])
@@ -344,6 +343,40 @@ class CtlTest(E2ETestCase):
         self.assertEqual(len(by_kind.get("median", [])), 1, where)
         self.assertEqual(by_kind["median"][0].count('<path class="line"'), series, where)
         self.assertEqual(by_kind["quarantine"][0].count('<rect class="bar"'), rules, where)
+
+
+
+class CatalogTreeTest(E2ETestCase):
+    """The broker loads the site's catalog tree at start (none loaded yet) and on request;
+    reports then show names."""
+
+    def test_catalog_tree_refresh(self):
+        self.start_sim(seed=12, catalogs=[221, 1242, 2320], initial=60, generation="svc")
+        self.start_pipeline(api="svc", env={"VINTED_CATALOGS_EVERY": "24h"})
+        harness.wait_until(lambda: self.pipe.scalar(
+            "SELECT count(*) FROM windows WHERE kind = 'catalogs' AND state = 'done'") == "1", 60, 0.2,
+            "the catalog tree refresh at start")
+        truth = {int(c["catalog_id"]): c for c in self.sim._call("GET", "/_sim/truth/catalogs")["catalogs"]}
+        rows = self.pipe.query("SELECT catalog_id, parent_id, title, depth FROM catalogs")
+        got = {int(r[0]): r for r in rows}
+        self.assertEqual(sorted(got), sorted(truth), "catalog ids loaded vs the site's tree")
+        for cid, r in got.items():
+            t = truth[cid]
+            self.assertEqual(r[2], t["title"], "title of %d" % cid)
+            self.assertEqual(int(r[1]) if r[1] is not None else None, t["parent_id"], "parent of %d" % cid)
+            self.assertEqual(int(r[3]), int(t["depth"]), "depth of %d" % cid)
+        rc, out, err = self.pipe.ctl("refresh-catalogs", "--wait", "--timeout", "60s", timeout=90)
+        self.assertEqual(rc, 0, "refresh-catalogs: %s %s" % (out, err))
+        self.assert_windows_ok(self.pipe.run_windows([221]))
+        env = {"VINTED_PG": self.pg.dsn(self.db)}
+        rc, out, err = harness.run_program("ctl", ["catalogs", "--json"], env=env, timeout=30)
+        self.assertEqual(rc, 0, err)
+        doc = json.loads(out)
+        self.assertTrue(doc["names_loaded"])
+        self.assertIn(truth[221]["title"], [c["title"] for c in doc["catalogs"]])
+        rc, out, err = harness.run_program("ctl", ["prices"], env=env, timeout=30)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("catalog 221 (%s)" % truth[221]["title"], out)
 
 
 if __name__ == "__main__":

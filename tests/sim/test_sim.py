@@ -979,6 +979,50 @@ class PathFaultsTest(unittest.TestCase):
             self.assertIn("path", doc["error"])
 
 
+class CatalogTreeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim("--initial", "5", "--catalogs", "221,1242,2320,77")
+        cls.jar = cls.sim.login()
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.sim.stop() == 0
+
+    def test_tree_matches_truth_and_needs_session(self):
+        status, _, body, _ = self.sim.api("/api/v2/catalogs", None)
+        self.assertEqual((status, json.loads(body)["code"]), (401, 100))
+        status, _, body, _ = self.sim.api("/api/v2/catalogs", self.jar)
+        self.assertEqual(status, 200)
+        doc = json.loads(body)
+        self.assertEqual([c["title"] for c in doc["catalogs"]], ["Mulher", "Homem", "Criança"])
+        walked = []
+
+        def walk(nodes, parent, depth):
+            for n in nodes:
+                self.assertEqual(set(n) >= {"id", "title", "code", "url", "catalogs"}, True)
+                walked.append({"catalog_id": n["id"], "parent_id": parent, "title": n["title"],
+                               "code": n["code"], "url": n["url"], "depth": depth})
+                walk(n["catalogs"], n["id"], depth + 1)
+        walk(doc["catalogs"], None, 0)
+        _, truth = self.sim.admin("GET", "/_sim/truth/catalogs")
+        self.assertEqual(walked, truth["catalogs"])
+        byid = {c["catalog_id"]: c for c in truth["catalogs"]}
+        self.assertEqual((byid[221]["title"], byid[1242]["title"], byid[2320]["title"]),
+                         ("T-shirts", "Sapatilhas", "Camisolas"))
+        self.assertEqual(byid[221]["depth"], 2)
+        self.assertEqual(byid[1242]["parent_id"], 1231)
+        self.assertIn("77", byid[77]["title"])
+        self.assertIsNone(byid[5]["parent_id"])
+        # a catalogs fault hits the tree and not the search
+        self.sim.faults({"kind": "malformed", "path": "catalogs"})
+        self.assertEqual(self.sim.api(V2 + "?catalog_ids=221", self.jar)[0], 200)
+        status, _, body, _ = self.sim.api("/api/v2/catalogs", self.jar)
+        self.assertEqual(status, 200)
+        self.assertRaises(ValueError, json.loads, body)
+        self.assertEqual(json.loads(self.sim.api("/api/v2/catalogs", self.jar)[2])["catalogs"][0]["id"], 1904)
+
+
 # --------------------------------------------------------------------------
 # The images flow: the CDN
 

@@ -111,7 +111,7 @@ FAULT_KINDS = {"429", "500", "503", "403", "404", "truncate", "malformed",
 # faults that need a valid session to mean anything; not consumed without one
 SESSION_FAULTS = {"truncate", "malformed", "expire_session"}
 # which requests a fault targets ("path" in a fault spec)
-FAULT_PATHS = ("catalog", "users", "user", "item_page", "cdn")
+FAULT_PATHS = ("catalog", "users", "user", "item_page", "cdn", "catalogs")
 # kinds that mean nothing for a path class (no session there)
 FAULT_NOT_FOR = {"item_page": {"expire_session"}, "cdn": {"expire_session"}}
 
@@ -126,6 +126,23 @@ USER_RATE_WINDOW = 10.0      # seconds over which --user-rate counts profile cal
 # the public paths besides the catalog search
 USER_ITEMS_RE = re.compile(r"^/api/v2/users/(\d+)/items/?$")
 USER_RE = re.compile(r"^/api/v2/users/(\d+)/?$")
+CATALOGS_PATH = "/api/v2/catalogs"    # the site's catalog tree
+# the fixed part of the catalog tree: id -> (title, code, url, parent id or None)
+CATALOG_SCAFFOLD = {
+    1904: ("Mulher", "WOMEN_ROOT", "/mulher", None),
+    5: ("Homem", "MEN_ROOT", "/homem", None),
+    1193: ("Criança", "CHILDREN_ROOT", "/crianca", None),
+    4: ("Roupa", "WOMENS_CLOTHES", "/mulher/roupa", 1904),
+    2050: ("Roupa", "MENS_CLOTHES", "/homem/roupa", 5),
+    1231: ("Calçado", "MENS_SHOES", "/homem/calcado", 5),
+}
+# configured catalogs the sim knows a name for: id -> (title, code, slug, parent id)
+CATALOG_KNOWN = {
+    221: ("T-shirts", "TSHIRTS", "t-shirts", 2050),
+    1242: ("Sapatilhas", "SNEAKERS", "sapatilhas", 1231),
+    2320: ("Camisolas", "JUMPERS", "camisolas", 4),
+}
+CATALOG_ROOTS = (1904, 5, 1193)
 ITEM_PAGE_RE = re.compile(r"^/items/(\d+)(?:-[^/]*)?/?$")
 CDN_RE = re.compile(r"^/t/([A-Za-z0-9_]+)/([0-9a-z]+)/(\d+)\.(webp|jpe?g)$")
 CDN_FULL_RE = re.compile(r"^/tc/([A-Za-z0-9_]+)/(\d+)\.(webp|jpe?g)$")
@@ -560,6 +577,44 @@ class World:
 
     def item_by_id(self, item_id):
         return self.by_id.get(item_id)
+
+    def catalog_tree(self):
+        """The catalog tree as flat nodes [{catalog_id, parent_id, title, code,
+        url, depth}] in walk order (parents first): the fixed scaffold plus
+        every configured catalog, known ones under their parent, the others
+        under the roots in turn with a generated title."""
+        nodes = {cid: {"catalog_id": cid, "parent_id": par, "title": t, "code": c, "url": u}
+                 for cid, (t, c, u, par) in CATALOG_SCAFFOLD.items()}
+        for n, cid in enumerate(sorted(set(self.catalogs))):
+            if cid in nodes:
+                continue
+            if cid in CATALOG_KNOWN:
+                t, c, slug, par = CATALOG_KNOWN[cid]
+            else:
+                par = CATALOG_ROOTS[n % len(CATALOG_ROOTS)]
+                t, c, slug = "Catálogo %d" % cid, "CATALOG_%d" % cid, "catalogo-%d" % cid
+            nodes[cid] = {"catalog_id": cid, "parent_id": par, "title": t, "code": c,
+                          "url": "%s/%s" % (nodes[par]["url"], slug)}
+        out = []
+
+        def walk(parent, depth):
+            for cid in sorted(k for k, v in nodes.items() if v["parent_id"] == parent):
+                out.append(dict(nodes[cid], depth=depth))
+                walk(cid, depth + 1)
+        for root in CATALOG_ROOTS:
+            out.append(dict(nodes[root], depth=0))
+            walk(root, 1)
+        return out
+
+    def catalogs_nested(self):
+        """GET /api/v2/catalogs's nested form: {catalogs:[{id,title,code,url,catalogs:[...]}]}."""
+        flat = self.catalog_tree()
+
+        def node(n):
+            return {"id": n["catalog_id"], "title": n["title"], "code": n["code"],
+                    "url": n["url"], "item_count": len(self.by_catalog.get(n["catalog_id"], [])),
+                    "catalogs": [node(c) for c in flat if c["parent_id"] == n["catalog_id"]]}
+        return {"catalogs": [node(n) for n in flat if n["parent_id"] is None], "code": 0}
 
     def search(self, catalog_ids, page, per_page):
         """(items on the page, total_entries, total_pages) for newest_first."""
@@ -1306,6 +1361,8 @@ class Handler(BaseHTTPRequestHandler):
             return "catalog"
         if path == "/":
             return "home"
+        if path.rstrip("/") == CATALOGS_PATH:
+            return "catalogs"
         if USER_ITEMS_RE.match(path):
             return "users"
         if USER_RE.match(path):
@@ -1336,6 +1393,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._seller_items(int(USER_ITEMS_RE.match(path).group(1)), query)
             if self._class == "user":
                 return self._user(int(USER_RE.match(path).group(1)))
+            if self._class == "catalogs":
+                return self._api(lambda: (200, sim.world.catalogs_nested()))
         if self._class == "item_page" and self.command in ("GET", "HEAD"):
             return self._item_page(int(ITEM_PAGE_RE.match(path).group(1)))
         if path.startswith("/api/") or path.startswith("/svc-"):
@@ -1380,7 +1439,7 @@ class Handler(BaseHTTPRequestHandler):
         """Answer the request if the fault replaces the answer (True), or
         apply a delay (slow) and let it go on (False)."""
         kind = fault["kind"] if fault else None
-        json_api = self._class in ("catalog", "users", "user")
+        json_api = self._class in ("catalog", "users", "user", "catalogs")
         if kind == "429":
             hdrs = []
             if fault.get("retry_after") is not None:
@@ -1627,6 +1686,10 @@ class Handler(BaseHTTPRequestHandler):
             if cats:
                 items = [i for i in items if i["catalog_id"] in cats]
             return send(200, {"items": items, "sim_time": clock})
+        if path == "/_sim/truth/catalogs" and cmd == "GET":
+            with sim.lock:
+                tree = sim.world.catalog_tree()
+            return send(200, {"catalogs": tree})
         if path == "/_sim/truth/users" and cmd == "GET":
             with sim.lock:
                 users = sim.world.truth_users()

@@ -62,7 +62,7 @@ void fetcher_destroy(fetcher_t **self_p)
     }
 }
 
-/* "catalog", "user_items", "item_page", "user" for logs. */
+/* "catalog", "user_items", "item_page", "user", "catalogs" for logs. */
 static const char *s_kind_name(int32_t kind)
 {
     switch (kind) {
@@ -70,6 +70,7 @@ static const char *s_kind_name(int32_t kind)
     case PROTO_FETCH_USER_ITEMS: return "user_items";
     case PROTO_FETCH_ITEM_PAGE: return "item_page";
     case PROTO_FETCH_USER: return "user";
+    case PROTO_FETCH_CATALOGS: return "catalogs";
     default: return "unknown";
     }
 }
@@ -124,7 +125,7 @@ static proto_msg_t *s_result(fetcher_t *self, const proto_msg_t *task, const cha
     p->url = proto_msg_strdup(msg, url);
     p->error = error ? proto_msg_strdup(msg, error) : NULL;
     p->kind = f->kind;
-    p->target_id = f->kind == PROTO_FETCH_CATALOG ? 0 : f->target_id;
+    p->target_id = f->kind == PROTO_FETCH_CATALOG || f->kind == PROTO_FETCH_CATALOGS ? 0 : f->target_id;
     bool found = resp->status >= 200 && resp->status < 300;
     if (f->kind == PROTO_FETCH_ITEM_PAGE) {
         /* one item, untouched HTML; a 404 (removed) shows none */
@@ -132,8 +133,8 @@ static proto_msg_t *s_result(fetcher_t *self, const proto_msg_t *task, const cha
         p->max_item_id = found ? f->target_id : 0;
         p->more = false;
     }
-    else if (f->kind == PROTO_FETCH_USER) {
-        /* one profile, no items, nothing to page */
+    else if (f->kind == PROTO_FETCH_USER || f->kind == PROTO_FETCH_CATALOGS) {
+        /* one profile or the catalog tree: no items, nothing to page */
         p->n_items = 0;
         p->max_item_id = 0;
         p->more = false;
@@ -200,12 +201,14 @@ static int s_check(const proto_msg_t *task, char *reason, size_t size)
             return 0;
         return -1;
     }
+    if (f->kind == PROTO_FETCH_CATALOGS)
+        return 0; /* the whole tree: nothing to check */
     if (f->kind != PROTO_FETCH_CATALOG)
         snprintf(reason, size,
-                 "invalid fetch task: kind %d (want %d catalog, %d user_items, %d item_page or "
-                 "%d user)",
+                 "invalid fetch task: kind %d (want %d catalog, %d user_items, %d item_page, "
+                 "%d user or %d catalogs)",
                  (int) f->kind, PROTO_FETCH_CATALOG, PROTO_FETCH_USER_ITEMS, PROTO_FETCH_ITEM_PAGE,
-                 PROTO_FETCH_USER);
+                 PROTO_FETCH_USER, PROTO_FETCH_CATALOGS);
     else if (f->catalog_id <= 0)
         snprintf(reason, size, "invalid fetch task: catalog_id %d (want > 0)", (int) f->catalog_id);
     else if (f->page < 1)
@@ -242,6 +245,10 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
     else if (f->kind == PROTO_FETCH_USER) {
         req = VINTED_REQ_WWW_API;
         url_rc = vinted_user_url(self->vinted, f->target_id, url, sizeof(url));
+    }
+    else if (f->kind == PROTO_FETCH_CATALOGS) {
+        req = VINTED_REQ_WWW_API;
+        url_rc = vinted_catalogs_url(self->vinted, url, sizeof(url));
     }
     else
         url_rc = vinted_catalog_url(self->vinted, f->catalog_id, f->page, f->per_page, url,
@@ -388,6 +395,12 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
                     break;
                 }
             }
+            else if (f->kind == PROTO_FETCH_CATALOGS) {
+                if (vinted_catalogs_body_ok(resp.body, resp.len, err, sizeof(err))) {
+                    answer = s_result(self, task, url, &resp, NULL, NULL);
+                    break;
+                }
+            }
             else if (pager_scan(resp.body, resp.len,
                                 f->kind == PROTO_FETCH_CATALOG ? f->hwm : 0, &scan, err,
                                 sizeof(err))
@@ -415,7 +428,7 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
                 break;
             continue;
         }
-        if (status == 404 && f->kind != PROTO_FETCH_CATALOG) {
+        if (status == 404 && f->kind != PROTO_FETCH_CATALOG && f->kind != PROTO_FETCH_CATALOGS) {
             /* a seller or an item that is gone: an observation, not an error */
             log_info(f->kind == PROTO_FETCH_ITEM_PAGE ? "item gone" : "seller gone",
                      "task=%llu kind=%s target=%lld status=404 url=%s",
@@ -1065,6 +1078,48 @@ void fetcher_test(bool verbose)
     answer = s_run(f, &srv, NULL, 0, task, &report, &served);
     assert(answer && answer->cmd == PROTO_NACK && answer->u.nack.permanent && served == 0);
     assert(strstr(answer->u.nack.reason, "invalid user task") && strstr(answer->u.nack.reason, "user id"));
+    proto_msg_destroy(&answer);
+    proto_msg_destroy(&task);
+
+    /* the catalog tree, on the www host, same session (already open here) */
+    const char *tree_body = "{\"catalogs\":[{\"id\":1904,\"title\":\"Mulher\",\"catalogs\":[]}]}";
+    const s_reply_t tree = { 200, "Content-Type: application/json\r\n", tree_body };
+    task = s_task(23, 1, 0, 0);
+    task->u.fetch.catalog_id = 0;
+    task->u.fetch.page = 0;
+    task->u.fetch.kind = PROTO_FETCH_CATALOGS;
+    task->u.fetch.target_id = 99; /* not looked at, not echoed */
+    g.tokens = 0;
+    answer = s_run(f, &srv, (s_reply_t[]) { tree }, 1, task, &report, &served);
+    assert(answer && !report && served == 1 && g.tokens == 1 && answer->cmd == PROTO_RESULT);
+    p = &answer->u.page;
+    assert(p->kind == PROTO_FETCH_CATALOGS && p->target_id == 0 && p->http_status == 200);
+    assert(!p->error && !p->more && p->n_items == 0 && p->max_item_id == 0);
+    assert(p->body_len == strlen(tree_body) && memcmp(p->body, tree_body, p->body_len) == 0);
+    assert(strstr(p->url, "/api/v2/catalogs"));
+    assert(s_server_saw(&srv, 0, "GET /api/v2/catalogs HTTP/1.1"));
+    assert(s_server_saw(&srv, 0, "access_token_web=") && !s_server_saw(&srv, 0, "Platform:"));
+    proto_msg_destroy(&answer);
+    /* 401 renews the session; 5xx backs off */
+    answer = s_run(f, &srv, (s_reply_t[]) { r401, home, r500, tree }, 4, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 4 && !answer->u.page.error);
+    assert(s_server_saw(&srv, 1, "GET / HTTP/1.1") && s_server_saw(&srv, 3, "/api/v2/catalogs "));
+    proto_msg_destroy(&answer);
+    /* unreadable trees (broken JSON, or no catalogs): retried, then passed on with the error */
+    const s_reply_t notree = { 200, "", "{\"code\":0}" };
+    answer = s_run(f, &srv, (s_reply_t[]) { bad, notree, tree }, 3, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 3 && !answer->u.page.error);
+    proto_msg_destroy(&answer);
+    answer = s_run(f, &srv, (s_reply_t[]) { notree, notree, notree, notree }, 4, task, &report,
+                   &served);
+    assert(answer && answer->cmd == PROTO_RESULT && served == 4 && !answer->u.page.more);
+    assert(answer->u.page.error && strstr(answer->u.page.error, "malformed json after 4 attempts"));
+    assert(strstr(answer->u.page.error, "no catalogs") && answer->u.page.kind == PROTO_FETCH_CATALOGS);
+    proto_msg_destroy(&answer);
+    /* a 404 is no observation here: a permanent failure */
+    answer = s_run(f, &srv, (s_reply_t[]) { r404u }, 1, task, &report, &served);
+    assert(answer && answer->cmd == PROTO_NACK && answer->u.nack.permanent && served == 1);
+    assert(strstr(answer->u.nack.reason, "HTTP 404") && strstr(answer->u.nack.reason, "/catalogs"));
     proto_msg_destroy(&answer);
     proto_msg_destroy(&task);
     fetcher_destroy(&f);

@@ -9,10 +9,13 @@
       USER         {www}/api/v2/users/{target_id}, the seller's profile {user:{...}}
                    (both generations; n_items 0, more false; rate-limited quickly, so
                    429 with Retry-After is routine)
+      CATALOGS     {www}/api/v2/catalogs, the site's catalog tree {catalogs:{..} or [..]}
+                   (n_items 0, more false, target_id 0; 404 is a permanent failure)
     Outcomes:
       200 + an items array        RESULT(PAGE): the untouched body, what the pager saw
       200 + bad JSON              retried 3 times, then RESULT(PAGE) with error set
-                                  (USER: also JSON without a user object)
+                                  (USER: also JSON without a user object;
+                                  CATALOGS: without a catalogs object or array)
       200 HTML without </html>    (item pages) likewise, as a truncated page
       404 on USER_ITEMS,          RESULT(PAGE) with http_status 404 and the body, no error:
           ITEM_PAGE or USER       a seller or an item that is gone is an observation

@@ -201,7 +201,10 @@ int vinted_user_url(const vinted_t *self, int64_t user_id, char *buf, size_t siz
     return n < 0 || (size_t) n >= size ? -1 : 0;
 }
 
-bool vinted_user_body_ok(const char *body, size_t len, char *err, size_t errlen)
+/* True if body is one complete JSON object whose member `key` passes is_ok;
+   false with the reason in err otherwise. */
+static bool s_body_holds(const char *body, size_t len, const char *key,
+                         cJSON_bool (*is_ok)(const cJSON *), char *err, size_t errlen)
 {
     if (!body || len == 0) {
         snprintf(err, errlen, "empty body");
@@ -222,12 +225,35 @@ bool vinted_user_body_ok(const char *body, size_t len, char *err, size_t errlen)
                  (size_t) (end - body), len);
     else if (!cJSON_IsObject(root))
         snprintf(err, errlen, "not a JSON object");
-    else if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "user")))
-        snprintf(err, errlen, "no user object");
+    else if (!is_ok(cJSON_GetObjectItemCaseSensitive(root, key)))
+        snprintf(err, errlen, "no %s %s", key,
+                 is_ok == cJSON_IsObject ? "object" : "object or array");
     else
         ok = true;
     cJSON_Delete(root);
     return ok;
+}
+
+/* A catalogs member is an object (flat form, keyed by id) or an array (nested form). */
+static cJSON_bool s_is_container(const cJSON *item)
+{
+    return cJSON_IsObject(item) || cJSON_IsArray(item);
+}
+
+bool vinted_user_body_ok(const char *body, size_t len, char *err, size_t errlen)
+{
+    return s_body_holds(body, len, "user", cJSON_IsObject, err, errlen);
+}
+
+int vinted_catalogs_url(const vinted_t *self, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s/api/v2/catalogs", self->www);
+    return n < 0 || (size_t) n >= size ? -1 : 0;
+}
+
+bool vinted_catalogs_body_ok(const char *body, size_t len, char *err, size_t errlen)
+{
+    return s_body_holds(body, len, "catalogs", s_is_container, err, errlen);
 }
 
 int vinted_item_page_url(const vinted_t *self, int64_t item_id, char *buf, size_t size)
@@ -484,6 +510,9 @@ void vinted_test(bool verbose)
     assert(vinted_user_url(v, 12345678901LL, url, sizeof(url)) == 0);
     assert(strcmp(url, "https://www.vinted.co.uk/api/v2/users/12345678901") == 0);
     assert(vinted_user_url(v, 0, url, sizeof(url)) == -1);
+    assert(vinted_catalogs_url(v, url, sizeof(url)) == 0);
+    assert(strcmp(url, "https://www.vinted.co.uk/api/v2/catalogs") == 0);
+    assert(vinted_catalogs_url(v, url, 20) == -1);
     assert(vinted_user_url(v, -3, url, sizeof(url)) == -1);
     small = 36; /* "https://www.vinted.co.uk/api/v2/users/7" needs 40 */
     assert(vinted_user_url(v, 7, url, small) == -1);
@@ -536,6 +565,14 @@ void vinted_test(bool verbose)
     assert(!vinted_user_body_ok("{\"user\":5}", 10, why, sizeof(why)) && strstr(why, "no user"));
     assert(!vinted_user_body_ok("[1]", 3, why, sizeof(why)) && strstr(why, "not a JSON object"));
     assert(!vinted_user_body_ok(NULL, 0, why, sizeof(why)) && strstr(why, "empty"));
+    /* the catalog tree: flat (object) or nested (array) */
+    assert(vinted_catalogs_body_ok("{\"catalogs\":[]}", 15, why, sizeof(why)));
+    assert(vinted_catalogs_body_ok("{\"catalogs\":{\"4\":{}}} ", 22, why, sizeof(why)));
+    assert(!vinted_catalogs_body_ok("{\"catalogs\":3}", 14, why, sizeof(why))
+           && strstr(why, "no catalogs"));
+    assert(!vinted_catalogs_body_ok("{\"catalogs\":[", 13, why, sizeof(why))
+           && strstr(why, "not JSON"));
+    assert(!vinted_catalogs_body_ok("[]", 2, why, sizeof(why)) && strstr(why, "not a JSON object"));
 
     /* error bodies */
     assert(vinted_error_code("{\"code\":106}", 12) == 106);

@@ -104,6 +104,12 @@ int vinted_user_url(const vinted_t *self, int64_t user_id, char *buf, size_t siz
 /* True if a profile body is one complete JSON object holding a "user" object
    (nothing but white space after it); false with the reason in err otherwise. */
 bool vinted_user_body_ok(const char *body, size_t len, char *err, size_t errlen);
+/* The site's catalog tree, on the www host whatever the generation:
+   {www}/api/v2/catalogs. 0 ok, -1 if it does not fit. */
+int vinted_catalogs_url(const vinted_t *self, char *buf, size_t size);
+/* True if a catalog-tree body is one complete JSON object holding "catalogs"
+   as an object (flat form) or an array (nested form); false with the reason otherwise. */
+bool vinted_catalogs_body_ok(const char *body, size_t len, char *err, size_t errlen);
 /* The public page of one item (HTML with the item in JSON-LD): {www}/items/I.
    0 ok, -1 if it does not fit or item_id <= 0. */
 int vinted_item_page_url(const vinted_t *self, int64_t item_id, char *buf, size_t size);

@@ -34,6 +34,7 @@ enum {
     S_SNAPSHOTS,
     S_USERS,
     S_STORED,
+    S_CATALOGS,
     S_NBUF
 };
 #define S_BIT(buf) (1u << (buf))
@@ -88,6 +89,10 @@ static const char s_setup_sql[] =
     "CREATE TEMP TABLE IF NOT EXISTS pgsink_stored ("
     " item_id bigint, photo_id bigint, object_key text, bytes bigint, content_type text,"
     " sha256 text"
+    ") ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS pgsink_catalogs ("
+    " catalog_id int, parent_id int, title text, code text, url text, depth int,"
+    " seen_at timestamptz"
     ") ON COMMIT DELETE ROWS;";
 
 /* The COPY of each staging buffer, in the order the columns are encoded. */
@@ -109,11 +114,14 @@ static const char *s_copy_sql[S_NBUF] = {
                 " country) FROM STDIN",
     [S_STORED] = "COPY pgsink_stored (item_id, photo_id, object_key, bytes, content_type,"
                  " sha256) FROM STDIN",
+    [S_CATALOGS] = "COPY pgsink_catalogs (catalog_id, parent_id, title, code, url, depth, seen_at)"
+                   " FROM STDIN",
 };
 static const char *s_copy_what[S_NBUF] = {
     [S_ITEMS] = "copy items",         [S_QUARANTINE] = "copy quarantine",
     [S_PHOTOS] = "copy photos",       [S_SNAPSHOTS] = "copy item snapshots",
     [S_USERS] = "copy user snapshots", [S_STORED] = "copy stored photos",
+    [S_CATALOGS] = "copy catalogs",
 };
 
 /* Item columns that follow the newest sighting. */
@@ -206,6 +214,28 @@ static const char s_stored_sql[] =
     "    IS DISTINCT FROM (EXCLUDED.object_key, EXCLUDED.bytes, EXCLUDED.content_type,"
     "                      EXCLUDED.sha256)";
 
+/* The catalog tree: the newest tree (by fetch time) sets every column. Trees
+   fetched at the same time that disagree are ranked by their values, so the
+   outcome does not depend on the order; a row that changes nothing is skipped. */
+#define S_CATALOG_RANK(t)                                                                  \
+    "(" t ".seen_at, " t ".parent_id IS NOT NULL, coalesce(" t ".parent_id, 0),"           \
+    " " t ".title COLLATE \"C\", " t ".code IS NOT NULL, coalesce(" t ".code, '') COLLATE \"C\"," \
+    " " t ".url IS NOT NULL, coalesce(" t ".url, '') COLLATE \"C\", " t ".depth)"
+#define S_CATALOG_NEWER S_CATALOG_RANK("EXCLUDED") " >= " S_CATALOG_RANK("c")
+static const char s_catalogs_sql[] =
+    "INSERT INTO catalogs AS c (catalog_id, parent_id, title, code, url, depth, seen_at) "
+    "SELECT DISTINCT ON (catalog_id) catalog_id, parent_id, title, code, url, depth, seen_at "
+    "FROM pgsink_catalogs AS t "
+    "ORDER BY catalog_id, " S_CATALOG_RANK("t") " DESC "
+    "ON CONFLICT (catalog_id) DO UPDATE SET"
+    " parent_id = CASE WHEN " S_CATALOG_NEWER " THEN EXCLUDED.parent_id ELSE c.parent_id END,"
+    " title = CASE WHEN " S_CATALOG_NEWER " THEN EXCLUDED.title ELSE c.title END,"
+    " code = CASE WHEN " S_CATALOG_NEWER " THEN EXCLUDED.code ELSE c.code END,"
+    " url = CASE WHEN " S_CATALOG_NEWER " THEN EXCLUDED.url ELSE c.url END,"
+    " depth = CASE WHEN " S_CATALOG_NEWER " THEN EXCLUDED.depth ELSE c.depth END,"
+    " seen_at = GREATEST(c.seen_at, EXCLUDED.seen_at) "
+    "WHERE " S_CATALOG_RANK("EXCLUDED") " > " S_CATALOG_RANK("c");
+
 /* Snapshot columns after the key (item_id/user_id, run_id), and the tie-break
    order "earliest observation" means: observed_at first, then every column in
    a fixed order ('?' marks a nullable column, '$' a nullable text one, '!' a
@@ -278,6 +308,7 @@ static const s_statement_t s_statements[] = {
     { "pgsink_item_snapshots", "insert item snapshots", S_BIT(S_SNAPSHOTS) },
     { "pgsink_user_snapshots", "insert user snapshots", S_BIT(S_USERS) },
     { "pgsink_marks", "mark closed and removed items", S_BIT(S_ITEMS) | S_BIT(S_SNAPSHOTS) },
+    { "pgsink_catalogs", "upsert catalogs", S_BIT(S_CATALOGS) },
 };
 #define S_STATEMENTS (sizeof s_statements / sizeof s_statements[0])
 
@@ -601,6 +632,8 @@ static const char *s_statement_sql(const pgsink_t *self, const char *name)
         return self->sql_user_snapshots;
     if (strcmp(name, "pgsink_marks") == 0)
         return s_marks_sql;
+    if (strcmp(name, "pgsink_catalogs") == 0)
+        return s_catalogs_sql;
     return NULL;
 }
 
@@ -735,7 +768,7 @@ static int s_encode_batch(pgsink_t *self, const proto_batch_t *b, char *err, siz
         copy_row_end(c);
     }
     bool fetched = b->fetched_at_ms > 0 && b->fetched_at_ms != PROTO_NULL;
-    if ((b->n_photos || b->n_snapshots || b->n_users) && !fetched) {
+    if ((b->n_photos || b->n_snapshots || b->n_users || b->n_catalogs) && !fetched) {
         snprintf(err, errlen, S_WHERE ": fetch time %" PRId64 " invalid", b->window_id, b->page,
                  b->fetched_at_ms);
         return -1;
@@ -825,6 +858,33 @@ static int s_encode_batch(pgsink_t *self, const proto_batch_t *b, char *err, siz
         copy_int(c, u->followers_count);
         copy_text(c, u->city);
         copy_text(c, u->country);
+        copy_row_end(c);
+    }
+    c = self->buf[S_CATALOGS];
+    for (size_t i = 0; i < b->n_catalogs; i++) {
+        const proto_catalog_t *k = &b->catalogs[i];
+        const char *why = k->catalog_id <= 0             ? "without a valid id"
+                          : !k->title || !*k->title      ? "without a title"
+                          : k->parent_id < 0             ? "with a negative parent id"
+                          : k->parent_id == k->catalog_id ? "that is its own parent"
+                          : k->depth < 0                 ? "with a negative depth"
+                                                         : NULL;
+        if (why) {
+            snprintf(err, errlen, S_WHERE ": catalog %zu (id %d) %s", b->window_id, b->page, i,
+                     (int) k->catalog_id, why);
+            return -1;
+        }
+        copy_int(c, k->catalog_id);
+        copy_int(c, k->parent_id > 0 ? k->parent_id : PROTO_NULL);
+        copy_text(c, k->title);
+        copy_text(c, k->code);
+        copy_text(c, k->url);
+        copy_int(c, k->depth);
+        if (copy_time_ms(c, b->fetched_at_ms) != 0) {
+            snprintf(err, errlen, S_WHERE ": fetch time %" PRId64 " out of range", b->window_id,
+                     b->page, b->fetched_at_ms);
+            return -1;
+        }
         copy_row_end(c);
     }
     return 0;
@@ -973,6 +1033,7 @@ void pgsink_set_metrics(pgsink_t *self, metrics_t *m)
     static const char *const tables[S_NBUF] = {
         [S_ITEMS] = "items",           [S_QUARANTINE] = "quarantine", [S_PHOTOS] = "photos",
         [S_SNAPSHOTS] = "item_snapshots", [S_USERS] = "user_snapshots", [S_STORED] = "photos_stored",
+        [S_CATALOGS] = "catalogs",
     };
     self->m_transactions = metrics_counter(m, "vinted_sink_transactions_total", "Transactions committed");
     self->m_failed = metrics_counter(m, "vinted_sink_transactions_failed_total",
@@ -997,11 +1058,11 @@ int pgsink_write(pgsink_t *self, proto_msg_t **tasks, size_t n, char *err, size_
     if (rc == S_OK) {
         log_debug("transaction committed",
                   "tasks=%zu items=%zu quarantined=%zu photos=%zu snapshots=%zu users=%zu"
-                  " stored=%zu ms=%" PRId64,
+                  " stored=%zu catalogs=%zu ms=%" PRId64,
                   n, copy_rows(self->buf[S_ITEMS]), copy_rows(self->buf[S_QUARANTINE]),
                   copy_rows(self->buf[S_PHOTOS]), copy_rows(self->buf[S_SNAPSHOTS]),
                   copy_rows(self->buf[S_USERS]), copy_rows(self->buf[S_STORED]),
-                  clock_mono_ms() - start);
+                  copy_rows(self->buf[S_CATALOGS]), clock_mono_ms() - start);
         metrics_inc(self->m_transactions);
         metrics_observe(self->m_commit_seconds, (double) (clock_mono_ms() - start) / 1000.0);
         for (int i = 0; i < S_NBUF; i++)
@@ -1234,6 +1295,60 @@ void pgsink_test(bool verbose)
              sha);
     assert(copy_size(sink->buf[S_STORED]) == strlen(want_stored));
     assert(memcmp(copy_data(sink->buf[S_STORED]), want_stored, strlen(want_stored)) == 0);
+
+    /* a catalog tree: roots get a NULL parent, every node the tree's fetch time */
+    proto_catalog_t cats[3] = {
+        { .catalog_id = 1904, .parent_id = 0, .title = "Mulher", .code = "WOMEN",
+          .url = "/women", .depth = 0 },
+        { .catalog_id = 4, .parent_id = 1904, .title = "Roupa\tde \\ senhora", .code = NULL,
+          .url = "/women/clothes", .depth = 1 },
+        { .catalog_id = 10, .parent_id = 4, .title = "Vestidos", .code = "DRESSES", .url = NULL,
+          .depth = 2 },
+    };
+    proto_batch_t tree = { .window_id = 90, .page = 1, .fetched_at_ms = 1795628806123LL,
+                           .target_id = 0, .n_catalogs = 3, .catalogs = cats };
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &tree, err, sizeof err) == 0);
+    const char *want_cats = "1904\t\\N\tMulher\tWOMEN\t/women\t0\t2026-11-25 17:46:46.123+00\n"
+                            "4\t1904\tRoupa\\tde \\\\ senhora\t\\N\t/women/clothes\t1\t"
+                            "2026-11-25 17:46:46.123+00\n"
+                            "10\t4\tVestidos\tDRESSES\t\\N\t2\t2026-11-25 17:46:46.123+00\n";
+    assert(copy_rows(sink->buf[S_CATALOGS]) == 3);
+    assert(copy_size(sink->buf[S_CATALOGS]) == strlen(want_cats));
+    assert(memcmp(copy_data(sink->buf[S_CATALOGS]), want_cats, strlen(want_cats)) == 0);
+    assert(copy_size(sink->buf[S_ITEMS]) == 0 && copy_size(sink->buf[S_QUARANTINE]) == 0);
+    assert(strstr(s_catalogs_sql, "ON CONFLICT (catalog_id) DO UPDATE SET parent_id = CASE WHEN"));
+    assert(strstr(s_catalogs_sql, "seen_at = GREATEST(c.seen_at, EXCLUDED.seen_at) WHERE"));
+    /* bad nodes refuse the whole tree with a reason */
+    proto_batch_t badtree = tree;
+    cats[2].title = "";
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &badtree, err, sizeof err) == -1);
+    assert(strstr(err, "window 90 page 1: catalog 2 (id 10) without a title"));
+    cats[2].title = NULL;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &badtree, err, sizeof err) == -1);
+    assert(strstr(err, "without a title"));
+    cats[2].title = "Vestidos";
+    cats[1].catalog_id = 0;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &badtree, err, sizeof err) == -1);
+    assert(strstr(err, "catalog 1 (id 0) without a valid id"));
+    cats[1].catalog_id = -4;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &badtree, err, sizeof err) == -1);
+    assert(strstr(err, "without a valid id"));
+    cats[1].catalog_id = 4;
+    cats[1].parent_id = -1;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &badtree, err, sizeof err) == -1);
+    assert(strstr(err, "negative parent id"));
+    cats[1].parent_id = 4;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &badtree, err, sizeof err) == -1);
+    assert(strstr(err, "its own parent"));
+    cats[1].parent_id = 1904;
+    cats[1].depth = -1;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &badtree, err, sizeof err) == -1);
+    assert(strstr(err, "negative depth"));
+    cats[1].depth = 1;
+    badtree.fetched_at_ms = PROTO_NULL;
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &badtree, err, sizeof err) == -1);
+    assert(strstr(err, "window 90 page 1: fetch time"));
+    assert(s_test_encode(sink, PROTO_BODY_BATCH, &tree, err, sizeof err) == 0);
 
     /* bad tasks are refused with a reason before any database is involved */
     proto_batch_t bad1 = batch;

@@ -36,8 +36,11 @@ static proto_msg_t *s_store_raw(objstore_t *store, const proto_msg_t *task)
     char key[512], err[512];
     uint8_t *obj;
     size_t len;
-    /* catalog pages land under raw/catalog/, sellers' lists and item pages under raw/tracking/ */
-    const char *flow = page->kind == PROTO_FETCH_CATALOG ? "catalog" : "tracking";
+    /* catalog pages land under raw/catalog/, the catalog tree under raw/catalogs/, sellers'
+       lists, profiles and item pages under raw/tracking/ */
+    const char *flow = page->kind == PROTO_FETCH_CATALOG    ? "catalog"
+                       : page->kind == PROTO_FETCH_CATALOGS ? "catalogs"
+                                                            : "tracking";
     if (raw_key(flow, page, key, sizeof key) != 0 || raw_encode(flow, page, &obj, &len) != 0)
         return s_nack(task, "cannot encode the raw page", true);
     int rc = objstore_put(store, key, obj, len, "application/gzip", err, sizeof err);

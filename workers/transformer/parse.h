@@ -21,6 +21,14 @@
                               country_code, else country; a counter absent
                               or unusable is PROTO_NULL); 404 is no record
                               at all (the seller is gone: not an error).
+      PROTO_FETCH_CATALOGS    the catalog tree (/api/v2/catalogs), nested
+                              {catalogs:[{id,title,code,url,catalogs:[..]}]} or
+                              flat {catalogs:{"<id>":{..,parent_id}},
+                              catalog_children_tree}: batch.catalogs with
+                              parent_id (0 = root) and depth; nodes without an
+                              id or title are quarantined (id_missing,
+                              title_missing; a looping parent chain:
+                              parent_invalid); neither form: malformed_page.
 
     Both API generations are understood, item by item, by the keys present:
     v2 items (brand_title, size_title, status, absolute url, photo{...}) and
