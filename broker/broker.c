@@ -1153,30 +1153,17 @@ static int64_t s_catalogs_now(broker_t *self)
     return id;
 }
 
-/* "refresh-catalogs": the catalog tree now. */
-static void s_ctl_refresh_catalogs(broker_t *self, zframe_t *identity)
+/* The answer to a verb that starts a window now: its id, or why it could not start. */
+static void s_ctl_started(broker_t *self, zframe_t *identity, int64_t id, const char *verb, const char *what)
 {
-    int64_t id = s_catalogs_now(self);
+    char message[160], json[128];
     if (id < 0) {
-        s_ctl_reply(self, identity, 3, "refresh-catalogs: the broker could not record the refresh (database error)", NULL);
+        snprintf(message, sizeof message, "%s: the broker could not record the %s (database error)", verb,
+                 strrchr(what, ' ') ? strrchr(what, ' ') + 1 : what);
+        s_ctl_reply(self, identity, 3, message, NULL);
         return;
     }
-    char message[128], json[128];
-    snprintf(message, sizeof message, "catalog tree refresh %" PRId64 " started", id);
-    snprintf(json, sizeof json, "{\"window_id\":%" PRId64 ",\"state\":\"running\"}", id);
-    s_ctl_reply(self, identity, 0, message, json);
-}
-
-/* "track": a tracking run now. */
-static void s_ctl_track(broker_t *self, zframe_t *identity)
-{
-    int64_t id = s_track_now(self);
-    if (id < 0) {
-        s_ctl_reply(self, identity, 3, "track: the broker could not record the run (database error)", NULL);
-        return;
-    }
-    char message[128], json[128];
-    snprintf(message, sizeof message, "tracking run %" PRId64 " started", id);
+    snprintf(message, sizeof message, "%s %" PRId64 " started", what, id);
     snprintf(json, sizeof json, "{\"window_id\":%" PRId64 ",\"state\":\"running\"}", id);
     s_ctl_reply(self, identity, 0, message, json);
 }
@@ -1297,9 +1284,9 @@ static void s_on_control_message(broker_t *self)
         else if (strcmp(msg->u.ctl_req.verb, "window") == 0)
             s_ctl_window(self, identity, &msg->u.ctl_req);
         else if (strcmp(msg->u.ctl_req.verb, "track") == 0)
-            s_ctl_track(self, identity);
+            s_ctl_started(self, identity, s_track_now(self), "track", "tracking run");
         else if (strcmp(msg->u.ctl_req.verb, "refresh-catalogs") == 0)
-            s_ctl_refresh_catalogs(self, identity);
+            s_ctl_started(self, identity, s_catalogs_now(self), "refresh-catalogs", "catalog tree refresh");
         else if (strcmp(msg->u.ctl_req.verb, "replay") == 0)
             s_ctl_replay(self, identity, &msg->u.ctl_req);
         else if (strcmp(msg->u.ctl_req.verb, "get") == 0)
