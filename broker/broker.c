@@ -92,6 +92,7 @@ struct _broker_t {
     zlistx_t *queue[PROTO_STAGES];    /* task_t waiting for a worker */
     size_t queued_bytes[PROTO_STAGES]; /* encoded size of the tasks in queue[stage] */
     size_t queued_peak[PROTO_STAGES]; /* the most queued_bytes[stage] ever reached */
+    size_t queued_n[PROTO_STAGES][PROTO_BODY_PHOTO + 1]; /* tasks in queue[stage] per body */
     uint64_t held;                    /* dispatches held back by flow control */
     zlistx_t *token_waiters;          /* peer keys (char*) */
     zhashx_t *windows;                /* "id" -> window_t, open windows only */
@@ -160,6 +161,7 @@ static void s_queue_add(broker_t *self, task_t *task)
 {
     task->queue_handle = zlistx_add_end(self->queue[task->stage], task);
     self->queued_bytes[task->stage] += task->size;
+    self->queued_n[task->stage][task->body]++;
     if (self->queued_bytes[task->stage] > self->queued_peak[task->stage])
         self->queued_peak[task->stage] = self->queued_bytes[task->stage];
 }
@@ -169,6 +171,7 @@ static void s_queue_remove(broker_t *self, task_t *task)
     zlistx_delete(self->queue[task->stage], task->queue_handle);
     task->queue_handle = NULL;
     self->queued_bytes[task->stage] -= task->size;
+    self->queued_n[task->stage][task->body]--;
 }
 
 /* Put a task (back) in its stage's queue, or drop it if its window is gone. */
@@ -322,8 +325,12 @@ static void s_dispatch(broker_t *self)
     int64_t now = clock_mono_ms();
     for (int stage = PROTO_STAGE_FETCH; stage < PROTO_STAGES; stage++) {
         zlistx_t *q = self->queue[stage];
-        /* nothing in this queue may go while everything it can feed is full */
-        if (stage != PROTO_STAGE_STORE && s_held(self, s_feeds((proto_stage_t) stage, PROTO_BODY_NONE))) {
+        /* skip the queue when every task in it is held (a replay's thousands of loads) */
+        bool all_held = true;
+        for (int b = PROTO_BODY_NONE; b <= PROTO_BODY_PHOTO && all_held; b++)
+            all_held = self->queued_n[stage][b] == 0
+                       || s_held(self, s_feeds((proto_stage_t) stage, (proto_body_t) b));
+        if (all_held) {
             if (zlistx_size(q) > 0)
                 self->held++;
             continue;
