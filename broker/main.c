@@ -5,6 +5,7 @@
 
 #include "broker/broker.h"
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/sample.h"
@@ -24,6 +25,7 @@ static config_opt_t s_opts[] = {
     { "task-timeout", "VINTED_TASK_TIMEOUT", "10m", "a task unanswered this long is dispatched again", NULL },
     { "max-attempts", "VINTED_MAX_ATTEMPTS", "8", "refusals of one task before its window fails", NULL },
     METRICS_CONFIG_OPTS,
+    CURVE_SERVER_CONFIG_OPTS,
     { NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -98,16 +100,25 @@ int main(int argc, char **argv)
     cfg.images_off = strcmp(images, "off") == 0;
     cfg.images_main = strcmp(images, "main") == 0;
     cfg.max_attempts = (int) attempts;
-    rc = metrics_setup(s_opts, &cfg.metrics);
+    curve_t *curve = NULL;
+    rc = curve_server_setup(s_opts, &curve);
     if (rc != 0)
         return rc;
+    cfg.curve = curve;
+    rc = metrics_setup(s_opts, &cfg.metrics);
+    if (rc != 0) {
+        curve_destroy(&curve);
+        return rc;
+    }
     broker_t *broker = broker_new(&cfg);
     if (!broker) {
         metrics_destroy(&cfg.metrics);
+        curve_destroy(&curve);
         return 1;
     }
     rc = broker_run(broker);
     broker_destroy(&broker);
     metrics_destroy(&cfg.metrics);
+    curve_destroy(&curve);
     return rc;
 }
