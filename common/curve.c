@@ -364,7 +364,7 @@ static void s_describe(uint16_t event, uint32_t value, char *why, size_t size)
     else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
         snprintf(why, size, "handshake protocol error 0x%x", (unsigned) value);
     else
-        snprintf(why, size, "handshake failed: %s", strerror((int) value));
+        snprintf(why, size, "connection closed during the handshake (%s)", strerror((int) value));
 }
 
 int curve_watch_failures(curve_watch_t *self, char *why, size_t size, bool *succeeded)
@@ -387,8 +387,11 @@ int curve_watch_failures(curve_watch_t *self, char *why, size_t size, bool *succ
                     *succeeded = true;
             }
             else {
-                failures++;
-                if (why && size)
+                /* a closed connection mid-handshake may be the broker restarting:
+                   described, not counted (ZeroMQ retries, and a refusal shows next) */
+                if (event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+                    failures++;
+                if (why && size && (event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL || !*why))
                     s_describe(event, value, why, size);
             }
         }

@@ -85,8 +85,11 @@ curve_watch_t *curve_watch_new(zsock_t *sock);
 void curve_watch_destroy(curve_watch_t **self_p);
 /* Readable when events wait (for a poller). */
 zsock_t *curve_watch_sock(curve_watch_t *self);
-/* Read the waiting events without blocking: handshakes failed since the last call,
-   the last one described in why; succeeded is set if one succeeded. */
+/* Read the waiting events without blocking: the handshakes refused since the last
+   call (the peer refused our key, or one side uses CURVE and the other not), the
+   last one described in why; succeeded is set if one succeeded. A connection closed
+   during the handshake is not counted (ZeroMQ tries again; it may be a restart)
+   but is described in why when nothing else is, and why must start empty. */
 int curve_watch_failures(curve_watch_t *self, char *why, size_t size, bool *succeeded);
 
 void curve_test(bool verbose);

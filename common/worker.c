@@ -2,6 +2,7 @@
 #include "common/worker.h"
 
 #include <czmq.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -39,7 +40,9 @@ static int s_send(worker_t *self, const proto_msg_t *msg)
     }
     zframe_t *frame = zframe_new(data, size);
     free(data);
-    int rc = zframe_send(&frame, self->sock, 0);
+    /* never block: after a refused handshake ZeroMQ drops the pipe and a blocking
+       send would wait forever (what is not sent is moot: the broker is lost) */
+    int rc = zframe_send(&frame, self->sock, ZFRAME_DONTWAIT);
     if (rc == 0)
         self->last_send = clock_mono_ms();
     else
@@ -349,4 +352,46 @@ void worker_test(bool verbose)
     worker_destroy(&w);
     assert(w == NULL);
     zsock_destroy(&router);
+
+    /* A worker whose key a CURVE broker refuses: no task, heartbeats do not block
+       (ZeroMQ drops the pipe after a refused handshake), and it stops at once. */
+    if (!zsys_has_curve())
+        return;
+    char dir[] = "/tmp/vinted-worker-test-XXXXXX";
+    assert(mkdtemp(dir));
+    char clients[96], server[96], server_secret[104], client_secret[104], why[256];
+    snprintf(clients, sizeof clients, "%s/clients", dir);
+    assert(mkdir(clients, 0700) == 0);
+    snprintf(server, sizeof server, "%s/broker", dir);
+    snprintf(server_secret, sizeof server_secret, "%s_secret", server);
+    snprintf(client_secret, sizeof client_secret, "%s/rogue_secret", dir);
+    zcert_t *cert = zcert_new();
+    assert(zcert_save(cert, server) == 0);
+    zcert_destroy(&cert);
+    cert = zcert_new();
+    assert(zcert_save_secret(cert, client_secret) == 0);
+    zcert_destroy(&cert);
+    curve_t *srv = curve_server_new(server_secret, clients, why, sizeof why);
+    curve_t *rogue = curve_client_new(server, client_secret, why, sizeof why);
+    assert(srv && rogue);
+    router = zsock_new(ZMQ_ROUTER);
+    assert(curve_apply(srv, router) == 0);
+    port = zsock_bind(router, "tcp://127.0.0.1:*");
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
+    w = worker_new_curve(ep, PROTO_STAGE_TRANSFORM, 1, "rogue", rogue);
+    int64_t t0 = clock_mono_ms();
+    assert(worker_next(w, PROTO_HEARTBEAT_MS + 300) == NULL);
+    assert(clock_mono_ms() - t0 < PROTO_HEARTBEAT_MS + 1000);
+    zpoller_t *poller = zpoller_new(router, NULL);
+    assert(zpoller_wait(poller, 0) == NULL); /* not even READY arrived */
+    zpoller_destroy(&poller);
+    t0 = clock_mono_ms();
+    worker_destroy(&w);
+    assert(clock_mono_ms() - t0 < 1000);
+    zsock_destroy(&router);
+    curve_destroy(&rogue);
+    curve_destroy(&srv);
+    zdir_t *zdir = zdir_new(dir, NULL);
+    zdir_remove(zdir, true);
+    zdir_destroy(&zdir);
 }

@@ -69,21 +69,26 @@ proto_msg_t *control_request(const char *endpoint, const char *verb, const char 
     int64_t deadline = zclock_mono() + (timeout_ms < 1 ? 1 : timeout_ms);
     void *ready = NULL;
     bool refused = false;
+    char why[256] = "";
     while (!ready && !refused) {
         int64_t left = deadline - zclock_mono();
         if (left <= 0)
             break;
         ready = zpoller_wait(poller, left > INT32_MAX ? INT32_MAX : (int) left);
         if (ready && ready != sock) { /* a handshake event */
-            char why[256] = "";
-            refused = curve_watch_failures(watch, why, sizeof why, NULL) > 0;
+            bool ok = false;
+            refused = curve_watch_failures(watch, why, sizeof why, &ok) > 0;
             if (refused)
                 fprintf(stderr, "vinted-ctl: the broker at %s refused the connection: %s\n", endpoint, why);
+            else if (ok)
+                why[0] = '\0';
             ready = NULL;
         }
         else if (!ready)
             break;
     }
+    if (!ready && !refused && why[0])
+        fprintf(stderr, "vinted-ctl: handshakes with the broker at %s failed: %s\n", endpoint, why);
     zpoller_destroy(&poller);
     curve_watch_destroy(&watch);
     proto_msg_t *rep = NULL;
