@@ -332,6 +332,17 @@ class CurveTest(SecureCase):
         seen = [t for t in titles if t.encode("utf-8") in raw]
         self.assertFalse(seen, "%d titles crossed the wire in clear, e.g. %r" % (len(seen), seen[:3]))
 
+        # a certificate added to the allow-list admits its key from the next handshake
+        shutil.copy(keys["rogue"]["public"], os.path.join(self.clients, "rogue"))
+        t0 = time.monotonic()
+
+        def rogue_registered():
+            status = self.pipe.status_json() or {}
+            return any(w["name"].endswith(":%d" % rogue.pid) for w in status.get("workers", []))
+        wait_until(rogue_registered, 20, 0.1, "the newly listed key to register")
+        figure("security_allow_list_reload_s", time.monotonic() - t0)
+        wait_until(lambda: said(rogue, "handshake with broker succeeded"), 10, 0.1, "the worker to say it got in")
+
         # a refused worker still stops at once on SIGTERM (its sends never block)
         for outsider in (rogue, plain):
             t0 = time.monotonic()
