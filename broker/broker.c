@@ -1399,7 +1399,8 @@ broker_t *broker_new(const broker_config_t *config)
     self->store = store_new(config->pg, 60000);
     if (!self->store) {
         char shown[512];
-        log_error("cannot open the database", "pg=%s", log_str(redact_conninfo(config->pg, shown, sizeof shown)));
+        log_error("cannot open the database", "pg=%s",
+                  log_str(redact_conninfo(config->pg, shown, sizeof shown)));
         broker_destroy(&self);
         return NULL;
     }

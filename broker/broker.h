@@ -31,7 +31,7 @@ typedef struct {
     bool images_off;          /* no images windows */
     bool images_main;         /* also the main photo of every item, not only the sample's photos */
     metrics_t *metrics;       /* Prometheus registry (borrowed), or NULL when metrics are off */
-    const curve_t *curve;     /* CURVE server keys and allow-list for both sockets (borrowed), or NULL: plain */
+    const curve_t *curve;     /* CURVE keys and allow-list of both sockets (borrowed), or NULL: plain */
 } broker_config_t;
 
 typedef struct _broker_t broker_t;

@@ -83,7 +83,8 @@ static const char *s_read_value_file(const char *path, char *why, size_t whylen)
     bool bad = ferror(f) != 0;
     fclose(f);
     if (bad || len > S_FILE_MAX || memchr(v->text, 0, len)) {
-        snprintf(why, whylen, "%s", bad ? "read error" : len > S_FILE_MAX ? "longer than 64 KiB" : "holds a NUL byte");
+        snprintf(why, whylen, "%s",
+                 bad ? "read error" : len > S_FILE_MAX ? "longer than 64 KiB" : "holds a NUL byte");
         memset(v->text, 0, len);
         free(v);
         return NULL;
@@ -230,7 +231,8 @@ int config_parse_positional(config_opt_t *opts, int argc, char **argv, const cha
         size_t index = (size_t) (o - opts);
         if (index < 64) {
             if (from_flag[index] && flag_was_file[index] != is_file) {
-                fprintf(stderr, "%s: both --%s and --%s-file are given: use one\n", program, o->name, o->name);
+                fprintf(stderr, "%s: both --%s and --%s-file are given: use one\n", program, o->name,
+                        o->name);
                 return -1;
             }
             from_flag[index] = o;
@@ -494,7 +496,8 @@ void config_test(bool verbose)
     char *argv9[] = { "p", "--pg-file", pg_file, NULL };
     assert(config_parse(pg_opts, 3, argv9, "p", "test") == 0);
     assert(strcmp(config_get(pg_opts, "pg"), "host=127.0.0.1 password=file-pass-123") == 0);
-    assert(getenv("AWS_SECRET_ACCESS_KEY") && strcmp(getenv("AWS_SECRET_ACCESS_KEY"), "secret-from-file") == 0);
+    const char *aws = getenv("AWS_SECRET_ACCESS_KEY");
+    assert(aws && strcmp(aws, "secret-from-file") == 0);
     char line[] = "pg=\"host=127.0.0.1 password=file-pass-123\" key=secret-from-file";
     size_t n = redact_text(line, strlen(line));
     line[n] = '\0';

@@ -13,8 +13,8 @@
 
 #define S_ZAP_DOMAIN "vinted"
 #define S_NO_SECRET "0000000000000000000000000000000000000000" /* Z85 of 32 zero bytes */
-#define S_PATH_MAX 200      /* zcert_load appends "_secret" in a 256-byte buffer */
-#define S_META_MAX 400      /* zauth copies a client's metadata into 512 bytes, unchecked */
+#define S_PATH_MAX 200 /* zcert_load appends "_secret" in a 256-byte buffer */
+#define S_META_MAX 400 /* zauth copies a client's metadata into 512 bytes, unchecked */
 #define S_SECRET_SETTING "--curve-secret / VINTED_CURVE_SECRET"
 #define S_CLIENTS_SETTING "--curve-clients / VINTED_CURVE_CLIENTS"
 #define S_SERVER_SETTING "--curve-server / VINTED_CURVE_SERVER"
@@ -22,15 +22,15 @@
 
 struct _curve_t {
     bool server;
-    zcert_t *cert;         /* our key pair */
-    char server_key[41];   /* client: the broker's public key, Z85 */
-    char short_key[12];    /* the first characters of ours, for logs */
-    zactor_t *auth;        /* server: the zauth actor answering ZAP */
-    int n_clients;         /* server: certificates in the allow-list at start */
+    zcert_t *cert;       /* our key pair */
+    char server_key[41]; /* client: the broker's public key, Z85 */
+    char short_key[12];  /* the first characters of ours, for logs */
+    zactor_t *auth;      /* server: the zauth actor answering ZAP */
+    int n_clients;       /* server: certificates in the allow-list at start */
 };
 
 struct _curve_watch_t {
-    void *handle; /* the watched libzmq socket */
+    void *handle;  /* the watched libzmq socket */
     zsock_t *pair; /* receives its monitor events */
 };
 
@@ -69,13 +69,15 @@ static zcert_t *s_load_secret(const char *path, const char *setting, char *err, 
     fclose(f);
     zcert_t *cert = zcert_load(path);
     if (!cert) {
-        s_fail(err, errlen, "invalid %s '%s': not a CURVE certificate (zcert format, as vinted-ctl keygen writes)",
+        s_fail(err, errlen,
+               "invalid %s '%s': not a CURVE certificate (zcert format, as vinted-ctl keygen writes)",
                setting, used);
         return NULL;
     }
     if (strcmp(zcert_secret_txt(cert), S_NO_SECRET) == 0) {
         zcert_destroy(&cert);
-        s_fail(err, errlen, "invalid %s '%s': a public certificate, it holds no secret key (give the NAME_secret file)",
+        s_fail(err, errlen,
+               "invalid %s '%s': a public certificate, it holds no secret key (give the NAME_secret file)",
                setting, used);
         return NULL;
     }
@@ -83,7 +85,7 @@ static zcert_t *s_load_secret(const char *path, const char *setting, char *err, 
     struct stat st;
     if (stat(used, &st) == 0 && (st.st_mode & 077))
         log_warn("secret key file is readable by other users", "file=%s mode=%03o hint=%s", log_str(used),
-                 (unsigned) (st.st_mode & 0777), log_str("chmod 600 it"));
+                 (unsigned)(st.st_mode & 0777), log_str("chmod 600 it"));
     return cert;
 }
 
@@ -92,11 +94,12 @@ static int s_server_key(const char *value, char out[41], char *err, size_t errle
 {
     if (access(value, F_OK) == 0) {
         if (strlen(value) > S_PATH_MAX)
-            return s_fail(err, errlen, "invalid %s: path longer than %d characters", S_SERVER_SETTING, S_PATH_MAX);
+            return s_fail(err, errlen, "invalid %s: path longer than %d characters", S_SERVER_SETTING,
+                          S_PATH_MAX);
         zcert_t *cert = zcert_load(value);
         if (!cert)
-            return s_fail(err, errlen, "invalid %s '%s': not a CURVE certificate (zcert format)", S_SERVER_SETTING,
-                          value);
+            return s_fail(err, errlen, "invalid %s '%s': not a CURVE certificate (zcert format)",
+                          S_SERVER_SETTING, value);
         snprintf(out, 41, "%s", zcert_public_txt(cert));
         zcert_destroy(&cert);
         return 0;
@@ -106,9 +109,10 @@ static int s_server_key(const char *value, char out[41], char *err, size_t errle
         memcpy(out, value, 41);
         return 0;
     }
-    return s_fail(err, errlen,
-                  "invalid %s '%s': neither a readable certificate file (%s) nor a 40-character Z85 public key",
-                  S_SERVER_SETTING, value, strerror(ENOENT));
+    return s_fail(
+        err, errlen,
+        "invalid %s '%s': neither a readable certificate file (%s) nor a 40-character Z85 public key",
+        S_SERVER_SETTING, value, strerror(ENOENT));
 }
 
 /* Check the allow-list as zauth will read it (every regular file, subdirectories
@@ -133,8 +137,8 @@ static int s_check_clients(const char *dir, char *err, size_t errlen)
         if (!zfile_is_regular(files[i]) || s_ends_with(name, "_secret"))
             continue;
         if (strlen(name) > S_PATH_MAX) {
-            rc = s_fail(err, errlen, "invalid %s: path '%.60s...' longer than %d characters", S_CLIENTS_SETTING, name,
-                        S_PATH_MAX);
+            rc = s_fail(err, errlen, "invalid %s: path '%.60s...' longer than %d characters",
+                        S_CLIENTS_SETTING, name, S_PATH_MAX);
             break;
         }
         zcert_t *cert = zcert_load(name);
@@ -147,13 +151,13 @@ static int s_check_clients(const char *dir, char *err, size_t errlen)
             meta += 5 + strlen(k) + strlen(zcert_meta(cert, k) ? zcert_meta(cert, k) : "");
         zlist_destroy(&keys);
         if (other)
-            rc = s_fail(err, errlen, "invalid %s: '%s' and '%s' hold the same key; keep one", S_CLIENTS_SETTING,
-                        other, name);
+            rc = s_fail(err, errlen, "invalid %s: '%s' and '%s' hold the same key; keep one",
+                        S_CLIENTS_SETTING, other, name);
         else if (meta > S_META_MAX)
-            rc = s_fail(err, errlen, "invalid %s: '%s' carries %zu bytes of metadata, at most %d", S_CLIENTS_SETTING,
-                        name, meta, S_META_MAX);
+            rc = s_fail(err, errlen, "invalid %s: '%s' carries %zu bytes of metadata, at most %d",
+                        S_CLIENTS_SETTING, name, meta, S_META_MAX);
         else {
-            zhashx_insert(seen, zcert_public_txt(cert), (void *) name);
+            zhashx_insert(seen, zcert_public_txt(cert), (void *)name);
             n++;
         }
         zcert_destroy(&cert);
@@ -195,7 +199,8 @@ curve_t *curve_server_new(const char *secret_cert, const char *clients_dir, char
     curve_t *self = s_new(true, cert);
     self->n_clients = n;
     self->auth = zactor_new(zauth, NULL);
-    if (!self->auth || zstr_sendx(self->auth, "CURVE", clients_dir, NULL) != 0 || zsock_wait(self->auth) != 0) {
+    if (!self->auth || zstr_sendx(self->auth, "CURVE", clients_dir, NULL) != 0 ||
+        zsock_wait(self->auth) != 0) {
         s_fail(err, errlen, "cannot start the ZAP authenticator (zauth)");
         curve_destroy(&self);
     }
@@ -253,7 +258,8 @@ int curve_server_setup(const config_opt_t *opts, curve_t **out)
     if (on <= 0)
         return on < 0 ? 2 : 0;
     char err[512];
-    *out = curve_server_new(config_get(opts, "curve-secret"), config_get(opts, "curve-clients"), err, sizeof err);
+    *out = curve_server_new(config_get(opts, "curve-secret"), config_get(opts, "curve-clients"), err,
+                            sizeof err);
     if (!*out) {
         fprintf(stderr, "%s\n", err);
         return 2;
@@ -268,7 +274,8 @@ int curve_client_setup(const config_opt_t *opts, curve_t **out)
     if (on <= 0)
         return on < 0 ? 2 : 0;
     char err[512];
-    *out = curve_client_new(config_get(opts, "curve-server"), config_get(opts, "curve-cert"), err, sizeof err);
+    *out =
+        curve_client_new(config_get(opts, "curve-server"), config_get(opts, "curve-cert"), err, sizeof err);
     if (!*out) {
         fprintf(stderr, "%s\n", err);
         return 2;
@@ -316,7 +323,8 @@ curve_watch_t *curve_watch_new(zsock_t *sock)
 {
     static atomic_uint seq;
     char endpoint[96];
-    snprintf(endpoint, sizeof endpoint, "inproc://curve-watch-%d-%u", (int) getpid(), atomic_fetch_add(&seq, 1));
+    snprintf(endpoint, sizeof endpoint, "inproc://curve-watch-%d-%u", (int)getpid(),
+             atomic_fetch_add(&seq, 1));
     void *handle = zsock_resolve(sock);
     int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
@@ -354,17 +362,19 @@ zsock_t *curve_watch_sock(curve_watch_t *self)
 static void s_describe(uint16_t event, uint32_t value, char *why, size_t size)
 {
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-        snprintf(why, size, "the broker refused this client's CURVE key (ZAP status %u: %s)", (unsigned) value,
+        snprintf(why, size, "the broker refused this client's CURVE key (ZAP status %u: %s)", (unsigned)value,
                  value == 400 ? "not in its allow-list, --curve-clients" : "authentication failed");
-    else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
-        snprintf(why, size, "security mismatch: one side uses CURVE and the other does not "
-                            "(set --curve-server and --curve-cert as the broker requires, or neither)");
+    else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+             value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        snprintf(why, size,
+                 "security mismatch: one side uses CURVE and the other does not "
+                 "(set --curve-server and --curve-cert as the broker requires, or neither)");
     else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC)
         snprintf(why, size, "CURVE keys do not match (is --curve-server the broker's public key?)");
     else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
-        snprintf(why, size, "handshake protocol error 0x%x", (unsigned) value);
+        snprintf(why, size, "handshake protocol error 0x%x", (unsigned)value);
     else
-        snprintf(why, size, "connection closed during the handshake (%s)", strerror((int) value));
+        snprintf(why, size, "connection closed during the handshake (%s)", strerror((int)value));
 }
 
 int curve_watch_failures(curve_watch_t *self, char *why, size_t size, bool *succeeded)
@@ -410,7 +420,7 @@ static int s_wait_handshake(curve_watch_t *watch, int ms, char *why, size_t size
     int64_t end = zclock_mono() + ms;
     int rc = -1;
     while (rc < 0 && zclock_mono() < end) {
-        zpoller_wait(poller, (int) (end - zclock_mono()));
+        zpoller_wait(poller, (int)(end - zclock_mono()));
         bool ok = false;
         if (curve_watch_failures(watch, why, size, &ok) > 0)
             rc = 1;
@@ -431,7 +441,7 @@ static void s_write(const char *path, const char *text)
 
 void curve_test(bool verbose)
 {
-    (void) verbose;
+    (void)verbose;
     if (!zsys_has_curve()) {
         printf("(curve: libzmq without CURVE, skipped) ");
         return;
@@ -499,7 +509,7 @@ void curve_test(bool verbose)
     assert(curve_apply(srv, router) == 0);
     int port = zsock_bind(router, "tcp://127.0.0.1:*");
     assert(port > 0);
-    curve_t *clients_in_turn[] = { ca, ca_txt, cb, NULL };
+    curve_t *clients_in_turn[] = {ca, ca_txt, cb, NULL};
     for (int i = 0; i < 4; i++) {
         zsock_t *dealer = zsock_new(ZMQ_DEALER);
         zsock_set_linger(dealer, 0);

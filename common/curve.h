@@ -41,6 +41,7 @@ typedef struct _curve_t curve_t;
 typedef struct _curve_watch_t curve_watch_t;
 
 /* The two config rows of the broker (before the { NULL } row). */
+/* clang-format off */
 #define CURVE_SERVER_CONFIG_OPTS                                                                        \
     { "curve-secret", "VINTED_CURVE_SECRET", "",                                                        \
       "CURVE: the broker's secret certificate file (NAME_secret from vinted-ctl keygen); with "         \
@@ -55,6 +56,7 @@ typedef struct _curve_watch_t curve_watch_t;
       NULL },                                                                                           \
     { "curve-cert", "VINTED_CURVE_CERT", "",                                                            \
       "CURVE: this program's secret certificate file (NAME_secret from vinted-ctl keygen)", NULL }
+/* clang-format on */
 
 /* Broker side: own key pair from secret_cert, allow-list from clients_dir; starts the
    zauth actor. NULL with the reason in err. */

@@ -66,7 +66,7 @@ size_t redact_text(char *text, size_t len)
             char *hit = memmem(text + from, len - from, s_secret[i], slen);
             if (!hit)
                 break;
-            size_t at = (size_t) (hit - text);
+            size_t at = (size_t)(hit - text);
             /* slen >= REDACT_MIN_LEN > strlen(S_MASK): the text only shrinks */
             memcpy(hit, S_MASK, sizeof S_MASK - 1);
             memmove(hit + sizeof S_MASK - 1, hit + slen, len - at - slen);
@@ -96,11 +96,11 @@ const char *redact_conninfo(const char *conninfo, char *out, size_t size)
             continue;
         bool secret = strcmp(o->keyword, "password") == 0;
         bool quote = !secret && (!*o->val || strpbrk(o->val, " '\\"));
-        int w = snprintf(out + used, size - used, "%s%s=%s%s%s", used ? " " : "", o->keyword, quote ? "'" : "",
-                         secret ? S_MASK : o->val, quote ? "'" : "");
+        int w = snprintf(out + used, size - used, "%s%s=%s%s%s", used ? " " : "", o->keyword,
+                         quote ? "'" : "", secret ? S_MASK : o->val, quote ? "'" : "");
         if (w < 0)
             break;
-        used += (size_t) w;
+        used += (size_t)w;
     }
     PQconninfoFree(opts);
     return out;
@@ -128,7 +128,7 @@ static size_t s_mask(char *buf, size_t size, const char *text)
 
 void redact_test(bool verbose)
 {
-    (void) verbose;
+    (void)verbose;
     char buf[512];
     redact_clear();
     /* nothing registered: nothing changes */

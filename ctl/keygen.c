@@ -20,8 +20,8 @@ static bool s_name_ok(const char *name)
     if (n >= 7 && strcmp(name + n - 7, "_secret") == 0)
         return false;
     for (const char *p = name; *p; p++)
-        if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9') && *p != '.' &&
-            *p != '_' && *p != '-')
+        if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9') &&
+            *p != '.' && *p != '_' && *p != '-')
             return false;
     return true;
 }
@@ -29,9 +29,10 @@ static bool s_name_ok(const char *name)
 int keygen_write(const char *dir, const char *name, char public_txt[41], char *err, size_t errlen)
 {
     if (!s_name_ok(name)) {
-        snprintf(err, errlen,
-                 "invalid NAME '%s': 1 to %d of A-Z a-z 0-9 . _ -, not starting with '.' nor ending in _secret",
-                 name ? name : "", S_NAME_MAX);
+        snprintf(
+            err, errlen,
+            "invalid NAME '%s': 1 to %d of A-Z a-z 0-9 . _ -, not starting with '.' nor ending in _secret",
+            name ? name : "", S_NAME_MAX);
         return -1;
     }
     if (!dir || !*dir || strlen(dir) > S_DIR_MAX) {
@@ -54,7 +55,8 @@ int keygen_write(const char *dir, const char *name, char public_txt[41], char *e
     snprintf(public_path, sizeof public_path, "%s/%s", dir, name);
     snprintf(secret_path, sizeof secret_path, "%s/%s_secret", dir, name);
     if (access(public_path, F_OK) == 0 || access(secret_path, F_OK) == 0) {
-        snprintf(err, errlen, "%s already exists: keys are never overwritten (remove it, or pick another NAME)",
+        snprintf(err, errlen,
+                 "%s already exists: keys are never overwritten (remove it, or pick another NAME)",
                  access(public_path, F_OK) == 0 ? public_path : secret_path);
         return -1;
     }
@@ -85,7 +87,7 @@ int keygen_write(const char *dir, const char *name, char public_txt[41], char *e
 
 void keygen_test(bool verbose)
 {
-    (void) verbose;
+    (void)verbose;
     char dir[] = "/tmp/vinted-keygen-test-XXXXXX";
     assert(mkdtemp(dir));
     char out[128], path[192], key[41], err[256];
@@ -113,7 +115,7 @@ void keygen_test(bool verbose)
     assert(keygen_write(out, "fetcher-1", key, err, sizeof err) == -1 && strstr(err, "already exists"));
     char other[41];
     assert(keygen_write(out, "fetcher-2", other, err, sizeof err) == 0 && strcmp(other, key) != 0);
-    const char *bad[] = { "", ".hidden", "a/b", "x_secret", "sp ace", NULL };
+    const char *bad[] = {"", ".hidden", "a/b", "x_secret", "sp ace", NULL};
     for (int i = 0; bad[i]; i++)
         assert(keygen_write(out, bad[i], key, err, sizeof err) == -1 && strstr(err, "invalid NAME"));
     snprintf(path, sizeof path, "%s/fetcher-1", out);

@@ -475,7 +475,8 @@ static int s_broker_verb(const char *verb, bool wait, bool json, bool curve)
                                        wait && timeout_ms > 10000 ? 10000 : timeout_ms, &unreachable);
     if (!rep) {
         if (unreachable)
-            fprintf(stderr, "vinted-ctl: could not reach the broker at %s (no answer within %s)%s\n", endpoint,
+            fprintf(stderr, "vinted-ctl: could not reach the broker at %s (no answer within %s)%s\n",
+                    endpoint,
                     wait && timeout_ms > 10000 ? "10s" : timeout_text,
                     curve ? "; with CURVE on, check that --curve-server is the broker's public key" : "");
         return unreachable ? 3 : 1;

@@ -47,6 +47,7 @@ int main(int argc, char **argv)
                           "tracking); a 404 on a tracking source is an observation.");
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+    log_init("fetcher");
 
     const char *site = config_get(opts, "site");
     if (!vinted_site_find(site)) {
@@ -114,7 +115,6 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    log_init("fetcher");
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("cannot initialize libcurl", NULL);
         vinted_destroy(&vinted);

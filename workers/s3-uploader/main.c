@@ -132,8 +132,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_info("object store", "store=%s", log_str(objstore_describe(store)));
-    worker_t *w = worker_new_curve(config_get(s_opts, "broker"), PROTO_STAGE_STORE, (int) capacity, "s3-uploader",
-                                   curve);
+    worker_t *w = worker_new_curve(config_get(s_opts, "broker"), PROTO_STAGE_STORE, (int) capacity,
+                                   "s3-uploader", curve);
     cdn_gate_t gate = { s_pump, s_sleep, w };
     cdn = w ? cdn_new(&settings, &gate, err, sizeof err) : NULL;
     if (!cdn) {
