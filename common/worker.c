@@ -177,7 +177,7 @@ static void s_handle(worker_t *self, zframe_t *frame)
 }
 
 /* Failed handshakes: said at once, then at most every WORKER_REFUSED_LOG_MS with a count
-   (ZeroMQ retries every 100 ms on its own). */
+   (a refused worker tries again at every reconnection). */
 static void s_check_handshakes(worker_t *self)
 {
     char why[256] = "";
