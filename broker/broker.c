@@ -35,6 +35,7 @@
 #include "common/clock.h"
 #include "common/objstore.h"
 #include "common/raw.h"
+#include "common/redact.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -1503,7 +1504,9 @@ broker_t *broker_new(const broker_config_t *config)
     self->cfg = *config;
     self->store = store_new(config->pg, 60000);
     if (!self->store) {
-        log_error("cannot open the database", "pg=%s", log_str(config->pg));
+        char shown[512];
+        log_error("cannot open the database", "pg=%s",
+                  log_str(redact_conninfo(config->pg, shown, sizeof shown)));
         broker_destroy(&self);
         return NULL;
     }
@@ -1521,6 +1524,11 @@ broker_t *broker_new(const broker_config_t *config)
     zsock_set_rcvhwm(self->workers, 100000);
     zsock_set_maxmsgsize(self->workers, 64 << 20);
     zsock_set_maxmsgsize(self->control, 1 << 20);
+    if (curve_apply(config->curve, self->workers) != 0 || curve_apply(config->curve, self->control) != 0) {
+        log_error("cannot make the broker sockets CURVE servers", NULL);
+        broker_destroy(&self);
+        return NULL;
+    }
     /* task ids never repeat across restarts: a late answer to a task of an
        earlier broker run cannot be taken for one of this run */
     self->next_task_id = (uint64_t) clock_wall_ms() * 1000;
@@ -1550,9 +1558,12 @@ broker_t *broker_new(const broker_config_t *config)
     s_metrics_init(self);
     store_windows_open(self->store, s_window_loaded, self);
     s_start_windows(self);
-    log_info("broker started", "workers=%s control=%s catalogs=%d window_ms=%" PRId64 " rate_per_min=%g",
+    log_info("broker started",
+             "workers=%s control=%s catalogs=%d window_ms=%" PRId64 " rate_per_min=%g curve=%s public_key=%s"
+             " allowed_clients=%d",
              log_str(config->endpoint), log_str(config->control), config->n_catalogs, config->window_ms,
-             config->rate_per_min);
+             config->rate_per_min, config->curve ? "on" : "off", log_str(curve_public_short(config->curve)),
+             curve_clients(config->curve));
     return self;
 }
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/curve.h"
 #include "common/metrics.h"
 
 #define BROKER_MAX_CATALOGS 256
@@ -31,6 +32,7 @@ typedef struct {
     bool images_off;          /* no images windows */
     bool images_main;         /* also the main photo of every item, not only the sample's photos */
     metrics_t *metrics;       /* Prometheus registry (borrowed), or NULL when metrics are off */
+    const curve_t *curve;     /* CURVE keys and allow-list of both sockets (borrowed), or NULL: plain */
 } broker_config_t;
 
 typedef struct _broker_t broker_t;

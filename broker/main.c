@@ -5,6 +5,7 @@
 
 #include "broker/broker.h"
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/sample.h"
@@ -25,6 +26,7 @@ static config_opt_t s_opts[] = {
     { "max-attempts", "VINTED_MAX_ATTEMPTS", "8", "refusals of one task before its window fails", NULL },
     { "max-queued", "VINTED_MAX_QUEUED", "32MB", "flow control: when this much work waits for a stage, the stages feeding it are held back (bounds the broker's memory)", NULL },
     METRICS_CONFIG_OPTS,
+    CURVE_SERVER_CONFIG_OPTS,
     { NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -101,16 +103,25 @@ int main(int argc, char **argv)
     cfg.images_main = strcmp(images, "main") == 0;
     cfg.max_attempts = (int) attempts;
     cfg.max_queued = (size_t) max_queued;
-    rc = metrics_setup(s_opts, &cfg.metrics);
+    curve_t *curve = NULL;
+    rc = curve_server_setup(s_opts, &curve);
     if (rc != 0)
         return rc;
+    cfg.curve = curve;
+    rc = metrics_setup(s_opts, &cfg.metrics);
+    if (rc != 0) {
+        curve_destroy(&curve);
+        return rc;
+    }
     broker_t *broker = broker_new(&cfg);
     if (!broker) {
         metrics_destroy(&cfg.metrics);
+        curve_destroy(&curve);
         return 1;
     }
     rc = broker_run(broker);
     broker_destroy(&broker);
     metrics_destroy(&cfg.metrics);
+    curve_destroy(&curve);
     return rc;
 }

@@ -10,6 +10,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "common/redact.h"
+
 static const char *s_program = "vinted";
 static log_level_t s_level = LOG_LEVEL_INFO;
 static const char *s_level_names[] = { "debug", "info", "warn", "error" };
@@ -62,6 +64,7 @@ void log_event(log_level_t level, const char *msg, const char *kvfmt, ...)
     }
     if ((size_t) n >= sizeof line - 1)
         n = (int) sizeof line - 2;
+    n = (int) redact_text(line, (size_t) n); /* no registered secret leaves the process */
     line[n++] = '\n';
     fwrite(line, 1, (size_t) n, stderr);
     fflush(stderr);

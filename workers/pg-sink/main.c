@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/migrate.h"
@@ -40,6 +41,7 @@ static config_opt_t s_opts[] = {
       "PostgreSQL connection string or URI (unset: libpq's PG* variables)", NULL },
     { "batch", "VINTED_SINK_BATCH", "32", "tasks written per transaction (1..1024)", NULL },
     METRICS_CONFIG_OPTS,
+    CURVE_CLIENT_CONFIG_OPTS,
     { NULL, NULL, NULL, NULL, NULL }
 };
 
@@ -177,9 +179,15 @@ int main(int argc, char **argv)
     const char *conninfo = config_get(s_opts, "pg");
     const char *endpoint = config_get(s_opts, "broker");
     metrics_t *metrics = NULL;
-    rc = metrics_setup(s_opts, &metrics);
+    curve_t *curve = NULL; /* CURVE keys for the broker socket, or NULL */
+    rc = curve_client_setup(s_opts, &curve);
     if (rc != 0)
         return rc;
+    rc = metrics_setup(s_opts, &metrics);
+    if (rc != 0) {
+        curve_destroy(&curve);
+        return rc;
+    }
 
     struct sigaction action;
     memset(&action, 0, sizeof action);
@@ -191,20 +199,23 @@ int main(int argc, char **argv)
     if (!sink) {
         log_error("cannot create the sink", NULL);
         metrics_destroy(&metrics);
+        curve_destroy(&curve);
         return 1;
     }
     pgsink_set_metrics(sink, metrics);
     if (s_start_database(sink) != 0) {
         pgsink_destroy(&sink);
         metrics_destroy(&metrics);
+        curve_destroy(&curve);
         log_info("interrupted before start", NULL);
         return 0;
     }
-    worker_t *worker = worker_new(endpoint, PROTO_STAGE_SINK, (int) batch_max * 2, "pg-sink");
+    worker_t *worker = worker_new_curve(endpoint, PROTO_STAGE_SINK, (int) batch_max * 2, "pg-sink", curve);
     s_serve(worker, sink, (int) batch_max);
     worker_destroy(&worker);
     pgsink_destroy(&sink);
     metrics_destroy(&metrics);
+    curve_destroy(&curve);
     log_info("stopped", NULL);
     return 0;
 }
