@@ -76,7 +76,7 @@ typedef struct {
     metrics_series_t *workers[PROTO_STAGES], *queued[PROTO_STAGES], *queued_bytes[PROTO_STAGES];
     metrics_series_t *inflight[PROTO_STAGES], *held;
     metrics_series_t *completed[PROTO_STAGES];
-    metrics_series_t *dispatched, *redelivered, *nacked, *invalid_frames, *tokens, *token_waiters;
+    metrics_series_t *dispatched, *redelivered, *nacked, *invalid_frames, *refused, *tokens, *token_waiters;
     metrics_series_t *backoff, *rate, *open_windows, *batch_commit;
     metrics_series_t *windows[WINDOW_KINDS][4]; /* kind x state */
     int64_t next_publish, next_windows; /* mono ms */
@@ -86,6 +86,8 @@ struct _broker_t {
     broker_config_t cfg;
     zsock_t *workers;
     zsock_t *control;
+    curve_watch_t *watch[2];          /* CURVE on: handshakes of the worker and control sockets */
+    uint64_t refused;                 /* handshakes refused (key not in the allow-list, no CURVE) */
     store_t *store;
     objstore_t *objects;              /* the raw landing area, listed by replays */
     zhashx_t *peers;                  /* key -> peer_t */
@@ -1356,11 +1358,12 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
                            "},\"windows\":{\"pending\":%" PRId64 ",\"running\":%" PRId64 ",\"done\":%" PRId64
                            ",\"failed\":%" PRId64 "},\"requests\":%" PRId64 ",\"rate_per_min\":%g,\"backoff_ms\":%" PRId64
                            ",\"token_waiters\":%zu,\"dispatched\":%" PRIu64 ",\"redelivered\":%" PRIu64
-                           ",\"nacked\":%" PRIu64 ",\"invalid_frames\":%" PRIu64 ",\"last_error\":%s}",
+                           ",\"nacked\":%" PRIu64 ",\"invalid_frames\":%" PRIu64 ",\"refused_handshakes\":%" PRIu64
+                           ",\"last_error\":%s}",
                            counts[0], counts[1], counts[2], counts[3], self->rate.granted, self->cfg.rate_per_min,
                            self->rate.paused_until > now ? self->rate.paused_until - now : 0,
                            zlistx_size(self->token_waiters), self->dispatched, self->redelivered, self->nacked,
-                           self->invalid_frames, self->last_error[0] ? err : "null");
+                           self->invalid_frames, self->refused, self->last_error[0] ? err : "null");
     s_ctl_reply(self, identity, 0, "status", json);
     free(json);
 }
@@ -1438,6 +1441,8 @@ static void s_metrics_init(broker_t *self)
     bm->held = metrics_counter(m, "vinted_broker_flow_held_total",
         "Dispatch passes that held a stage's tasks back because a stage they feed had VINTED_MAX_QUEUED waiting");
     bm->invalid_frames = metrics_counter(m, "vinted_broker_invalid_frames_total", "Malformed messages from workers, rejected");
+    bm->refused = metrics_counter(m, "vinted_broker_refused_handshakes_total",
+        "Peers refused at the CURVE handshake (key not in the allow-list, or no CURVE)");
     bm->tokens = metrics_counter(m, "vinted_broker_tokens_granted_total", "Request tokens granted to fetchers (requests to Vinted)");
     bm->token_waiters = metrics_gauge(m, "vinted_broker_token_waiters", "Fetchers waiting for a request token");
     bm->backoff = metrics_gauge(m, "vinted_broker_backoff_seconds", "Seconds left of the pause of all fetching after a 403 block");
@@ -1480,6 +1485,7 @@ static void s_metrics_publish(broker_t *self)
     metrics_set(bm->nacked, (double) self->nacked);
     metrics_set(bm->held, (double) self->held);
     metrics_set(bm->invalid_frames, (double) self->invalid_frames);
+    metrics_set(bm->refused, (double) self->refused);
     metrics_set(bm->tokens, (double) self->rate.granted);
     metrics_set(bm->token_waiters, (double) zlistx_size(self->token_waiters));
     metrics_set(bm->backoff, self->rate.paused_until > now ? (double) (self->rate.paused_until - now) / 1000.0 : 0);
@@ -1528,6 +1534,11 @@ broker_t *broker_new(const broker_config_t *config)
         log_error("cannot make the broker sockets CURVE servers", NULL);
         broker_destroy(&self);
         return NULL;
+    }
+    if (config->curve) {
+        /* ZeroMQ refuses an unlisted key silently: watch the handshakes to say so */
+        self->watch[0] = curve_watch_new(self->workers);
+        self->watch[1] = curve_watch_new(self->control);
     }
     /* task ids never repeat across restarts: a late answer to a task of an
        earlier broker run cannot be taken for one of this run */
@@ -1578,6 +1589,8 @@ void broker_destroy(broker_t **self_p)
     zhashx_destroy(&self->tasks);
     zhashx_destroy(&self->peers);
     zlistx_destroy(&self->token_waiters);
+    curve_watch_destroy(&self->watch[0]);
+    curve_watch_destroy(&self->watch[1]);
     zsock_destroy(&self->workers);
     zsock_destroy(&self->control);
     store_destroy(&self->store);
@@ -1586,12 +1599,28 @@ void broker_destroy(broker_t **self_p)
     *self_p = NULL;
 }
 
+/* A peer's CURVE handshake was refused: said once per event, counted. */
+static void s_on_handshakes(broker_t *self, int which)
+{
+    char why[256] = "";
+    int n = curve_watch_failures(self->watch[which], why, sizeof why, NULL);
+    if (n > 0) {
+        self->refused += (uint64_t) n;
+        log_warn("peer refused at the CURVE handshake", "socket=%s refused=%d total=%" PRIu64 " detail=%s",
+                 which ? "control" : "workers", n, self->refused, log_str(why));
+    }
+}
+
 int broker_run(broker_t *self)
 {
-    zmq_pollitem_t items[] = {
+    zmq_pollitem_t items[4] = {
         { zsock_resolve(self->workers), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve(self->control), 0, ZMQ_POLLIN, 0 },
     };
+    int n_items = 2;
+    for (int i = 0; i < 2; i++)
+        if (self->watch[i])
+            items[n_items++] = (zmq_pollitem_t) { zsock_resolve(curve_watch_sock(self->watch[i])), 0, ZMQ_POLLIN, 0 };
     while (!zsys_interrupted) {
         long timeout = 100;
         if (zlistx_size(self->token_waiters) > 0) {
@@ -1599,13 +1628,16 @@ int broker_run(broker_t *self)
             if (wait < timeout)
                 timeout = (long) wait;
         }
-        int rc = zmq_poll(items, 2, timeout);
+        int rc = zmq_poll(items, n_items, timeout);
         if (rc < 0 && zmq_errno() != EINTR)
             break;
         for (int n = 0; n < 1000 && (zsock_events(self->workers) & ZMQ_POLLIN); n++)
             s_on_worker_message(self);
         for (int n = 0; n < 100 && (zsock_events(self->control) & ZMQ_POLLIN); n++)
             s_on_control_message(self);
+        for (int i = 0; i < 2; i++)
+            if (self->watch[i])
+                s_on_handshakes(self, i);
         s_schedule(self);
         s_sweep(self);
         s_grant_tokens(self);

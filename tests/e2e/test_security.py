@@ -305,6 +305,12 @@ class CurveTest(SecureCase):
             with open(outsider.log, "rb") as f:
                 self.assertNotIn("task=", f.read().decode("utf-8", "replace"), "%s saw a task" % outsider.name)
         self.assertEqual(status["stages"]["transform"]["workers"], 1)
+        # and the broker said and counted that it refused them
+        self.assertGreaterEqual(status["refused_handshakes"], 2, status)
+        with open(self.pipe.broker().log, "rb") as f:
+            blog = f.read().decode("utf-8", "replace")
+        self.assertIn("peer refused at the CURVE handshake", blog)
+        self.assertIn("allow-list", blog)
 
         # vinted-ctl with an unlisted key, and without keys: a clear error at once, no window
         before = self.windows_count()
