@@ -24,6 +24,7 @@
 
 #define S_DETAIL 256
 #define S_MAX_EXACT 9007199254740992.0 /* 2^53: doubles are exact integers below */
+#define S_MAX_TIME INT64_C(253402300799) /* 9999-12-31T23:59:59Z: timestamptz's last year */
 
 typedef struct {
     const proto_page_t *page;
@@ -545,6 +546,16 @@ typedef struct {
     int64_t user_id, created, favourites, views;
 } parse_fields_t;
 
+/* A counter the database keeps as int: PROTO_NULL when absent or out of range. */
+static int64_t
+s_count(const cJSON *n)
+{
+    int64_t v = 0;
+    if (!s_uint(n, &v) || v > INT32_MAX)
+        return PROTO_NULL;
+    return v;
+}
+
 /* The item rules (see parse.h), shared by catalog and seller pages.
    0: valid, fields filled; 1: quarantined; -1: out of memory. */
 static int
@@ -682,12 +693,11 @@ s_validate(parse_ctx_t *ctx, const cJSON *it, int32_t pos, parse_fields_t *f)
         photo_url = s_string(f->photo, "full_size_url");
     f->photo_url = photo_url;
     f->created = PROTO_NULL;
-    if (!s_uint(s_get(s_get(f->photo, "high_resolution"), "timestamp"), &f->created) || f->created == 0)
+    if (!s_uint(s_get(s_get(f->photo, "high_resolution"), "timestamp"), &f->created) || f->created == 0
+        || f->created > S_MAX_TIME)
         f->created = PROTO_NULL;
-    if (!s_uint(s_get(it, "favourite_count"), &f->favourites))
-        f->favourites = PROTO_NULL;
-    if (!s_uint(s_get(it, "view_count"), &f->views))
-        f->views = PROTO_NULL;
+    f->favourites = s_count(s_get(it, "favourite_count"));
+    f->views = s_count(s_get(it, "view_count"));
 
     /* text kept verbatim must be UTF-8 without NUL */
     const char *login = f->login;
@@ -713,16 +723,6 @@ s_validate(parse_ctx_t *ctx, const cJSON *it, int32_t pos, parse_fields_t *f)
 }
 
 /* ---------------------------------------------------------------- photos */
-
-/* A counter the database keeps as int: PROTO_NULL when absent or out of range. */
-static int64_t
-s_count(const cJSON *n)
-{
-    int64_t v = 0;
-    if (!s_uint(n, &v) || v > INT32_MAX)
-        return PROTO_NULL;
-    return v;
-}
 
 static proto_photo_t *
 s_photo_slot(parse_ctx_t *ctx)
@@ -989,8 +989,8 @@ s_seller_item(parse_ctx_t *ctx, const cJSON *it, int32_t pos)
     s->user_id = user_id;
     s->price = f.price;
     s->currency = s_dupn(ctx, f.currency, 3);
-    s->favourite_count = f.favourites > INT32_MAX ? PROTO_NULL : f.favourites;
-    s->view_count = f.views > INT32_MAX ? PROTO_NULL : f.views;
+    s->favourite_count = f.favourites;
+    s->view_count = f.views;
     s->is_reserved = cJSON_IsTrue(s_get(it, "is_reserved"));
     s->is_hidden = cJSON_IsTrue(s_get(it, "is_hidden"));
     s->is_closed = cJSON_IsTrue(s_get(it, "is_closed"));
@@ -2662,6 +2662,16 @@ parse_test(bool verbose)
     assert(it->price == 1250 && it->service_fee == PROTO_NULL && it->total_price == PROTO_NULL);
     assert(it->user_id == 5 && it->view_count == 2 && it->favourite_count == 3 && it->promoted);
     assert(proto_item_null_mask(it) == PROTO_NULL_CREATED);
+    proto_msg_destroy(&out);
+
+    /* numbers the database cannot hold are unknown, not a failed batch */
+    out = s_run("{'items':[{'id':7300000002,'title':'Huge counters','price':{'amount':'5','currency_code':'EUR'},"
+                "'favourite_count':3000000000,'view_count':1e30,"
+                "'photo':{'url':'https://img/3.webp','high_resolution':{'timestamp':100000000000000}}}]}",
+                "pt");
+    assert(out->u.batch.n_items == 1 && out->u.batch.n_quarantine == 0);
+    it = &out->u.batch.items[0];
+    assert(it->favourite_count == PROTO_NULL && it->view_count == PROTO_NULL && it->created_at == PROTO_NULL);
     proto_msg_destroy(&out);
 
     /* svc second_line forms */
