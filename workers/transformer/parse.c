@@ -1,14 +1,16 @@
 /*  parse.c - raw Vinted page -> normalized batch. See parse.h.
 
     The body is parsed once with cJSON. Before that, two things cJSON would get
-    wrong are neutralised in a private copy of the body (only when present):
-    a NUL (raw, or escaped as \u0000) would silently cut a string short, and
-    an unpaired UTF-16 surrogate escape would fail the whole page. Both become
-    a 0xFF byte, which is invalid UTF-8, so only the item holding them is
-    quarantined (text_invalid) and its neighbours survive. An item page's HTML
-    gets the same treatment before its JSON-LD blocks are read (ldjson.h).
+    wrong are neutralised in a private copy of the body (only when present,
+    common/jsontext.h): a NUL (raw, or escaped as \u0000) would silently cut a
+    string short, and an unpaired UTF-16 surrogate escape would fail the whole
+    page. Both become a 0xFF byte, which is invalid UTF-8, so only the item
+    holding them is quarantined (text_invalid) and its neighbours survive. An
+    item page's HTML gets the same treatment before its JSON-LD blocks are read
+    (ldjson.h). The fetcher reads the page the same way to page on.
 */
 #include "parse.h"
+#include "common/jsontext.h"
 #include "ldjson.h"
 #include "money.h"
 #include "size.h"
@@ -106,101 +108,6 @@ parse_is_condition(const char *s, size_t len)
         if (s_label_eq(s, len, *l))
             return true;
     return false;
-}
-
-/* ---------------------------------------------------------------- escapes */
-
-static bool
-s_hex4(const char *p, const char *end, unsigned *out)
-{
-    if (end - p < 4)
-        return false;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned) (c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned) (c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned) (c - 'A' + 10);
-        else
-            return false;
-    }
-    *out = v;
-    return true;
-}
-
-/* At a backslash: *adv = bytes the escape spans; returns true if it is one cJSON
-   would mangle (\u0000) or refuse (an unpaired surrogate). */
-static bool
-s_escape_bad(const char *p, const char *end, size_t *adv)
-{
-    unsigned cp, lo;
-    if (end - p < 2) {
-        *adv = 1;
-        return false;
-    }
-    if (p[1] != 'u' || !s_hex4(p + 2, end, &cp)) {
-        *adv = 2;
-        return false;
-    }
-    *adv = 6;
-    if (cp == 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
-        return true;
-    if (cp >= 0xD800 && cp <= 0xDBFF) {
-        if (end - p >= 12 && p[6] == '\\' && p[7] == 'u' && s_hex4(p + 8, end, &lo)
-            && lo >= 0xDC00 && lo <= 0xDFFF) {
-            *adv = 12;
-            return false;
-        }
-        return true;
-    }
-    return false;
-}
-
-static bool
-s_needs_fixing(const char *s, size_t len)
-{
-    if (memchr(s, '\0', len))
-        return true;
-    const char *end = s + len;
-    const char *p = s;
-    while (p < end && (p = memchr(p, '\\', (size_t) (end - p)))) {
-        size_t adv;
-        if (s_escape_bad(p, end, &adv))
-            return true;
-        p += adv;
-    }
-    return false;
-}
-
-/* Copy s into out (len bytes, enough), bad escapes and NULs replaced by 0xFF. */
-static size_t
-s_fix(const char *s, size_t len, char *out)
-{
-    const char *end = s + len;
-    size_t o = 0;
-    for (const char *p = s; p < end;) {
-        if (*p == '\0') {
-            out[o++] = (char) 0xFF;
-            p++;
-        }
-        else if (*p == '\\') {
-            size_t adv;
-            if (s_escape_bad(p, end, &adv))
-                out[o++] = (char) 0xFF;
-            else {
-                memcpy(out + o, p, adv);
-                o += adv;
-            }
-            p += adv;
-        }
-        else
-            out[o++] = *p++;
-    }
-    return o;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -1480,11 +1387,11 @@ parse_page(const proto_page_t *page, proto_msg_t *out)
         return s_reject_page(&ctx, "malformed_page", "empty body");
 
     char *fixed = NULL;
-    if (s_needs_fixing(text, len)) {
+    if (jsontext_needs_repair(text, len)) {
         fixed = malloc(len);
         if (!fixed)
             return -1;
-        len = s_fix(text, len, fixed);
+        len = jsontext_repair(text, len, fixed);
         text = fixed;
     }
     const char *end = NULL;
