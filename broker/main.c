@@ -23,6 +23,7 @@ static config_opt_t s_opts[] = {
     { "images", "VINTED_IMAGES", "sampled", "photos to store: sampled (all photos of sampled items), main (also the main photo of every item), off", NULL },
     { "task-timeout", "VINTED_TASK_TIMEOUT", "10m", "a task unanswered this long is dispatched again", NULL },
     { "max-attempts", "VINTED_MAX_ATTEMPTS", "8", "refusals of one task before its window fails", NULL },
+    { "max-message", "VINTED_MAX_MESSAGE", "64M", "largest frame a worker may send (bytes, or with K, M, G); a peer sending more is disconnected by ZeroMQ", NULL },
     METRICS_CONFIG_OPTS,
     { NULL, NULL, NULL, NULL, NULL },
 };
@@ -67,7 +68,8 @@ int main(int argc, char **argv)
         || config_duration_ms(s_opts, "window", &cfg.window_ms) != 0
         || config_duration_ms(s_opts, "task-timeout", &cfg.task_timeout_ms) != 0
         || config_int(s_opts, "rate", 1, 1000000, &rate) != 0
-        || config_int(s_opts, "max-attempts", 1, 1000, &attempts) != 0)
+        || config_int(s_opts, "max-attempts", 1, 1000, &attempts) != 0
+        || config_size(s_opts, "max-message", 1 << 20, INT64_C(1) << 31, &cfg.max_message) != 0)
         return 2;
     if (cfg.window_ms < 1000) {
         fprintf(stderr, "invalid --window / VINTED_WINDOW '%s': at least 1s\n", config_get(s_opts, "window"));

@@ -148,6 +148,47 @@ int config_duration_ms(const config_opt_t *opts, const char *name, int64_t *out_
     return 0;
 }
 
+int config_parse_size(const char *text, int64_t *out)
+{
+    if (!text || !isdigit((unsigned char) *text))
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno)
+        return -1;
+    static const struct {
+        const char *suffix;
+        int shift;
+    } units[] = { { "", 0 }, { "K", 10 }, { "KiB", 10 }, { "M", 20 }, { "MiB", 20 }, { "G", 30 }, { "GiB", 30 } };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].suffix) == 0) {
+            if (v > (INT64_MAX >> units[i].shift))
+                return -1;
+            *out = (int64_t) v << units[i].shift;
+            return 0;
+        }
+    return -1;
+}
+
+int config_size(const config_opt_t *opts, const char *name, int64_t min, int64_t max, int64_t *out)
+{
+    const config_opt_t *o = s_get(opts, name);
+    int64_t v;
+    if (config_parse_size(o->value, &v) != 0) {
+        s_invalid(o, "not a size (examples: 67108864, 512K, 64M, 1G)");
+        return -1;
+    }
+    if (v < min || v > max) {
+        char why[96];
+        snprintf(why, sizeof why, "must be between %lld and %lld bytes", (long long) min, (long long) max);
+        s_invalid(o, why);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int config_parse_duration_ms(const char *text, int64_t *out_ms)
 {
     if (!text || !*text)
@@ -243,6 +284,17 @@ void config_test(bool verbose)
     assert(config_parse_duration_ms("5x", &v) == -1);
     assert(config_parse_duration_ms("-5s", &v) == -1);
     assert(config_parse_duration_ms("", &v) == -1);
+
+    assert(config_parse_size("67108864", &v) == 0 && v == 67108864);
+    assert(config_parse_size("64M", &v) == 0 && v == 64 << 20);
+    assert(config_parse_size("64MiB", &v) == 0 && v == 64 << 20);
+    assert(config_parse_size("512K", &v) == 0 && v == 512 << 10);
+    assert(config_parse_size("2G", &v) == 0 && v == INT64_C(2) << 30);
+    assert(config_parse_size("64MB", &v) == -1);
+    assert(config_parse_size("-1", &v) == -1);
+    assert(config_parse_size("", &v) == -1);
+    assert(config_parse_size("99999999999999999999", &v) == -1);
+    assert(config_parse_size("9999999999999G", &v) == -1);
 
     assert(config_parse_time("2026-11-25T10:00:00Z", &v) == 0 && v == 1795600800);
     assert(config_parse_time("2026-11-25 10:00", &v) == 0 && v == 1795600800);

@@ -40,6 +40,12 @@ const char *config_get(const config_opt_t *opts, const char *name);
 int config_int(const config_opt_t *opts, const char *name, int64_t min, int64_t max, int64_t *out);
 int config_duration_ms(const config_opt_t *opts, const char *name, int64_t *out_ms);
 
+/* A size in bytes: "67108864", "512K", "64M", "1G" (also KiB, MiB, GiB; powers of 1024),
+   between min and max. 0 and the value, or -1 after printing "invalid --name: ...". */
+int config_size(const config_opt_t *opts, const char *name, int64_t min, int64_t max, int64_t *out);
+/* The same parse without the message: 0 ok, -1 not a size. */
+int config_parse_size(const char *text, int64_t *out);
+
 /* "1h", "300s", "90m", "1500ms", "2d", or a bare number of seconds. 0 ok, -1 bad. */
 int config_parse_duration_ms(const char *text, int64_t *out_ms);
 /* UTC time: "2026-11-25T10:00:00Z", "2026-11-25 10:00:00", "2026-11-25", or unix seconds. */
