@@ -139,8 +139,8 @@ def printable(text):
 def _huge_title():
     unit = "Vestido enorme ç€😀 \"'\\ "  # 1, 2, 3 and 4-byte characters, quotes, a backslash
     text = unit * (HOSTILE_TITLE_BYTES // len(unit.encode("utf-8")) + 1)
-    data = text.encode("utf-8")[:HOSTILE_TITLE_BYTES]
-    return data.decode("utf-8", "ignore")  # cut on a character boundary
+    text = text.encode("utf-8")[:HOSTILE_TITLE_BYTES].decode("utf-8", "ignore")  # whole characters
+    return text + "." * (HOSTILE_TITLE_BYTES - len(text.encode("utf-8")))  # exactly 1 MiB
 
 
 HOSTILE_CASES = [
