@@ -1,7 +1,8 @@
 # vinted-pipeline - build every program into bin/, run the suite with `make test`.
 #   make            build bin/vinted-*
 #   make test       the whole suite (unit self-tests + end to end with real PostgreSQL and
-#                   real processes), once against bin/ and once against the ASan+UBSan build
+#                   real processes), once against bin/ and once against the ASan+UBSan build,
+#                   and each fuzz harness for 12 s (once)
 #   make test-quick the suite against bin/ only
 #   make asan       the same programs built with ASan+UBSan into bin-asan/
 #   make test-asan  the suite against the sanitizer build only
@@ -124,13 +125,13 @@ deps:
 
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-test: all asan
+test: all asan fuzz-build
 	$(SAN_ENV) sh tests/run.sh $(BIN) bin-asan
 
-test-quick: all
+test-quick: all fuzz-build
 	sh tests/run.sh $(BIN)
 
-test-asan: asan
+test-asan: asan fuzz-build
 	$(SAN_ENV) sh tests/run.sh bin-asan
 
 bench: all
