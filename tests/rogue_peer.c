@@ -271,7 +271,7 @@ static void s_control_round(rogue_t *self, msgpack_sbuffer *buf, msgpack_packer 
     s_send_packed(self, self->control, K_CTL_BAD, buf);
     /* one argument more than the protocol allows */
     const char *many[2 * (PROTO_CTL_MAXARGS + 1)];
-    char keys[PROTO_CTL_MAXARGS + 1][8];
+    char keys[PROTO_CTL_MAXARGS + 1][16];
     for (int i = 0; i <= PROTO_CTL_MAXARGS; i++) {
         snprintf(keys[i], sizeof keys[i], "k%d", i);
         many[2 * i] = keys[i];
