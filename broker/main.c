@@ -85,7 +85,7 @@ int main(int argc, char **argv)
         || config_duration_ms(s_opts, "task-timeout", &cfg.task_timeout_ms) != 0
         || config_int(s_opts, "rate", 1, 1000000, &rate) != 0
         || config_int(s_opts, "max-attempts", 1, 1000, &attempts) != 0
-        || config_size(s_opts, "max-message", 1 << 20, INT64_C(1) << 31, &cfg.max_message) != 0)
+        || config_size(s_opts, "max-message", 1 << 20, 1 << 30, &cfg.max_message) != 0)
         return 2;
     if (cfg.window_ms < 1000) {
         fprintf(stderr, "invalid --window / VINTED_WINDOW '%s': at least 1s\n", config_get(s_opts, "window"));
