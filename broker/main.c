@@ -58,21 +58,6 @@ int main(int argc, char **argv)
                           "high-water mark in PostgreSQL so a restart resumes where it stopped.");
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    if (config_endpoint(s_opts, "broker", true) != 0 || config_endpoint(s_opts, "control", true) != 0
-        || config_conninfo(s_opts, "pg") != 0)
-        return 2;
-    if (strcmp(config_get(s_opts, "broker"), config_get(s_opts, "control")) == 0) {
-        fprintf(stderr, "invalid --control / VINTED_CONTROL '%s': the same endpoint as --broker\n",
-                config_get(s_opts, "control"));
-        return 2;
-    }
-    char err[512];
-    objstore_t *store = objstore_new(config_get(s_opts, "store"), err, sizeof err);
-    if (!store) {
-        fprintf(stderr, "invalid --store / VINTED_STORE '%s': %s\n", config_get(s_opts, "store"), err);
-        return 2;
-    }
-    objstore_destroy(&store);
     log_init("broker");
     broker_config_t cfg = { 0 };
     cfg.endpoint = config_get(s_opts, "broker");
@@ -116,6 +101,21 @@ int main(int argc, char **argv)
     cfg.images_off = strcmp(images, "off") == 0;
     cfg.images_main = strcmp(images, "main") == 0;
     cfg.max_attempts = (int) attempts;
+    if (config_endpoint(s_opts, "broker", true) != 0 || config_endpoint(s_opts, "control", true) != 0
+        || config_conninfo(s_opts, "pg") != 0)
+        return 2;
+    if (strcmp(config_get(s_opts, "broker"), config_get(s_opts, "control")) == 0) {
+        fprintf(stderr, "invalid --control / VINTED_CONTROL '%s': the same endpoint as --broker\n",
+                config_get(s_opts, "control"));
+        return 2;
+    }
+    char err[512];
+    objstore_t *store = objstore_new(config_get(s_opts, "store"), err, sizeof err);
+    if (!store) {
+        fprintf(stderr, "invalid --store / VINTED_STORE '%s': %s\n", config_get(s_opts, "store"), err);
+        return 2;
+    }
+    objstore_destroy(&store);
     rc = metrics_setup(s_opts, &cfg.metrics);
     if (rc != 0)
         return rc;
