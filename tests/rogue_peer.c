@@ -14,8 +14,11 @@
         and malformed arguments, one argument too many, and a frame over the
         control socket's 1 MiB limit;
 
-    and checks on the way that the broker answers every control frame it can
-    read with status 2, and a real `status` request with status 0. At the end
+    It first sends one frame of each kind and waits a second (the broker logs
+    the first 50 rejections of every second and counts the rest, so each kind
+    shows in its log), then floods. It checks on the way that the broker
+    answers the control frames it can read with status 2, and a real `status`
+    request with status 0. At the end
     it prints one logfmt line per kind of frame sent and a summary:
         rogue sent kind=garbage frames=1234
         rogue summary rounds=... control_replies=... bad_request_replies=...
