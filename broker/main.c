@@ -109,16 +109,17 @@ int main(int argc, char **argv)
                 config_get(s_opts, "control"));
         return 2;
     }
+    rc = metrics_setup(s_opts, &cfg.metrics);
+    if (rc != 0)
+        return rc;
     char err[512];
     objstore_t *store = objstore_new(config_get(s_opts, "store"), err, sizeof err);
     if (!store) {
         fprintf(stderr, "invalid --store / VINTED_STORE '%s': %s\n", config_get(s_opts, "store"), err);
+        metrics_destroy(&cfg.metrics);
         return 2;
     }
     objstore_destroy(&store);
-    rc = metrics_setup(s_opts, &cfg.metrics);
-    if (rc != 0)
-        return rc;
     broker_t *broker = broker_new(&cfg);
     if (!broker) {
         metrics_destroy(&cfg.metrics);
