@@ -200,7 +200,8 @@ int config_conninfo(const config_opt_t *opts, const char *name)
     PQconninfoOption *parsed = PQconninfoParse(o->value, &err);
     if (!parsed) {
         char why[300];
-        snprintf(why, sizeof why, "not a PostgreSQL connection string or URI: %s", err ? err : "out of memory");
+        snprintf(why, sizeof why, "not a PostgreSQL connection string or URI: %s",
+                 err ? err : "out of memory");
         size_t n = strlen(why);
         while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == ' '))
             why[--n] = 0;
@@ -224,7 +225,8 @@ int config_parse_size(const char *text, int64_t *out)
     static const struct {
         const char *suffix;
         int shift;
-    } units[] = { { "", 0 }, { "K", 10 }, { "KiB", 10 }, { "M", 20 }, { "MiB", 20 }, { "G", 30 }, { "GiB", 30 } };
+    } units[] = { { "", 0 },   { "K", 10 },   { "KiB", 10 }, { "M", 20 },
+                  { "MiB", 20 }, { "G", 30 }, { "GiB", 30 } };
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (strcmp(end, units[i].suffix) == 0) {
             if (v > (INT64_MAX >> units[i].shift))
@@ -413,12 +415,15 @@ void config_test(bool verbose)
         const char *value;
         bool bind, ok;
     } endpoints[] = {
-        { "tcp://127.0.0.1:5555", false, true }, { "tcp://*:5555", true, true }, { "tcp://*:*", true, true },
-        { "tcp://broker.local:1", false, true },  { "ipc:///tmp/x", false, true }, { "inproc://x", false, true },
-        { "tcp://[::1]:5555", false, true },      { "tcp://*:5555", false, false }, { "tcp://host", false, false },
-        { "tcp://host:0", false, false },         { "tcp://host:65536", false, false }, { "tcp://:5555", false, false },
-        { "tcp://host:55x", false, false },       { "nonsense", false, false },  { "http://host:80", false, false },
-        { "", false, false },                     { "ipc://", false, false },    { "tcp://a b:1", false, false },
+        { "tcp://127.0.0.1:5555", false, true }, { "tcp://*:5555", true, true },
+        { "tcp://*:*", true, true },             { "tcp://broker.local:1", false, true },
+        { "ipc:///tmp/x", false, true },         { "inproc://x", false, true },
+        { "tcp://[::1]:5555", false, true },     { "tcp://*:5555", false, false },
+        { "tcp://host", false, false },          { "tcp://host:0", false, false },
+        { "tcp://host:65536", false, false },    { "tcp://:5555", false, false },
+        { "tcp://host:55x", false, false },      { "nonsense", false, false },
+        { "http://host:80", false, false },      { "", false, false },
+        { "ipc://", false, false },              { "tcp://a b:1", false, false },
     };
     fprintf(stderr, "(error messages about invalid endpoints and connection strings are expected here)\n");
     for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
