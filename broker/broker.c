@@ -110,6 +110,9 @@ struct _broker_t {
     char last_error[512];
     uint64_t results[PROTO_STAGES];   /* tasks completed per stage */
     uint64_t dispatched, redelivered, nacked, invalid_frames;
+    int64_t reject_second;            /* mono s of the invalid frames counted in reject_logged */
+    int reject_logged;                /* invalid frames logged in that second */
+    uint64_t reject_quiet;            /* invalid frames not logged since the last summary */
     broker_metrics_t metrics;
 };
 
@@ -948,32 +951,88 @@ static void s_on_report(broker_t *self, peer_t *peer, proto_msg_t *msg)
     }
 }
 
+#define S_REJECT_LOGS 50 /* invalid frames logged per second; the rest are summed up */
+
+/* A frame that is rejected (section 9.1 of PROTOCOL.md): counted, and logged
+   with the peer, its size and the reason; a flood costs at most S_REJECT_LOGS
+   lines a second plus one line saying how many more there were. */
+static void s_reject(broker_t *self, const char *socket, zframe_t *identity, size_t bytes, const char *reason)
+{
+    self->invalid_frames++;
+    int64_t second = clock_mono_ms() / 1000;
+    if (second != self->reject_second) {
+        if (self->reject_quiet > 0)
+            log_warn("more invalid frames rejected without a log line", "count=%" PRIu64, self->reject_quiet);
+        self->reject_second = second;
+        self->reject_logged = 0;
+        self->reject_quiet = 0;
+    }
+    if (self->reject_logged >= S_REJECT_LOGS) {
+        self->reject_quiet++;
+        return;
+    }
+    self->reject_logged++;
+    char *hex = identity ? zframe_strhex(identity) : NULL;
+    log_warn("invalid frame rejected", "socket=%s peer=%s bytes=%zu reason=%s total=%" PRIu64, socket,
+             hex ? hex : "none", bytes, log_str(reason), self->invalid_frames);
+    free(hex);
+}
+
+/* A command a registered worker may not send (PROTOCOL.md 9.1): why, or NULL if it may.
+   Only fetchers take request tokens and report blocks; a RESULT must come from a
+   worker of the stage its task was given to. */
+static const char *s_not_allowed(broker_t *self, const peer_t *peer, const proto_msg_t *msg)
+{
+    if ((msg->cmd == PROTO_TOKEN_REQ || msg->cmd == PROTO_REPORT) && peer->stage != PROTO_STAGE_FETCH)
+        return msg->cmd == PROTO_TOKEN_REQ ? "TOKEN_REQ from a worker that is not a fetcher"
+                                           : "REPORT from a worker that is not a fetcher";
+    if (msg->cmd == PROTO_RESULT) {
+        char key[24];
+        snprintf(key, sizeof key, "%" PRIu64, msg->task_id);
+        const task_t *task = zhashx_lookup(self->tasks, key);
+        if (task && task->stage != peer->stage)
+            return "RESULT for a task of another stage";
+    }
+    return NULL;
+}
+
 static void s_on_worker_message(broker_t *self)
 {
     zmsg_t *zmsg = zmsg_recv(self->workers);
     if (!zmsg)
         return;
+    size_t frames = zmsg_size(zmsg);
     zframe_t *identity = zmsg_pop(zmsg);
     zframe_t *body = zmsg_pop(zmsg);
     if (!identity || !body || zmsg_size(zmsg) != 0) {
-        log_warn("malformed envelope from a worker rejected", NULL);
-        self->invalid_frames++;
+        char why[64];
+        snprintf(why, sizeof why, "%zu frames, expected one message frame", frames ? frames - 1 : 0);
+        s_reject(self, "worker", identity, zmsg_content_size(zmsg) + (body ? zframe_size(body) : 0), why);
         goto done;
     }
     char err[256];
     proto_msg_t *msg = proto_decode(zframe_data(body), zframe_size(body), err, sizeof err);
     if (!msg) {
-        log_warn("malformed message from a worker rejected", "reason=%s", log_str(err));
-        self->invalid_frames++;
+        s_reject(self, "worker", identity, zframe_size(body), err);
         goto done;
     }
     char *hex = zframe_strhex(identity);
     peer_t *peer = zhashx_lookup(self->peers, hex);
+    const char *refused = peer && msg->cmd != PROTO_READY ? s_not_allowed(self, peer, msg) : NULL;
+    if (refused) {
+        s_reject(self, "worker", identity, zframe_size(body), refused);
+        peer->expiry = clock_mono_ms() + PROTO_LIVENESS_MS;
+        free(hex);
+        proto_msg_destroy(&msg);
+        goto done;
+    }
     if (msg->cmd == PROTO_READY) {
         if (peer)
             s_peer_remove(self, peer, "announced itself again");
         if (msg->u.ready.stage <= PROTO_STAGE_NONE || msg->u.ready.stage >= PROTO_STAGES) {
-            log_warn("READY with an unknown stage rejected", "stage=%d", msg->u.ready.stage);
+            char why[64];
+            snprintf(why, sizeof why, "READY with an unknown stage %d", (int) msg->u.ready.stage);
+            s_reject(self, "worker", identity, zframe_size(body), why);
         }
         else {
             peer = calloc(1, sizeof *peer);
@@ -1003,7 +1062,12 @@ static void s_on_worker_message(broker_t *self)
         case PROTO_TOKEN_REQ: zlistx_add_end(self->token_waiters, strdup(peer->key)); break;
         case PROTO_REPORT: s_on_report(self, peer, msg); break;
         case PROTO_DISCONNECT: s_peer_remove(self, peer, "worker said goodbye"); break;
-        default: log_warn("unexpected command from a worker", "cmd=%s", proto_cmd_name(msg->cmd)); break;
+        default: {
+            char why[64];
+            snprintf(why, sizeof why, "%s is not a command a worker sends", proto_cmd_name(msg->cmd));
+            s_reject(self, "worker", identity, zframe_size(body), why);
+            break;
+        }
         }
     }
     free(hex);
@@ -1373,14 +1437,20 @@ static void s_on_control_message(broker_t *self)
     zmsg_t *zmsg = zmsg_recv(self->control);
     if (!zmsg)
         return;
+    size_t frames = zmsg_size(zmsg);
     zframe_t *identity = zmsg_pop(zmsg);
     zframe_t *body = zmsg_pop(zmsg);
     if (identity && body) {
         char err[256];
-        proto_msg_t *msg = proto_decode(zframe_data(body), zframe_size(body), err, sizeof err);
+        proto_msg_t *msg = NULL;
+        if (frames != 2)
+            snprintf(err, sizeof err, "%zu frames, expected one message frame", frames - 1);
+        else
+            msg = proto_decode(zframe_data(body), zframe_size(body), err, sizeof err);
         if (!msg || msg->cmd != PROTO_CTL_REQ || !msg->u.ctl_req.verb) {
             char why[300];
             snprintf(why, sizeof why, "malformed control request: %s", msg ? "not a CTL_REQ" : err);
+            s_reject(self, "control", identity, zframe_size(body) + zmsg_content_size(zmsg), why);
             s_ctl_reply(self, identity, 2, why, NULL);
         }
         else if (strcmp(msg->u.ctl_req.verb, "window") == 0)
@@ -1528,8 +1598,8 @@ broker_t *broker_new(const broker_config_t *config)
     zsock_set_router_mandatory(self->workers, 0);
     zsock_set_sndhwm(self->workers, 100000);
     zsock_set_rcvhwm(self->workers, 100000);
-    zsock_set_maxmsgsize(self->workers, 64 << 20);
-    zsock_set_maxmsgsize(self->control, 1 << 20);
+    zsock_set_maxmsgsize(self->workers, (int) (config->max_message > 0 ? config->max_message : 64 << 20));
+    zsock_set_maxmsgsize(self->control, BROKER_CONTROL_MAX_MESSAGE);
     if (curve_apply(config->curve, self->workers) != 0 || curve_apply(config->curve, self->control) != 0) {
         log_error("cannot make the broker sockets CURVE servers", NULL);
         broker_destroy(&self);

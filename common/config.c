@@ -1,9 +1,11 @@
 /*  config.c - settings from environment variables, overridden by flags. */
 #include "common/config.h"
+#include "common/log.h"
 
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +268,13 @@ int config_parse_positional(config_opt_t *opts, int argc, char **argv, const cha
         }
     }
     s_register_secrets(opts);
+    /* every program logs: a level it would silently ignore is a bad setting */
+    const char *level = getenv("VINTED_LOG_LEVEL");
+    log_level_t parsed;
+    if (level && log_level_parse(level, &parsed) != 0) {
+        fprintf(stderr, "%s: invalid VINTED_LOG_LEVEL '%s': debug, info, warn or error\n", program, level);
+        return -1;
+    }
     return 0;
 }
 
@@ -324,43 +333,102 @@ int config_duration_ms(const config_opt_t *opts, const char *name, int64_t *out_
     return 0;
 }
 
-int config_bytes(const config_opt_t *opts, const char *name, int64_t min, int64_t *out)
+int config_endpoint(const config_opt_t *opts, const char *name, bool bind)
 {
     const config_opt_t *o = s_get(opts, name);
-    if (!o->value || config_parse_bytes(o->value, out) != 0) {
-        s_invalid(o, "not a size (examples: 64MB, 512KB, 1GB, 4096)");
-        return -1;
+    const char *v = o->value ? o->value : "";
+    const char *why = NULL;
+    if (strncmp(v, "ipc://", 6) == 0 || strncmp(v, "inproc://", 9) == 0) {
+        if (!strstr(v, "://")[3])
+            why = "no path or name after the transport";
     }
-    if (*out < min) {
-        char why[96];
-        snprintf(why, sizeof why, "must be at least %lld bytes", (long long) min);
+    else if (strncmp(v, "tcp://", 6) == 0) {
+        const char *host = v + 6, *colon = strrchr(host, ':');
+        const char *port = colon ? colon + 1 : "";
+        char *end;
+        long n = strtol(port, &end, 10);
+        if (!colon || colon == host)
+            why = "tcp:// needs HOST:PORT";
+        else if (strcspn(host, " \t\r\n") < strlen(host))
+            why = "blanks in the address";
+        else if (bind && strcmp(port, "*") == 0)
+            why = NULL;
+        else if (!isdigit((unsigned char) *port) || *end || n < 1 || n > 65535)
+            why = bind ? "the port must be 1..65535 or *" : "the port must be 1..65535";
+        else if (!bind && colon - host == 1 && *host == '*')
+            why = "* is only for the side that binds; name the host to connect to";
+    }
+    else
+        why = "not a ZeroMQ endpoint (tcp://host:port, ipc://path or inproc://name)";
+    if (why) {
         s_invalid(o, why);
         return -1;
     }
     return 0;
 }
 
-int config_parse_bytes(const char *text, int64_t *out)
+int config_conninfo(const config_opt_t *opts, const char *name)
 {
-    if (!text || *text < '0' || *text > '9')
+    const config_opt_t *o = s_get(opts, name);
+    if (!o->value || !*o->value)
+        return 0;
+    char *err = NULL;
+    PQconninfoOption *parsed = PQconninfoParse(o->value, &err);
+    if (!parsed) {
+        char why[300];
+        snprintf(why, sizeof why, "not a PostgreSQL connection string or URI: %s",
+                 err ? err : "out of memory");
+        size_t n = strlen(why);
+        while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == ' '))
+            why[--n] = 0;
+        s_invalid(o, why);
+        PQfreemem(err);
+        return -1;
+    }
+    PQconninfoFree(parsed);
+    return 0;
+}
+
+int config_parse_size(const char *text, int64_t *out)
+{
+    if (!text || !isdigit((unsigned char) *text))
         return -1;
     char *end;
     errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
+    long long v = strtoll(text, &end, 10);
     if (errno)
         return -1;
-    static const struct { const char *unit; int shift; } units[] = {
-        { "", 0 }, { "B", 0 }, { "KB", 10 }, { "K", 10 }, { "MB", 20 }, { "M", 20 }, { "GB", 30 }, { "G", 30 },
-    };
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcasecmp(end, units[i].unit) == 0) {
-            if (v > (unsigned long long) INT64_MAX >> units[i].shift)
+    static const struct {
+        const char *suffix;
+        int shift;
+    } units[] = { { "", 0 },   { "K", 10 },   { "KiB", 10 }, { "M", 20 },
+                  { "MiB", 20 }, { "G", 30 }, { "GiB", 30 } };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].suffix) == 0) {
+            if (v > (INT64_MAX >> units[i].shift))
                 return -1;
-            *out = (int64_t) (v << units[i].shift);
+            *out = (int64_t) v << units[i].shift;
             return 0;
         }
-    }
     return -1;
+}
+
+int config_size(const config_opt_t *opts, const char *name, int64_t min, int64_t max, int64_t *out)
+{
+    const config_opt_t *o = s_get(opts, name);
+    int64_t v;
+    if (config_parse_size(o->value, &v) != 0) {
+        s_invalid(o, "not a size (examples: 67108864, 512K, 64M, 1G)");
+        return -1;
+    }
+    if (v < min || v > max) {
+        char why[96];
+        snprintf(why, sizeof why, "must be between %lld and %lld bytes", (long long) min, (long long) max);
+        s_invalid(o, why);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }
 
 int config_parse_duration_ms(const char *text, int64_t *out_ms)
@@ -389,6 +457,8 @@ int config_parse_duration_ms(const char *text, int64_t *out_ms)
     return 0;
 }
 
+#define S_LAST_SECOND 253402300799LL /* 9999-12-31T23:59:59Z */
+
 int config_parse_time(const char *text, int64_t *out_unix_s)
 {
     if (!text || !*text)
@@ -399,7 +469,11 @@ int config_parse_time(const char *text, int64_t *out_unix_s)
         if (!isdigit((unsigned char) *p))
             digits = false;
     if (digits && strlen(text) > 8) {
-        *out_unix_s = strtoll(text, NULL, 10);
+        errno = 0;
+        long long v = strtoll(text, NULL, 10);
+        if (errno || v > S_LAST_SECOND)
+            return -1;
+        *out_unix_s = v;
         return 0;
     }
     struct tm tm = { 0 };
@@ -423,7 +497,11 @@ int config_parse_time(const char *text, int64_t *out_unix_s)
         rest += *rest == 'Z' ? 1 : strlen(rest);
     if (*rest)
         return -1;
-    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
+    static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    if (mon < 1 || mon > 12 || day < 1 || hh > 23 || mm > 59 || ss > 60 || year < 1970)
+        return -1;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > days[mon - 1] + (mon == 2 && leap))
         return -1;
     tm.tm_year = year - 1900;
     tm.tm_mon = mon - 1;
@@ -458,14 +536,17 @@ void config_test(bool verbose)
     assert(config_parse_duration_ms("5x", &v) == -1);
     assert(config_parse_duration_ms("-5s", &v) == -1);
     assert(config_parse_duration_ms("", &v) == -1);
-    assert(config_parse_bytes("64MB", &v) == 0 && v == 64 << 20);
-    assert(config_parse_bytes("512kb", &v) == 0 && v == 512 << 10);
-    assert(config_parse_bytes("4096", &v) == 0 && v == 4096);
-    assert(config_parse_bytes("2G", &v) == 0 && v == (int64_t) 2 << 30);
-    assert(config_parse_bytes("12XB", &v) == -1);
-    assert(config_parse_bytes("-1MB", &v) == -1);
-    assert(config_parse_bytes("", &v) == -1);
-    assert(config_parse_bytes("99999999999999GB", &v) == -1);
+
+    assert(config_parse_size("67108864", &v) == 0 && v == 67108864);
+    assert(config_parse_size("64M", &v) == 0 && v == 64 << 20);
+    assert(config_parse_size("64MiB", &v) == 0 && v == 64 << 20);
+    assert(config_parse_size("512K", &v) == 0 && v == 512 << 10);
+    assert(config_parse_size("2G", &v) == 0 && v == INT64_C(2) << 30);
+    assert(config_parse_size("64MB", &v) == -1);
+    assert(config_parse_size("-1", &v) == -1);
+    assert(config_parse_size("", &v) == -1);
+    assert(config_parse_size("99999999999999999999", &v) == -1);
+    assert(config_parse_size("9999999999999G", &v) == -1);
 
     assert(config_parse_time("2026-11-25T10:00:00Z", &v) == 0 && v == 1795600800);
     assert(config_parse_time("2026-11-25 10:00", &v) == 0 && v == 1795600800);
@@ -474,6 +555,13 @@ void config_test(bool verbose)
     assert(config_parse_time("2026-13-01", &v) == -1);
     assert(config_parse_time("yesterday", &v) == -1);
     assert(config_parse_time("2026-11-25T10:00:00+02:00", &v) == -1);
+    assert(config_parse_time("2026-02-30", &v) == -1);
+    assert(config_parse_time("2026-04-31", &v) == -1);
+    assert(config_parse_time("2028-02-29", &v) == 0 && v == 1835395200);
+    assert(config_parse_time("2100-02-29", &v) == -1);
+    assert(config_parse_time("2026-11-25T24:00", &v) == -1);
+    assert(config_parse_time("99999999999999999999", &v) == -1);
+    assert(config_parse_time("253402300800", &v) == -1);
     char buf[32];
     assert(strcmp(config_format_time(1795600800, buf, sizeof buf), "2026-11-25T10:00:00Z") == 0);
 
@@ -494,6 +582,37 @@ void config_test(bool verbose)
     assert(config_parse(opts, 4, argv2, "p", "test") == 0);
     assert(config_int(opts, "rate", 1, 1000, &v) == 0 && v == 7);
     assert(strcmp(config_get(opts, "wait"), "1") == 0);
+    config_opt_t eps[] = {
+        { "ep", NULL, NULL, "endpoint", NULL },
+        { "pg", NULL, NULL, "conninfo", NULL },
+        { NULL, NULL, NULL, NULL, NULL },
+    };
+    static const struct {
+        const char *value;
+        bool bind, ok;
+    } endpoints[] = {
+        { "tcp://127.0.0.1:5555", false, true }, { "tcp://*:5555", true, true },
+        { "tcp://*:*", true, true },             { "tcp://broker.local:1", false, true },
+        { "ipc:///tmp/x", false, true },         { "inproc://x", false, true },
+        { "tcp://[::1]:5555", false, true },     { "tcp://*:5555", false, false },
+        { "tcp://host", false, false },          { "tcp://host:0", false, false },
+        { "tcp://host:65536", false, false },    { "tcp://:5555", false, false },
+        { "tcp://host:55x", false, false },      { "nonsense", false, false },
+        { "http://host:80", false, false },      { "", false, false },
+        { "ipc://", false, false },              { "tcp://a b:1", false, false },
+    };
+    fprintf(stderr, "(error messages about invalid endpoints and connection strings are expected here)\n");
+    for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
+        eps[0].value = endpoints[i].value;
+        assert((config_endpoint(eps, "ep", endpoints[i].bind) == 0) == endpoints[i].ok);
+    }
+    const char *conninfos[] = { "", "host=127.0.0.1 port=5432 dbname=x", "postgresql://u@h:5/db", "nonsense",
+                                "nosuchkey=1", "host='unterminated" };
+    for (size_t i = 0; i < sizeof conninfos / sizeof conninfos[0]; i++) {
+        eps[1].value = conninfos[i];
+        assert((config_conninfo(eps, "pg") == 0) == (i < 3));
+    }
+
     char *argv3[] = { "p", "--nope", NULL };
     fprintf(stderr, "(an error message about --nope is expected here)\n");
     assert(config_parse(opts, 2, argv3, "p", "test") == -1);

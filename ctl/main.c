@@ -387,7 +387,7 @@ int main(int argc, char **argv)
         return s_keygen(n_pos == 2 ? positional[1] : NULL, json);
     if (strcmp(verb, "prices") == 0 || strcmp(verb, "quality") == 0 || strcmp(verb, "catalogs") == 0 ||
         strcmp(verb, "report") == 0)
-        return s_db_verb(verb, json);
+        return config_conninfo(s_opts, "pg") != 0 ? 2 : s_db_verb(verb, json);
     curve_t *curve = NULL;
     rc = curve_client_setup(s_opts, &curve);
     if (rc != 0)
@@ -407,10 +407,12 @@ static int s_broker_verb(const char *verb, bool wait, bool json, bool curve)
     const char *timeout_text = config_get(s_opts, "timeout");
     if (!timeout_text)
         timeout_text = wait || backfill ? "6h" : "10s";
-    if (config_parse_duration_ms(timeout_text, &timeout_ms) != 0) {
+    if (config_parse_duration_ms(timeout_text, &timeout_ms) != 0 || timeout_ms <= 0) {
         fprintf(stderr, "vinted-ctl: invalid --timeout '%s' (examples: 30s, 5m)\n", timeout_text);
         return 2;
     }
+    if (config_endpoint(s_opts, "control", false) != 0)
+        return 2;
     int64_t deadline = clock_mono_ms() + timeout_ms;
     const char *endpoint = config_get(s_opts, "control");
     if (backfill)
@@ -426,10 +428,10 @@ static int s_broker_verb(const char *verb, bool wait, bool json, bool curve)
         keys[n_args] = "catalog";
         values[n_args++] = catalog;
         const char *times[] = { "from", "to" };
+        int64_t t[2] = { 0, 0 };
         for (size_t i = 0; i < 2; i++) {
             const char *v = config_get(s_opts, times[i]);
-            int64_t t;
-            if (v && config_parse_time(v, &t) != 0) {
+            if (v && config_parse_time(v, &t[i]) != 0) {
                 fprintf(stderr, "vinted-ctl window: --%s '%s' is not a UTC time like 2026-11-25T10:00:00Z\n", times[i], v);
                 return 2;
             }
@@ -437,6 +439,11 @@ static int s_broker_verb(const char *verb, bool wait, bool json, bool curve)
                 keys[n_args] = times[i];
                 values[n_args++] = v;
             }
+        }
+        if (config_get(s_opts, "from") && config_get(s_opts, "to") && t[0] >= t[1]) {
+            fprintf(stderr, "vinted-ctl window: --from '%s' is not before --to '%s'\n", config_get(s_opts, "from"),
+                    config_get(s_opts, "to"));
+            return 2;
         }
     }
     else if (strcmp(verb, "replay") == 0) {
@@ -458,8 +465,11 @@ static int s_broker_verb(const char *verb, bool wait, bool json, bool curve)
     }
     else if (strcmp(verb, "get") == 0) {
         const char *window = config_get(s_opts, "window");
-        if (!window) {
-            fprintf(stderr, "vinted-ctl get: --window ID is required\n");
+        char *end = NULL;
+        long long id = window ? strtoll(window, &end, 10) : 0;
+        if (!window || !*window || *end || id <= 0) {
+            fprintf(stderr, "vinted-ctl get: --window ID is required, a window id (a positive number), not '%s'\n",
+                    window ? window : "");
             return 2;
         }
         keys[0] = "window", values[0] = window;

@@ -63,10 +63,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *broker = config_get(opts, "broker");
-    if (!broker || !*broker) {
-        fprintf(stderr, "invalid --broker: empty (want an endpoint such as tcp://127.0.0.1:5555)\n");
+    if (config_endpoint(opts, "broker", false) != 0)
         return 2;
-    }
     fetcher_settings_t settings;
     if (config_duration_ms(opts, "timeout", &settings.timeout_ms) != 0
         || config_duration_ms(opts, "backoff-base", &settings.backoff_base_ms) != 0

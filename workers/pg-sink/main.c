@@ -174,7 +174,8 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     int64_t batch_max;
-    if (config_int(s_opts, "batch", 1, SINK_BATCH_MAX, &batch_max) != 0)
+    if (config_int(s_opts, "batch", 1, SINK_BATCH_MAX, &batch_max) != 0
+        || config_endpoint(s_opts, "broker", false) != 0 || config_conninfo(s_opts, "pg") != 0)
         return 2;
     const char *conninfo = config_get(s_opts, "pg");
     const char *endpoint = config_get(s_opts, "broker");

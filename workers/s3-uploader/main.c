@@ -85,7 +85,8 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     int64_t capacity, cdn_timeout_ms;
     if (config_int(s_opts, "capacity", 1, 1000, &capacity) != 0
-        || config_duration_ms(s_opts, "cdn-timeout", &cdn_timeout_ms) != 0)
+        || config_duration_ms(s_opts, "cdn-timeout", &cdn_timeout_ms) != 0
+        || config_endpoint(s_opts, "broker", false) != 0)
         return 2;
     if (cdn_timeout_ms <= 0) {
         fprintf(stderr, "invalid --cdn-timeout: must be more than 0\n");

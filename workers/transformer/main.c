@@ -138,10 +138,8 @@ main(int argc, char **argv)
     if (config_int(opts, "capacity", 1, 1000, &capacity) != 0)
         return 2;
     const char *endpoint = config_get(opts, "broker");
-    if (!endpoint || !*endpoint) {
-        fprintf(stderr, "vinted-transformer: invalid --broker: empty\n");
+    if (config_endpoint(opts, "broker", false) != 0)
         return 2;
-    }
     metrics_t *metrics = NULL;
     curve_t *curve = NULL; /* CURVE keys for the broker socket, or NULL */
     rc = curve_client_setup(opts, &curve);
