@@ -26,7 +26,8 @@
 
 #define S_DETAIL 256
 #define S_MAX_EXACT 9007199254740992.0 /* 2^53: doubles are exact integers below */
-#define S_MAX_TIME INT64_C(253402300799) /* 9999-12-31T23:59:59Z: timestamptz's last year */
+#define S_LISTED_FROM INT64_C(946684800)  /* 2000-01-01: no listing is older (Vinted began in 2008) */
+#define S_LISTED_TO INT64_C(4102444800)   /* 2100-01-01 */
 
 typedef struct {
     const proto_page_t *page;
@@ -183,6 +184,19 @@ s_uint(const cJSON *n, int64_t *out)
         return true;
     }
     return false;
+}
+
+/* A photo's upload time: Unix seconds, or milliseconds as some answers send it
+   (a changed field format); anything else is unknown. Fixed bounds, not the clock,
+   so that a replay gives the same rows. */
+static int64_t
+s_plausible_time(int64_t t)
+{
+    if (t >= S_LISTED_FROM && t < S_LISTED_TO)
+        return t;
+    if (t / 1000 >= S_LISTED_FROM && t / 1000 < S_LISTED_TO)
+        return t / 1000;
+    return PROTO_NULL;
 }
 
 /* Free text for a detail: valid UTF-8 only, cut to fit cap (>= 8), no control characters. */
@@ -600,9 +614,10 @@ s_validate(parse_ctx_t *ctx, const cJSON *it, int32_t pos, parse_fields_t *f)
         photo_url = s_string(f->photo, "full_size_url");
     f->photo_url = photo_url;
     f->created = PROTO_NULL;
-    if (!s_uint(s_get(s_get(f->photo, "high_resolution"), "timestamp"), &f->created) || f->created == 0
-        || f->created > S_MAX_TIME)
+    if (!s_uint(s_get(s_get(f->photo, "high_resolution"), "timestamp"), &f->created))
         f->created = PROTO_NULL;
+    else
+        f->created = s_plausible_time(f->created);
     f->favourites = s_count(s_get(it, "favourite_count"));
     f->views = s_count(s_get(it, "view_count"));
 
@@ -2579,6 +2594,13 @@ parse_test(bool verbose)
     assert(out->u.batch.n_items == 1 && out->u.batch.n_quarantine == 0);
     it = &out->u.batch.items[0];
     assert(it->favourite_count == PROTO_NULL && it->view_count == PROTO_NULL && it->created_at == PROTO_NULL);
+    proto_msg_destroy(&out);
+
+    /* a photo timestamp in milliseconds is the same time */
+    out = s_run("{'items':[{'id':7300000003,'title':'Ms','price':{'amount':'5','currency_code':'EUR'},"
+                "'photo':{'url':'https://img/3.webp','high_resolution':{'timestamp':1760263592123}}}]}",
+                "pt");
+    assert(out->u.batch.n_items == 1 && out->u.batch.items[0].created_at == 1760263592);
     proto_msg_destroy(&out);
 
     /* svc second_line forms */
