@@ -5,8 +5,9 @@
 #   2. sh tests/fuzz/run.sh bin-fuzz     every libFuzzer harness for FUZZ_CI_SECONDS each
 #                                        (default 12; once; one test per harness; make fuzz-build)
 #   then for each BIN_DIR:
-#   2. BIN_DIR/vinted-selftest           unit self-tests of every C module (counts as one test)
-#   3. python3 -m unittest discover -s tests/e2e -v   end to end, with VINTED_BIN=BIN_DIR
+#   3. BIN_DIR/vinted-selftest           unit self-tests of every C module (counts as one test)
+#   4. python3 -m unittest discover -s tests/e2e -v   end to end, with VINTED_BIN=BIN_DIR
+# 1-2 and each BIN_DIR's 3-4 run as lanes side by side (TEST_LANES=serial: one after another).
 # Ends with one line "N passed, N failed" and exits non-zero if anything failed.
 set -u
 
@@ -67,49 +68,85 @@ count_unittest() {
     failed=$((failed + n_fail))
 }
 
-# 1. the simulator's own checks
-if [ -f tests/sim/test_sim.py ]; then
-    run sim "$PYTHON" tests/sim/test_sim.py
+# The steps run in lanes, at the same time unless TEST_LANES=serial: one lane for
+# the steps run once (the simulator's checks, then fuzzing), and one per BIN_DIR
+# (its self-tests, then its end-to-end tests). The end-to-end tests mostly wait
+# on processes, so the lanes share two cores well. Each lane's lines are shown as
+# they come, prefixed with its name; the counting is done once all have ended.
+
+# 1. the simulator's own checks; 2. fuzzing, one test per harness
+lane_once() {
+    if [ -f tests/sim/test_sim.py ]; then
+        run sim "$PYTHON" tests/sim/test_sim.py
+    else
+        echo "==== sim: tests/sim/test_sim.py is missing"
+    fi
+    if [ -d "$fuzz_bin" ]; then
+        FUZZ_SECONDS=${FUZZ_CI_SECONDS:-12} run fuzz sh tests/fuzz/run.sh "$fuzz_bin"
+    else
+        echo "==== fuzz: $fuzz_bin is missing (make fuzz-build)"
+    fi
+}
+
+# 3. unit self-tests, 4. end to end, against one BIN_DIR
+lane_bin() {
+    export VINTED_BIN="$2"
+    echo "==== suite against $2"
+    if [ -x "$2/vinted-selftest" ]; then
+        run "selftest$1" "$2/vinted-selftest"
+    else
+        echo "==== selftest: $2/vinted-selftest is missing"
+    fi
+    run "e2e$1" "$PYTHON" -m unittest discover -s tests/e2e -t tests/e2e -v
+}
+
+fuzz_bin=${FUZZ_BIN:-bin-fuzz}
+started=$(date +%s)
+if [ "${TEST_LANES:-parallel}" = serial ]; then
+    lane_once
+    n=0
+    for BIN in $BINS; do
+        n=$((n + 1))
+        lane_bin "$n" "$BIN"
+    done
+else
+    { lane_once 2>&1 | sed -u 's/^/[once] /'; } &
+    n=0
+    for BIN in $BINS; do
+        n=$((n + 1))
+        { lane_bin "$n" "$BIN" 2>&1 | sed -u "s/^/[$(basename "$BIN")] /"; } &
+    done
+    wait
+fi
+echo "==== all lanes ended in $(( $(date +%s) - started )) s"
+
+# the count
+if [ -f "$work/sim.out" ]; then
     count_unittest sim
 else
-    echo "==== sim: tests/sim/test_sim.py is missing"
     failed=$((failed + 1))
 fi
-
-# 2. fuzzing, once: one test per harness (a line "fuzz NAME: ... ok" or "... FAILED ...")
-fuzz_bin=${FUZZ_BIN:-bin-fuzz}
-if [ -d "$fuzz_bin" ]; then
-    FUZZ_SECONDS=${FUZZ_CI_SECONDS:-12} run fuzz sh tests/fuzz/run.sh "$fuzz_bin"
+if [ -f "$work/fuzz.out" ]; then
     n_ok=$(grep -c '^fuzz [a-z]*: .*: ok$' "$work/fuzz.out")
     n_bad=$(grep -c '^fuzz [a-z]*: .*FAILED' "$work/fuzz.out")
-    if [ "$(cat "$work/fuzz.rc")" -ne 0 ] && [ "$n_bad" -eq 0 ]; then
+    if [ "$(cat "$work/fuzz.rc" 2>/dev/null || echo 1)" -ne 0 ] && [ "$n_bad" -eq 0 ]; then
         n_bad=1
     fi
     passed=$((passed + n_ok))
     failed=$((failed + n_bad))
 else
-    echo "==== fuzz: $fuzz_bin is missing (make fuzz-build)"
     failed=$((failed + 1))
 fi
-
 n=0
 for BIN in $BINS; do
     n=$((n + 1))
-    export VINTED_BIN="$BIN"
-    echo "==== suite against $BIN"
-    # 2. unit self-tests
-    if [ -x "$BIN/vinted-selftest" ]; then
-        run "selftest$n" "$BIN/vinted-selftest"
-        if [ "$(cat "$work/selftest$n.rc")" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    if [ "$(cat "$work/selftest$n.rc" 2>/dev/null || echo 1)" -eq 0 ]; then
+        passed=$((passed + 1))
     else
-        echo "==== selftest: $BIN/vinted-selftest is missing"
+        echo "selftest against $BIN failed"
         failed=$((failed + 1))
     fi
-
-    # 3. end to end
-    run "e2e$n" "$PYTHON" -m unittest discover -s tests/e2e -t tests/e2e -v
     count_unittest "e2e$n"
-
 done
 
 echo "$passed passed, $failed failed"
