@@ -46,8 +46,10 @@ COMMON_OBJ  = $(call obj,$(COMMON_SRC)) $(BUILD)/migrations.o
 PROGRAMS = $(BIN)/vinted-broker $(BIN)/vinted-fetcher $(BIN)/vinted-transformer \
            $(BIN)/vinted-pg-sink $(BIN)/vinted-s3-uploader $(BIN)/vinted-ctl $(BIN)/vinted-selftest \
            $(BIN)/vinted-objstore-probe
+# benchmark tools (tests/bench/): built with everything so that they always compile
+BENCH_PROGRAMS = $(BIN)/vinted-bench-stages
 
-all: $(PROGRAMS)
+all: $(PROGRAMS) $(BENCH_PROGRAMS)
 
 $(BIN)/vinted-broker: $(call obj,broker/main.c $(BROKER_SRC)) $(COMMON_OBJ)
 $(BIN)/vinted-fetcher: $(call obj,workers/fetcher/main.c $(FETCH_SRC)) $(COMMON_OBJ)
@@ -58,7 +60,9 @@ $(BIN)/vinted-ctl: $(call obj,ctl/main.c $(CTL_SRC)) $(COMMON_OBJ)
 $(BIN)/vinted-objstore-probe: $(call obj,tests/objstore_probe.c) $(COMMON_OBJ)
 $(BIN)/vinted-selftest: $(call obj,tests/selftest.c $(BROKER_SRC) $(FETCH_SRC) $(XFORM_SRC) $(SINK_SRC) $(S3UP_SRC) $(CTL_SRC)) $(COMMON_OBJ)
 
-$(PROGRAMS):
+$(BIN)/vinted-bench-stages: $(call obj,tests/bench/stages.c $(XFORM_SRC)) $(COMMON_OBJ)
+
+$(PROGRAMS) $(BENCH_PROGRAMS):
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -131,6 +131,49 @@ class RssSampler:
         return {n: {"rss_max_kb": self.max[n], "hwm_kb": status_kb(pid, "VmHWM")} for n, pid in self.procs.items()}
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        text = f.read()
+    return text[text.rindex(")") + 2:].split()  # fields from 3 (state) on
+
+
+def cpu_seconds(pid, children=False):
+    """utime + stime of a process (and of its reaped children), in seconds; 0 if gone."""
+    try:
+        f = _stat_fields(pid)
+    except OSError:
+        return 0.0
+    ticks = int(f[11]) + int(f[12])       # utime, stime (fields 14, 15)
+    if children:
+        ticks += int(f[13]) + int(f[14])  # cutime, cstime (16, 17)
+    return ticks / CLK_TCK
+
+
+def cluster_cpu(pg):
+    """CPU seconds the PostgreSQL cluster used so far: the postmaster with the
+    backends it reaped, plus every live child (backends, writers, autovacuum)."""
+    with open(os.path.join(pg.data, "postmaster.pid")) as f:
+        pm = int(f.readline())
+    total = cpu_seconds(pm, children=True)
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            f = _stat_fields(int(d))
+        except OSError:
+            continue
+        if int(f[1]) == pm:
+            total += (int(f[11]) + int(f[12])) / CLK_TCK
+    return total
+
+
+def procs_cpu(pids):
+    return sum(cpu_seconds(p) for p in pids)
+
+
 def rss_now(procs):
     return {n: status_kb(pid, "VmRSS") for n, pid in procs.items()}
 

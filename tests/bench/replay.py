@@ -24,6 +24,8 @@ last 1+1 run is profiled: CPU share per process and the hottest functions.
 import argparse
 import json
 import os
+import resource
+import statistics
 import shutil
 import subprocess
 import sys
@@ -78,9 +80,13 @@ def bare_load(pg, db, workdir):
                       % (t, cols[t], cols[t], t, KEYS[t]))
     script.append("COMMIT;")
     argv = [pg.tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg.dsn(db), "-f", "-"]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    c0 = benchlib.cluster_cpu(pg)
     t0 = time.monotonic()
     p = subprocess.run(argv, input="\n".join(script).encode(), capture_output=True, env=harness.clean_env())
     elapsed = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = benchlib.cluster_cpu(pg) - c0 + (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     if p.returncode != 0:
         raise RuntimeError("bare load failed: %s" % p.stderr.decode(errors="replace"))
     after = counts(pg, db)
@@ -89,7 +95,7 @@ def bare_load(pg, db, workdir):
     size = sum(os.path.getsize(f) for f in files.values())
     for f in files.values():
         os.unlink(f)
-    return elapsed, sum(before.values()), size
+    return elapsed, sum(before.values()), size, cpu
 
 
 def run_one(pg, archive, transformers, sinks, workdir, profile_path=None, env=None):
@@ -125,6 +131,7 @@ def run_one(pg, archive, transformers, sinks, workdir, profile_path=None, env=No
             time.sleep(0.5)
         res["load_before"] = benchlib.loadavg()
         xact0 = int(poll.scalar("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"))
+        cpu0 = benchlib.cluster_cpu(pg), {n: benchlib.cpu_seconds(pid) for n, pid in procs.items()}
         t0 = time.monotonic()
         rc, out, err = pipe.ctl("replay", "--flow", "catalog", "--from", str(archive["from_s"]),
                                 "--to", str(archive["to_s"]), "--json", timeout=120)
@@ -133,13 +140,18 @@ def run_one(pg, archive, transformers, sinks, workdir, profile_path=None, env=No
         wid = json.loads(out)["window_id"]
         deadline = time.monotonic() + 3600
         state = None
+        polls = 0
         while time.monotonic() < deadline:
+            polls += 1
             state = poll.scalar("SELECT state FROM windows WHERE window_id = %d" % wid)
             if state in ("done", "failed"):
                 break
             pipe.check_alive()
             time.sleep(0.02)
         elapsed = time.monotonic() - t0
+        cpu1 = benchlib.cluster_cpu(pg), {n: benchlib.cpu_seconds(pid) for n, pid in procs.items()}
+        res["cpu"] = {n: cpu1[1][n] - cpu0[1][n] for n in procs}
+        res["cpu"]["postgres"] = cpu1[0] - cpu0[0]
         res["load_during"] = benchlib.loadavg()
         if prof:
             prof.stop()
@@ -154,7 +166,7 @@ def run_one(pg, archive, transformers, sinks, workdir, profile_path=None, env=No
         res["seconds"] = elapsed
         res["rows"] = counts(pg, db)
         res["transactions"] = int(poll.scalar("SELECT xact_commit FROM pg_stat_database "
-                                              "WHERE datname = current_database()")) - xact0
+                                              "WHERE datname = current_database()")) - xact0 - polls - 2
         time.sleep(1.0)
         res["rss_idle_after_kb"] = benchlib.rss_now(procs)
         if prof:
@@ -171,8 +183,9 @@ def run_one(pg, archive, transformers, sinks, workdir, profile_path=None, env=No
     if res["pages"] != archive["pages"]:
         raise RuntimeError("replayed %d pages, the archive has %d" % (res["pages"], archive["pages"]))
     res["items_per_s"] = archive["records"] / res["seconds"]
-    bare_s, bare_rows, bare_bytes = bare_load(pg, db, workdir)
+    bare_s, bare_rows, bare_bytes, bare_cpu = bare_load(pg, db, workdir)
     res["bare_seconds"] = bare_s
+    res["bare_cpu"] = bare_cpu
     res["bare_rows"] = bare_rows
     res["bare_bytes"] = bare_bytes
     res["bare_items_per_s"] = archive["records"] / bare_s
@@ -182,14 +195,25 @@ def run_one(pg, archive, transformers, sinks, workdir, profile_path=None, env=No
     return res
 
 
+def line(r):
+    cpu = r["cpu"]
+    return ("T=%d S=%d: %.2fs (last page committed after %.2fs), %.0f items/s, cpu %.1fs [%s]; "
+            "bare %.2fs, %.0f items/s (%.0f rows/s), cpu %.1fs; ratio %.1f%%; %d transactions; load %s"
+            % (r["transformers"], r["sinks"], r["seconds"], r["db_seconds"], r["items_per_s"], sum(cpu.values()),
+               " ".join("%s %.1f" % (n, v) for n, v in sorted(cpu.items())), r["bare_seconds"],
+               r["bare_items_per_s"], r["bare_rows_per_s"], r["bare_cpu"], 100 * r["ratio"], r["transactions"],
+               r["load_during"]))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--items", type=int, default=100000, help="item records in the archive (default 100000)")
     p.add_argument("--scale", default="1,2,4", help="transformers (= sinks) per run, comma-separated")
+    p.add_argument("--repeat", type=int, default=2, help="runs (pipeline, then bare) per setting; medians reported")
     p.add_argument("--dir", default=None, help="archive cache (default $VINTED_BENCH_DIR or $TMPDIR/vinted-bench)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-profile", action="store_true", help="skip the profiled run")
-    p.add_argument("--keep", action="store_true", help="keep the work directory and cluster")
+    p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.add_argument("--env", action="append", default=[], help="KEY=VALUE for every program (repeatable)")
     a = p.parse_args()
     scale = [int(x) for x in a.scale.split(",") if x.strip()]
@@ -203,18 +227,15 @@ def main():
     workdir = tempfile.mkdtemp(prefix="vinted-bench-replay.")
     pg = harness.PgCluster()
     pg.start()
-    results = []
+    results = {}
     prof = None
     try:
         print("machine: %s" % benchlib.machine(pg), flush=True)
-        for n in scale:
-            r = run_one(pg, archive, n, n, workdir, env=env)
-            results.append(r)
-            print("T=%d S=%d: %.2fs (pages committed after %.2fs), %.0f items/s; bare %.2fs, %.0f items/s "
-                  "(%.0f rows/s); ratio %.1f%%; rows %s; %d transactions; load %s / %s"
-                  % (n, n, r["seconds"], r["db_seconds"], r["items_per_s"], r["bare_seconds"],
-                     r["bare_items_per_s"], r["bare_rows_per_s"], 100 * r["ratio"], r["rows"], r["transactions"],
-                     r["load_before"], r["load_during"]), flush=True)
+        for rep in range(a.repeat):
+            for n in scale:
+                r = run_one(pg, archive, n, n, workdir, env=env)
+                results.setdefault(n, []).append(r)
+                print(line(r), flush=True)
         if not a.no_profile and benchlib.perf_usable():
             prof = run_one(pg, archive, 1, 1, workdir, profile_path=os.path.join(workdir, "perf.data"), env=env)
         elif not a.no_profile:
@@ -226,43 +247,76 @@ def main():
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    med = statistics.median
     lines = [("machine", benchlib.machine()),
              ("archive", "%d item records (%d distinct), %d pages (%d v2, %d svc), %.1f MB"
               % (archive["records"], archive["distinct_items"], archive["pages"], archive["pages_v2"],
-                 archive["pages_svc"], archive["bytes"] / 1e6))]
-    for r in results:
-        tag = "T=%d S=%d" % (r["transformers"], r["sinks"])
-        lines.append((tag + " pipeline", "%.0f items/s (%.2f s; last page committed after %.2f s; %d transactions)"
-                      % (r["items_per_s"], r["seconds"], r["db_seconds"], r["transactions"])))
-        lines.append((tag + " bare COPY+upsert", "%.0f items/s (%.2f s, %d rows, %.0f rows/s)"
-                      % (r["bare_items_per_s"], r["bare_seconds"], r["bare_rows"], r["bare_rows_per_s"])))
-        lines.append((tag + " ratio", "%.1f%% of bare (target >= 40%% at T=1 S=1)  load %s"
-                      % (100 * r["ratio"], r["load_during"])))
-    base = results[0] if results else None
-    for r in results[1:]:
-        lines.append(("scaling T=%d vs T=%d" % (r["transformers"], base["transformers"]),
-                      "x%.2f" % (r["items_per_s"] / base["items_per_s"])))
-    if base:
-        for name in sorted(base["rss_load"]):
+                 archive["pages_svc"], archive["bytes"] / 1e6)),
+             ("method", "median of %d runs per setting; bare = COPY into temp tables + INSERT .. ON CONFLICT of "
+                        "the same final rows, one transaction" % a.repeat)]
+    summary = {}
+    for n in scale:
+        rs = results[n]
+        s = summary[n] = {
+            "items_per_s": med(r["items_per_s"] for r in rs),
+            "bare_items_per_s": med(r["bare_items_per_s"] for r in rs),
+            "bare_rows_per_s": med(r["bare_rows_per_s"] for r in rs),
+            "ratio": med(r["ratio"] for r in rs),
+            "cpu": med(sum(r["cpu"].values()) for r in rs),
+            "bare_cpu": med(r["bare_cpu"] for r in rs),
+            "seconds": med(r["seconds"] for r in rs),
+            "bare_seconds": med(r["bare_seconds"] for r in rs),
+        }
+        tag = "T=%d S=%d" % (n, n)
+        lines.append((tag + " pipeline", "%.0f items/s (%.2f s; runs: %s)" % (
+            s["items_per_s"], s["seconds"], ", ".join("%.0f" % r["items_per_s"] for r in rs))))
+        lines.append((tag + " bare COPY+upsert", "%.0f items/s (%.2f s; %.0f rows/s of %d rows; runs: %s)" % (
+            s["bare_items_per_s"], s["bare_seconds"], s["bare_rows_per_s"], rs[0]["bare_rows"],
+            ", ".join("%.0f" % r["bare_items_per_s"] for r in rs))))
+        lines.append((tag + " ratio", "%.1f%% of bare (runs: %s)%s" % (
+            100 * s["ratio"], ", ".join("%.1f%%" % (100 * r["ratio"]) for r in rs),
+            "  target >= 40%%: %s" % ("met" if s["ratio"] >= 0.4 else "MISSED") if n == 1 else "")))
+        lines.append((tag + " cpu", "pipeline %.1f s (%.0f us/item), bare %.1f s (%.0f us/item): cpu ratio %.1f%%"
+                      % (s["cpu"], 1e6 * s["cpu"] / archive["records"], s["bare_cpu"],
+                         1e6 * s["bare_cpu"] / archive["records"], 100 * s["bare_cpu"] / s["cpu"])))
+        cpu = {}
+        for r in rs:
+            for k, v in r["cpu"].items():
+                key = k.rsplit("-", 1)[0] if k[-1].isdigit() else k
+                cpu.setdefault(key, []).append(v)
+        lines.append((tag + " cpu by process", ", ".join("%s %.1f s" % (k, sum(v) / len(rs)) for k, v in
+                                                         sorted(cpu.items(), key=lambda kv: -sum(kv[1])))))
+        lines.append((tag + " load average", ", ".join(r["load_during"] for r in rs)))
+    base = summary.get(scale[0]) if scale else None
+    for n in scale[1:]:
+        lines.append(("scaling T=%d vs T=%d" % (n, scale[0]), "x%.2f" % (summary[n]["items_per_s"] / base["items_per_s"])))
+    first = results[scale[0]][0] if scale else None
+    if first:
+        for name in sorted(first["rss_load"]):
+            hwm = max(r["rss_load"][name]["hwm_kb"] or 0 for r in results[scale[0]])
             lines.append(("rss %s" % name, "idle %s, under load max %s (VmHWM %s), idle after %s"
-                          % (benchlib.mb(base["rss_idle_kb"].get(name)), benchlib.mb(base["rss_load"][name]["rss_max_kb"]),
-                             benchlib.mb(base["rss_load"][name]["hwm_kb"]),
-                             benchlib.mb(base["rss_idle_after_kb"].get(name)))))
-        workers = [n for n in base["rss_load"] if n != "broker"]
-        worst = max((base["rss_load"][n]["hwm_kb"] or 0) for n in workers) if workers else 0
-        lines.append(("rss worst worker", "%s (target < 16 MB): %s" % (benchlib.mb(worst), "met" if worst < 16 * 1024
-                                                                      else "MISSED")))
+                          % (benchlib.mb(first["rss_idle_kb"].get(name)),
+                             benchlib.mb(max(r["rss_load"][name]["rss_max_kb"] for r in results[scale[0]])),
+                             benchlib.mb(hwm), benchlib.mb(first["rss_idle_after_kb"].get(name)))))
+        worst = 0
+        for n in scale:
+            for r in results[n]:
+                for name, v in r["rss_load"].items():
+                    if name != "broker":
+                        worst = max(worst, v["hwm_kb"] or 0)
+        lines.append(("rss worst worker (all runs)", "%s (target < 16 MB): %s"
+                      % (benchlib.mb(worst), "met" if worst < 16 * 1024 else "MISSED")))
     if prof and "profile" in prof:
-        lines.append(("profiled run", "T=1 S=1 %.0f items/s under perf" % prof["items_per_s"]))
+        lines.append(("profiled run", "T=1 S=1 %.0f items/s under perf record -e cpu-clock" % prof["items_per_s"]))
         for share, name in prof["profile"]["by_process"][:8]:
             lines.append(("cpu share %s" % name, "%.1f%%" % share))
         for share, name, sym in prof["profile"]["top"]:
             lines.append(("hot %s" % name, "%5.1f%%  %s" % (share, sym)))
     benchlib.summary("replay benchmark (%d item records)" % archive["records"], lines)
-    for r in results:
-        harness.figure("replay_t%d_items_per_s" % r["transformers"], "%.0f" % r["items_per_s"])
-        harness.figure("replay_t%d_bare_items_per_s" % r["transformers"], "%.0f" % r["bare_items_per_s"])
-        harness.figure("replay_t%d_ratio_pct" % r["transformers"], "%.1f" % (100 * r["ratio"]))
+    for n in scale:
+        harness.figure("replay_t%d_items_per_s" % n, "%.0f" % summary[n]["items_per_s"])
+        harness.figure("replay_t%d_bare_items_per_s" % n, "%.0f" % summary[n]["bare_items_per_s"])
+        harness.figure("replay_t%d_ratio_pct" % n, "%.1f" % (100 * summary[n]["ratio"]))
     return 0
 
 
