@@ -12,6 +12,8 @@
     and prints the best round per step, in microseconds per item record.
 
         vinted-bench-stages DIR [ROUNDS]
+    VINTED_BENCH_MALLOC=1 parses with cJSON on plain malloc instead of the
+    transformer's arena (jsonmem.h), for comparison.
 */
 #include <ftw.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 
 #include "common/raw.h"
 #include "proto/proto.h"
+#include "workers/transformer/jsonmem.h"
 #include "workers/transformer/parse.h"
 
 typedef struct {
@@ -33,17 +36,17 @@ static size_t s_count, s_cap;
 
 static int s_collect(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void) ftw;
+    (void)ftw;
     size_t n = strlen(path);
     if (flag != FTW_F || n < 8 || strcmp(path + n - 8, ".json.gz") != 0)
         return 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return 0;
-    uint8_t *data = malloc((size_t) st->st_size + 1);
-    size_t got = data ? fread(data, 1, (size_t) st->st_size, f) : 0;
+    uint8_t *data = malloc((size_t)st->st_size + 1);
+    size_t got = data ? fread(data, 1, (size_t)st->st_size, f) : 0;
     fclose(f);
-    if (got != (size_t) st->st_size) {
+    if (got != (size_t)st->st_size) {
         free(data);
         return 0;
     }
@@ -53,7 +56,7 @@ static int s_collect(const char *path, const struct stat *st, int flag, struct F
         if (!s_objects)
             return -1;
     }
-    s_objects[s_count++] = (s_object_t){ data, got };
+    s_objects[s_count++] = (s_object_t){data, got};
     return 0;
 }
 
@@ -61,7 +64,7 @@ static double s_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Encode msg, decode it back; the decoded message (caller destroys), NULL on error. */
@@ -96,10 +99,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "vinted-bench-stages: no raw objects (*.json.gz) under %s\n", argv[1]);
         return 1;
     }
-    double best[4] = { 1e30, 1e30, 1e30, 1e30 };
+    bool arena = !getenv("VINTED_BENCH_MALLOC");
+    if (arena)
+        jsonmem_install(4u << 20);
+    double best[4] = {1e30, 1e30, 1e30, 1e30};
     size_t items = 0, raw_bytes = 0, page_bytes = 0, batch_bytes = 0;
     for (int r = 0; r < rounds; r++) {
-        double t[4] = { 0 };
+        double t[4] = {0};
         items = raw_bytes = page_bytes = batch_bytes = 0;
         for (size_t i = 0; i < s_count; i++) {
             char err[256];
@@ -121,6 +127,8 @@ int main(int argc, char **argv)
             }
             double t3 = s_now();
             items += batch->u.batch.n_items + batch->u.batch.n_quarantine;
+            if (arena)
+                jsonmem_release();
             proto_msg_t *sink = s_wire(batch, &batch_bytes);
             double t4 = s_now();
             if (!sink)
@@ -138,20 +146,25 @@ int main(int argc, char **argv)
             if (t[s] < best[s])
                 best[s] = t[s];
     }
-    static const char *names[] = { "load (raw_decode)", "page wire (encode+decode)", "transform (parse_page)",
-                                   "batch wire (encode+decode)" };
+    static const char *names[] = {"load (raw_decode)", "page wire (encode+decode)", "transform (parse_page)",
+                                  "batch wire (encode+decode)"};
     printf("%zu objects, %zu item records, %.1f MB of bodies, PAGE frames %.1f MB, BATCH frames %.1f MB; "
            "best of %d rounds, CPU time\n",
-           s_count, items, (double) raw_bytes / 1e6, (double) page_bytes / 1e6, (double) batch_bytes / 1e6,
+           s_count, items, (double)raw_bytes / 1e6, (double)page_bytes / 1e6, (double)batch_bytes / 1e6,
            rounds);
+    if (arena)
+        printf("cJSON on the transformer's arena: at most %.1f MB for one page\n",
+               (double)jsonmem_peak() / 1e6);
+    else
+        printf("cJSON on malloc (VINTED_BENCH_MALLOC)\n");
     double total = 0;
     for (int s = 0; s < 4; s++) {
-        printf("  %-28s %7.3f s  %6.2f us/item  %8.0f items/s\n", names[s], best[s], 1e6 * best[s] / (double) items,
-               (double) items / best[s]);
+        printf("  %-28s %7.3f s  %6.2f us/item  %8.0f items/s\n", names[s], best[s],
+               1e6 * best[s] / (double)items, (double)items / best[s]);
         total += best[s];
     }
-    printf("  %-28s %7.3f s  %6.2f us/item  %8.0f items/s\n", "all four", total, 1e6 * total / (double) items,
-           (double) items / total);
+    printf("  %-28s %7.3f s  %6.2f us/item  %8.0f items/s\n", "all four", total, 1e6 * total / (double)items,
+           (double)items / total);
     for (size_t i = 0; i < s_count; i++)
         free(s_objects[i].data);
     free(s_objects);
