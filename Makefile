@@ -5,7 +5,9 @@
 #   make test-quick the suite against bin/ only
 #   make asan       the same programs built with ASan+UBSan into bin-asan/
 #   make test-asan  the suite against the sanitizer build only
-#   make bench      throughput of the catalog flow, printed as figures
+#   make bench      the benchmarks (tests/bench/, BENCHMARKS.md): replay against the bare load,
+#                   capture efficiency, broker routing, footprint; figures printed (~10 min)
+#   make bench-long the replay benchmark on 1,000,000 item records
 #   make deps       install the Debian packages needed to build and test (as root)
 #   make run-sim    run the whole pipeline here against the simulator (make run: the live site)
 
@@ -47,7 +49,7 @@ PROGRAMS = $(BIN)/vinted-broker $(BIN)/vinted-fetcher $(BIN)/vinted-transformer 
            $(BIN)/vinted-pg-sink $(BIN)/vinted-s3-uploader $(BIN)/vinted-ctl $(BIN)/vinted-selftest \
            $(BIN)/vinted-objstore-probe
 # benchmark tools (tests/bench/): built with everything so that they always compile
-BENCH_PROGRAMS = $(BIN)/vinted-bench-stages
+BENCH_PROGRAMS = $(BIN)/vinted-bench-stages $(BIN)/vinted-bench-routing
 
 all: $(PROGRAMS) $(BENCH_PROGRAMS)
 
@@ -61,6 +63,7 @@ $(BIN)/vinted-objstore-probe: $(call obj,tests/objstore_probe.c) $(COMMON_OBJ)
 $(BIN)/vinted-selftest: $(call obj,tests/selftest.c $(BROKER_SRC) $(FETCH_SRC) $(XFORM_SRC) $(SINK_SRC) $(S3UP_SRC) $(CTL_SRC)) $(COMMON_OBJ)
 
 $(BIN)/vinted-bench-stages: $(call obj,tests/bench/stages.c $(XFORM_SRC)) $(COMMON_OBJ)
+$(BIN)/vinted-bench-routing: $(call obj,tests/bench/routing.c) $(COMMON_OBJ)
 
 $(PROGRAMS) $(BENCH_PROGRAMS):
 	@mkdir -p $(dir $@)
@@ -96,8 +99,16 @@ test-quick: all
 test-asan: asan
 	$(SAN_ENV) sh tests/run.sh bin-asan
 
+# The benchmarks print figures; they are not tests (nothing fails on a slow machine).
+# Archives are cached under $$VINTED_BENCH_DIR (default $$TMPDIR/vinted-bench, or /tmp).
 bench: all
+	python3 tests/bench/replay.py --items 100000 --scale 1,2,4 --repeat 2
+	python3 tests/bench/capture.py
+	python3 tests/bench/routing.py
 	python3 tests/bench/catalog_throughput.py --catalogs 40
+
+bench-long: all
+	python3 tests/bench/replay.py --items 1000000 --scale 1,2 --repeat 1
 
 run:     # the whole pipeline here against the live site (deploy/run-local.sh --help)
 	deploy/run-local.sh
@@ -107,4 +118,4 @@ run-sim: # the same against the simulated Vinted, offline
 clean:
 	rm -rf build build-asan bin bin-asan
 
-.PHONY: all asan deps test test-quick test-asan bench clean run run-sim
+.PHONY: all asan deps test test-quick test-asan bench bench-long clean run run-sim
