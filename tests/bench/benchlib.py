@@ -110,6 +110,7 @@ class RssSampler:
         self.procs = dict(procs)  # name -> pid
         self.interval = interval
         self.max = {n: 0 for n in self.procs}
+        self.anon = {n: 0 for n in self.procs}
         self.stop_ev = threading.Event()
         self.t = threading.Thread(target=self._run, daemon=True)
 
@@ -119,6 +120,9 @@ class RssSampler:
                 v = status_kb(pid, "VmRSS")
                 if v and v > self.max[n]:
                     self.max[n] = v
+                a = status_kb(pid, "RssAnon")
+                if a and a > self.anon[n]:
+                    self.anon[n] = a
             self.stop_ev.wait(self.interval)
 
     def start(self):
@@ -128,7 +132,8 @@ class RssSampler:
     def stop(self):
         self.stop_ev.set()
         self.t.join()
-        return {n: {"rss_max_kb": self.max[n], "hwm_kb": status_kb(pid, "VmHWM")} for n, pid in self.procs.items()}
+        return {n: {"rss_max_kb": self.max[n], "hwm_kb": status_kb(pid, "VmHWM"), "anon_max_kb": self.anon[n]}
+                for n, pid in self.procs.items()}
 
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -176,6 +181,10 @@ def procs_cpu(pids):
 
 def rss_now(procs):
     return {n: status_kb(pid, "VmRSS") for n, pid in procs.items()}
+
+
+def anon_now(procs):
+    return {n: status_kb(pid, "RssAnon") for n, pid in procs.items()}
 
 
 def perf_usable():

@@ -120,6 +120,7 @@ def run_one(pg, archive, transformers, sinks, workdir, profile_path=None, env=No
         procs = {p.name: p.pid for p in pipe.procs}
         time.sleep(1.0)
         res["rss_idle_kb"] = benchlib.rss_now(procs)
+        res["anon_idle_kb"] = benchlib.anon_now(procs)
         poll = benchlib.Psql(pg, db)
         sampler = benchlib.RssSampler(procs).start()
         names = {pid: name for name, pid in procs.items()}
@@ -294,10 +295,13 @@ def main():
     if first:
         for name in sorted(first["rss_load"]):
             hwm = max(r["rss_load"][name]["hwm_kb"] or 0 for r in results[scale[0]])
-            lines.append(("rss %s" % name, "idle %s, under load max %s (VmHWM %s), idle after %s"
+            lines.append(("rss %s" % name, "idle %s, under load max %s (VmHWM %s), idle after %s; "
+                                           "private (RssAnon) idle %s, under load max %s"
                           % (benchlib.mb(first["rss_idle_kb"].get(name)),
                              benchlib.mb(max(r["rss_load"][name]["rss_max_kb"] for r in results[scale[0]])),
-                             benchlib.mb(hwm), benchlib.mb(first["rss_idle_after_kb"].get(name)))))
+                             benchlib.mb(hwm), benchlib.mb(first["rss_idle_after_kb"].get(name)),
+                             benchlib.mb(first["anon_idle_kb"].get(name)),
+                             benchlib.mb(max(r["rss_load"][name]["anon_max_kb"] for r in results[scale[0]])))))
         worst = 0
         for n in scale:
             for r in results[n]:
