@@ -102,7 +102,7 @@ worker_t *worker_new(const char *endpoint, proto_stage_t stage, int capacity, co
        threshold gives every such buffer back to the system when it is freed; glibc's
        default raises the threshold after the first big free, and the heap then keeps
        several of them resident for good (tests/bench/replay.py measures it). */
-    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
     worker_t *self = calloc(1, sizeof *self);
     assert(self);
     self->endpoint = strdup(endpoint);
