@@ -16,6 +16,7 @@
     transformer's arena (jsonmem.h), for comparison.
 */
 #include <ftw.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "vinted-bench-stages: no raw objects (*.json.gz) under %s\n", argv[1]);
         return 1;
     }
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024); /* as every worker runs (worker_new) */
     bool arena = !getenv("VINTED_BENCH_MALLOC");
     if (arena)
         jsonmem_install(4u << 20);
