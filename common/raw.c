@@ -133,20 +133,28 @@ int raw_encode(const char *flow, const proto_page_t *page, uint8_t **out, size_t
     return 0;
 }
 
-static int s_inflate(const uint8_t *data, size_t len, uint8_t **out, size_t *out_len, char *err, size_t errlen)
+/* Inflate a gzip stream into buf (cap bytes; malloc'ed when *buf is NULL, and then
+   grown as needed). 0 and the length in *out_len, or -1 with a reason. */
+static int s_inflate(const uint8_t *data, size_t len, uint8_t **buf_p, size_t cap, size_t *out_len, char *err,
+                     size_t errlen)
 {
     z_stream z = { 0 };
     if (inflateInit2(&z, 15 + 16) != Z_OK) {
         snprintf(err, errlen, "zlib init failed");
         return -1;
     }
-    size_t cap = len * 4 + 1024, used = 0;
-    uint8_t *buf = malloc(cap);
+    bool owned = *buf_p == NULL;
+    uint8_t *buf = *buf_p;
+    if (owned) {
+        cap = len * 4 + 1024;
+        buf = malloc(cap);
+    }
+    size_t used = 0;
     z.next_in = (Bytef *) data;
     z.avail_in = (uInt) len;
     int rc;
     do {
-        if (cap - used < 4096) {
+        if (cap - used < 4096 && owned) {
             if (cap * 2 > RAW_MAX_OBJECT) {
                 snprintf(err, errlen, "object inflates past %u bytes", RAW_MAX_OBJECT);
                 rc = Z_MEM_ERROR;
@@ -159,15 +167,18 @@ static int s_inflate(const uint8_t *data, size_t len, uint8_t **out, size_t *out
         z.avail_out = (uInt) (cap - used);
         rc = inflate(&z, Z_NO_FLUSH);
         used = cap - z.avail_out;
+        if (!owned && rc == Z_BUF_ERROR && used == cap)
+            break; /* the caller's buffer is full: more than its size hint */
     } while (rc == Z_OK);
     inflateEnd(&z);
     if (rc != Z_STREAM_END) {
         if (rc != Z_MEM_ERROR)
             snprintf(err, errlen, "not a complete gzip stream (zlib %d)", rc);
-        free(buf);
+        if (owned)
+            free(buf);
         return -1;
     }
-    *out = buf;
+    *buf_p = buf;
     *out_len = used;
     return 0;
 }
@@ -184,18 +195,41 @@ static const cJSON *s_field(const cJSON *o, const char *name, int type_ok, char 
 
 proto_msg_t *raw_decode(const uint8_t *data, size_t len, char *err, size_t errlen)
 {
-    uint8_t *plain;
-    size_t plain_len;
-    if (s_inflate(data, len, &plain, &plain_len, err, errlen) != 0)
+    /* A single-member gzip stream ends with its inflated size (mod 2^32): inflate
+       once, straight into the PAGE message, whose body then points into it (a replayed
+       page is some 300 KB: no growing buffer, no copy). The size is only a hint: a
+       stream that says less than it holds is inflated again into a growing buffer. */
+    proto_msg_t *msg = proto_msg_new(PROTO_RESULT);
+    if (!msg) {
+        snprintf(err, errlen, "out of memory");
         return NULL;
+    }
+    size_t hint = 0;
+    if (len >= 18)
+        hint = (size_t) data[len - 4] | (size_t) data[len - 3] << 8 | (size_t) data[len - 2] << 16 |
+               (size_t) data[len - 1] << 24;
+    uint8_t *plain = NULL, *owned = NULL;
+    size_t plain_len = 0;
+    int rc = -1;
+    if (hint > 0 && hint <= RAW_MAX_OBJECT && (plain = proto_msg_alloc(msg, hint + 1)))
+        rc = s_inflate(data, len, &plain, hint + 1, &plain_len, err, errlen);
+    if (rc != 0) {
+        plain = NULL;
+        if (s_inflate(data, len, &plain, 0, &plain_len, err, errlen) != 0) {
+            proto_msg_destroy(&msg);
+            return NULL;
+        }
+        owned = plain;
+    }
     uint8_t *nl = memchr(plain, '\n', plain_len);
     if (!nl) {
         snprintf(err, errlen, "no context line");
-        free(plain);
+        free(owned);
+        proto_msg_destroy(&msg);
         return NULL;
     }
     cJSON *ctx = cJSON_ParseWithLength((const char *) plain, (size_t) (nl - plain));
-    proto_msg_t *msg = NULL;
+    bool ok = false;
     if (!ctx || !cJSON_IsObject(ctx)) {
         snprintf(err, errlen, "context line is not a JSON object");
         goto done;
@@ -224,7 +258,6 @@ proto_msg_t *raw_decode(const uint8_t *data, size_t len, char *err, size_t errle
     if (!s_field(ctx, "site", cJSON_IsString(site), err, errlen) || !s_field(ctx, "api", cJSON_IsString(api), err, errlen)
         || !s_field(ctx, "more", cJSON_IsBool(more), err, errlen))
         goto done;
-    msg = proto_msg_new(PROTO_RESULT);
     msg->body = PROTO_BODY_PAGE;
     proto_page_t *p = &msg->u.page;
     p->window_id = (int64_t) v[0];
@@ -244,11 +277,22 @@ proto_msg_t *raw_decode(const uint8_t *data, size_t len, char *err, size_t errle
     p->url = cJSON_IsString(url) ? proto_msg_strdup(msg, url->valuestring) : NULL;
     p->error = cJSON_IsString(error) ? proto_msg_strdup(msg, error->valuestring) : NULL;
     p->body_len = plain_len - (size_t) (nl + 1 - plain);
-    p->body = proto_msg_alloc(msg, p->body_len ? p->body_len : 1);
-    memcpy(p->body, nl + 1, p->body_len);
+    if (owned) {
+        p->body = proto_msg_alloc(msg, p->body_len ? p->body_len : 1);
+        if (p->body)
+            memcpy(p->body, nl + 1, p->body_len);
+    }
+    else
+        p->body = nl + 1; /* inflated into the message itself */
+    ok = p->body && p->site && p->api && (!url || !cJSON_IsString(url) || p->url) &&
+         (!error || !cJSON_IsString(error) || p->error);
+    if (!ok)
+        snprintf(err, errlen, "out of memory");
 done:
     cJSON_Delete(ctx);
-    free(plain);
+    free(owned);
+    if (!ok)
+        proto_msg_destroy(&msg);
     return msg;
 }
 

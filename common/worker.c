@@ -3,6 +3,7 @@
 
 #include <czmq.h>
 #include <sys/stat.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -30,6 +31,12 @@ struct _worker_t {
     bool lost;            /* the broker was lost since the current task began */
 };
 
+static void s_free_frame(void *data, void *hint)
+{
+    (void) hint;
+    free(data);
+}
+
 static int s_send(worker_t *self, const proto_msg_t *msg)
 {
     uint8_t *data;
@@ -38,15 +45,20 @@ static int s_send(worker_t *self, const proto_msg_t *msg)
         log_error("cannot encode message", "cmd=%s", proto_cmd_name(msg->cmd));
         return -1;
     }
-    zframe_t *frame = zframe_new(data, size);
-    free(data);
-    /* never block: after a refused handshake ZeroMQ drops the pipe and a blocking
-       send would wait forever (what is not sent is moot: the broker is lost) */
-    int rc = zframe_send(&frame, self->sock, ZFRAME_DONTWAIT);
+    /* no copy: ZeroMQ sends the encoded bytes and frees them (a replayed page is
+       some 300 KB, and the copy was as much memory again); and never block: after a
+       refused handshake ZeroMQ drops the pipe and a blocking send would wait forever
+       (what is not sent is moot: the broker is lost) */
+    zmq_msg_t frame;
+    if (zmq_msg_init_data(&frame, data, size, s_free_frame, NULL) != 0) {
+        free(data);
+        return -1;
+    }
+    int rc = zmq_msg_send(&frame, zsock_resolve(self->sock), ZMQ_DONTWAIT) < 0 ? -1 : 0;
     if (rc == 0)
         self->last_send = clock_mono_ms();
     else
-        zframe_destroy(&frame);
+        zmq_msg_close(&frame);
     return rc;
 }
 
@@ -105,6 +117,11 @@ worker_t *worker_new(const char *endpoint, proto_stage_t stage, int capacity, co
 worker_t *worker_new_curve(const char *endpoint, proto_stage_t stage, int capacity, const char *name,
                            const curve_t *curve)
 {
+    /* A worker handles messages of hundreds of KB one after another. A fixed mmap
+       threshold gives every such buffer back to the system when it is freed; glibc's
+       default raises the threshold after the first big free, and the heap then keeps
+       several of them resident for good (tests/bench/replay.py measures it). */
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
     worker_t *self = calloc(1, sizeof *self);
     assert(self);
     self->curve = curve;

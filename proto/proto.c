@@ -1040,6 +1040,25 @@ static int s_get_u64(s_dec_t *d, const msgpack_object *o, size_t index, const ch
     return 0;
 }
 
+/* What the arena of a decoded TASK or RESULT needs: the frame's bytes cover every
+   string with its NUL (each has a header byte), and a BATCH's lists also need their
+   records. Reserving it all up front makes one block; sized on the frame alone, a
+   BATCH grew a second block twice the first (the sink keeps dozens of them). The
+   record counts were checked against the frame by s_scan, as s_get_list does. */
+static size_t s_decoded_size(const msgpack_object *f, size_t size)
+{
+    size_t need = size + 256;
+    if (f[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[3].via.u64 != PROTO_BODY_BATCH ||
+        f[4].type != MSGPACK_OBJECT_ARRAY || f[4].via.array.size != COUNT(s_batch_fields) + COUNT(s_batch_lists))
+        return need;
+    for (size_t l = 0; l < COUNT(s_batch_lists); l++) {
+        const msgpack_object *list = &f[4].via.array.ptr[COUNT(s_batch_fields) + l];
+        if (list->type == MSGPACK_OBJECT_ARRAY && list->via.array.size <= s_batch_lists[l].max)
+            need += list->via.array.size * s_batch_lists[l].size + S_ALIGN;
+    }
+    return need;
+}
+
 static int s_get_msg(s_dec_t *d, const msgpack_object *root, size_t size)
 {
     if (root->type != MSGPACK_OBJECT_ARRAY)
@@ -1065,7 +1084,7 @@ static int s_get_msg(s_dec_t *d, const msgpack_object *root, size_t size)
     /* bodies need about as much arena as the frame: one block up front; the
        small commands allocate lazily (HEARTBEAT and TOKEN not at all) */
     proto_msg_t *msg = d->msg = proto_msg_new(cmd);
-    if (!msg || ((cmd == PROTO_TASK || cmd == PROTO_RESULT) && s_arena_reserve(msg, size + 256) != 0))
+    if (!msg || ((cmd == PROTO_TASK || cmd == PROTO_RESULT) && s_arena_reserve(msg, s_decoded_size(f, size)) != 0))
         return s_fail(d, "out of memory");
     switch (cmd) {
     case PROTO_READY:

@@ -39,7 +39,7 @@ static config_opt_t s_opts[] = {
     { "broker", "VINTED_BROKER", "tcp://127.0.0.1:5555", "broker endpoint", NULL },
     { "pg", "VINTED_PG", NULL,
       "PostgreSQL connection string or URI (unset: libpq's PG* variables)", NULL },
-    { "batch", "VINTED_SINK_BATCH", "32", "tasks written per transaction (1..1024)", NULL },
+    { "batch", "VINTED_SINK_BATCH", "16", "tasks written per transaction (1..1024)", NULL },
     METRICS_CONFIG_OPTS,
     CURVE_CLIENT_CONFIG_OPTS,
     { NULL, NULL, NULL, NULL, NULL }
@@ -211,7 +211,10 @@ int main(int argc, char **argv)
         log_info("interrupted before start", NULL);
         return 0;
     }
-    worker_t *worker = worker_new_curve(endpoint, PROTO_STAGE_SINK, (int) batch_max * 2, "pg-sink", curve);
+    /* credit for a batch and half another: the next transaction's tasks arrive while one
+       commits, and the decoded tasks are most of the sink's memory (tests/bench/replay.py) */
+    worker_t *worker = worker_new_curve(endpoint, PROTO_STAGE_SINK, (int) (batch_max + (batch_max + 1) / 2), "pg-sink",
+                                        curve);
     s_serve(worker, sink, (int) batch_max);
     worker_destroy(&worker);
     pgsink_destroy(&sink);

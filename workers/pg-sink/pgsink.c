@@ -43,7 +43,9 @@ struct _pgsink_t {
     char *conninfo;
     PGconn *conn;
     bool ready; /* staging tables created and statements prepared on this connection */
-    copy_t *buf[S_NBUF];
+    copy_t *buf[S_NBUF];      /* one task's rows per staging table (checking a task) */
+    copy_t *stream;           /* rows on their way to the server, at most PGSINK_CHUNK and a task */
+    size_t rows[S_NBUF];      /* rows of the transaction per staging table */
     char *sql_items;          /* the items upsert, built from the column list */
     char *sql_item_snapshots; /* the snapshot inserts, built from their tie-break keys */
     char *sql_user_snapshots;
@@ -453,6 +455,7 @@ pgsink_t *pgsink_new(const char *conninfo)
     bool ok = self->conninfo != NULL;
     for (int i = 0; i < S_NBUF; i++)
         ok = (self->buf[i] = copy_new()) != NULL && ok;
+    ok = (self->stream = copy_new()) != NULL && ok;
     self->sql_items = s_build_items_sql();
     self->sql_item_snapshots =
         s_build_snapshots_sql("item_snapshots", "pgsink_snapshots", "item_id",
@@ -475,6 +478,7 @@ void pgsink_destroy(pgsink_t **self_p)
         PQfinish(self->conn);
     for (int i = 0; i < S_NBUF; i++)
         copy_destroy(&self->buf[i]);
+    copy_destroy(&self->stream);
     free(self->sql_items);
     free(self->sql_item_snapshots);
     free(self->sql_user_snapshots);
@@ -652,47 +656,14 @@ static s_status_t s_setup(pgsink_t *self, char *err, size_t errlen)
     return rc;
 }
 
-/* Stream a buffer through COPY FROM STDIN. */
-static s_status_t s_copy(pgsink_t *self, const char *sql, const copy_t *buf, const char *what,
-                         char *err, size_t errlen)
-{
-    PGresult *res = PQexec(self->conn, sql);
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
-        s_status_t rc = s_failure(self, res, what, err, errlen);
-        PQclear(res);
-        return rc == S_OK ? S_DATA : rc;
-    }
-    PQclear(res);
-    const char *data = copy_data(buf);
-    size_t size = copy_size(buf);
-    bool sent = true;
-    for (size_t off = 0; sent && off < size; off += PGSINK_CHUNK) {
-        size_t len = size - off < PGSINK_CHUNK ? size - off : PGSINK_CHUNK;
-        sent = PQputCopyData(self->conn, data + off, (int) len) == 1;
-    }
-    if (PQputCopyEnd(self->conn, sent ? NULL : "client failed to send") != 1)
-        sent = false;
-    s_status_t rc = S_OK;
-    while ((res = PQgetResult(self->conn)) != NULL) {
-        if (rc == S_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = s_failure(self, res, what, err, errlen);
-        PQclear(res);
-        if (PQstatus(self->conn) != CONNECTION_OK)
-            break;
-    }
-    if (rc == S_OK && !sent)
-        rc = s_failure(self, NULL, what, err, errlen);
-    return rc == S_OK && !sent ? S_CONN : rc;
-}
-
 /* The batch's position, for refusal reasons. */
 #define S_WHERE "window %" PRId64 " page %d"
 
-/* Encode one batch into the staging buffers. -1 with a reason if it cannot be stored. */
-static int s_encode_batch(pgsink_t *self, const proto_batch_t *b, char *err, size_t errlen)
+/* Encode the rows of one staging table (S_ITEMS ...) of a batch into c. -1 with a
+   reason if they cannot be stored. */
+static int s_encode_batch(const proto_batch_t *b, int table, copy_t *c, char *err, size_t errlen)
 {
-    copy_t *c = self->buf[S_ITEMS];
-    for (size_t i = 0; i < b->n_items; i++) {
+    for (size_t i = 0; table == S_ITEMS && i < b->n_items; i++) {
         const proto_item_t *it = &b->items[i];
         int64_t seen = it->first_seen_at_ms > 0 ? it->first_seen_at_ms : b->fetched_at_ms;
         if (it->item_id <= 0) {
@@ -745,8 +716,7 @@ static int s_encode_batch(pgsink_t *self, const proto_batch_t *b, char *err, siz
         copy_int(c, (int64_t) proto_item_null_mask(it));
         copy_row_end(c);
     }
-    c = self->buf[S_QUARANTINE];
-    for (size_t i = 0; i < b->n_quarantine; i++) {
+    for (size_t i = 0; table == S_QUARANTINE && i < b->n_quarantine; i++) {
         const proto_quarantine_t *q = &b->quarantine[i];
         if (!q->rule || !*q->rule) {
             snprintf(err, errlen, "window %" PRId64 " page %d pos %d: quarantine record without rule",
@@ -768,13 +738,14 @@ static int s_encode_batch(pgsink_t *self, const proto_batch_t *b, char *err, siz
         copy_row_end(c);
     }
     bool fetched = b->fetched_at_ms > 0 && b->fetched_at_ms != PROTO_NULL;
-    if ((b->n_photos || b->n_snapshots || b->n_users || b->n_catalogs) && !fetched) {
+    bool rows = (table == S_PHOTOS && b->n_photos) || (table == S_SNAPSHOTS && b->n_snapshots) ||
+                (table == S_USERS && b->n_users) || (table == S_CATALOGS && b->n_catalogs);
+    if (rows && !fetched) {
         snprintf(err, errlen, S_WHERE ": fetch time %" PRId64 " invalid", b->window_id, b->page,
                  b->fetched_at_ms);
         return -1;
     }
-    c = self->buf[S_PHOTOS];
-    for (size_t i = 0; i < b->n_photos; i++) {
+    for (size_t i = 0; table == S_PHOTOS && i < b->n_photos; i++) {
         const proto_photo_t *p = &b->photos[i];
         const char *why = p->item_id <= 0 || p->photo_id <= 0 ? "without a valid id"
                           : !p->url                           ? "without url"
@@ -797,8 +768,7 @@ static int s_encode_batch(pgsink_t *self, const proto_batch_t *b, char *err, siz
         }
         copy_row_end(c);
     }
-    c = self->buf[S_SNAPSHOTS];
-    for (size_t i = 0; i < b->n_snapshots; i++) {
+    for (size_t i = 0; table == S_SNAPSHOTS && i < b->n_snapshots; i++) {
         const proto_snapshot_t *s = &b->snapshots[i];
         if (s->item_id <= 0) {
             snprintf(err, errlen, S_WHERE ": snapshot %zu without a valid item id", b->window_id,
@@ -824,8 +794,7 @@ static int s_encode_batch(pgsink_t *self, const proto_batch_t *b, char *err, siz
         copy_bool(c, s->removed);
         copy_row_end(c);
     }
-    c = self->buf[S_USERS];
-    for (size_t i = 0; i < b->n_users; i++) {
+    for (size_t i = 0; table == S_USERS && i < b->n_users; i++) {
         const proto_user_snapshot_t *u = &b->users[i];
         if (u->user_id <= 0) {
             snprintf(err, errlen, S_WHERE ": user snapshot %zu without a valid user id",
@@ -860,8 +829,7 @@ static int s_encode_batch(pgsink_t *self, const proto_batch_t *b, char *err, siz
         copy_text(c, u->country);
         copy_row_end(c);
     }
-    c = self->buf[S_CATALOGS];
-    for (size_t i = 0; i < b->n_catalogs; i++) {
+    for (size_t i = 0; table == S_CATALOGS && i < b->n_catalogs; i++) {
         const proto_catalog_t *k = &b->catalogs[i];
         const char *why = k->catalog_id <= 0             ? "without a valid id"
                           : !k->title || !*k->title      ? "without a title"
@@ -903,7 +871,7 @@ static bool s_sha256_ok(const char *s)
 }
 
 /* Encode one stored photo. -1 with a reason if it cannot be recorded. */
-static int s_encode_photo(pgsink_t *self, const proto_photo_stored_t *p, char *err, size_t errlen)
+static int s_encode_photo(const proto_photo_stored_t *p, copy_t *c, char *err, size_t errlen)
 {
     const char *why = p->item_id <= 0 || p->photo_id <= 0          ? "without a valid id"
                       : !p->key || !*p->key                        ? "without an object key"
@@ -916,7 +884,6 @@ static int s_encode_photo(pgsink_t *self, const proto_photo_stored_t *p, char *e
                  p->window_id, p->photo_id, p->item_id, why);
         return -1;
     }
-    copy_t *c = self->buf[S_STORED];
     copy_int(c, p->item_id);
     copy_int(c, p->photo_id);
     copy_text(c, p->key);
@@ -927,38 +894,108 @@ static int s_encode_photo(pgsink_t *self, const proto_photo_stored_t *p, char *e
     return 0;
 }
 
-/* Encode one task into the staging buffers. -1 with a reason if it cannot be stored. */
-static int s_encode(pgsink_t *self, const proto_msg_t *task, char *err, size_t errlen)
+/* Encode a task's rows of one staging table into c. -1 with a reason if they cannot
+   be stored. */
+static int s_encode_rows(const proto_msg_t *task, int table, copy_t *c, char *err, size_t errlen)
 {
     int rc;
     if (task->cmd == PROTO_TASK && task->body == PROTO_BODY_BATCH)
-        rc = s_encode_batch(self, &task->u.batch, err, errlen);
+        rc = s_encode_batch(&task->u.batch, table, c, err, errlen);
     else if (task->cmd == PROTO_TASK && task->body == PROTO_BODY_PHOTO)
-        rc = s_encode_photo(self, &task->u.photo, err, errlen);
+        rc = table == S_STORED ? s_encode_photo(&task->u.photo, c, err, errlen) : 0;
     else {
         snprintf(err, errlen, "the sink takes a batch or a stored photo, not %s with body %d",
                  proto_cmd_name(task->cmd), (int) task->body);
         return -1;
     }
-    for (int i = 0; rc == 0 && i < S_NBUF; i++)
-        if (!copy_ok(self->buf[i])) {
-            snprintf(err, errlen, "task %" PRIu64 ": out of memory encoding", task->task_id);
-            rc = -1;
-        }
+    if (rc == 0 && !copy_ok(c)) {
+        snprintf(err, errlen, "task %" PRIu64 ": out of memory encoding", task->task_id);
+        rc = -1;
+    }
     return rc;
 }
 
-/* One attempt at the transaction with the buffers already encoded. */
-static s_status_t s_attempt(pgsink_t *self, char *err, size_t errlen)
+/* Encode one task into the staging buffers, every table (adds to what they hold).
+   -1 with a reason if it cannot be stored. */
+static int s_encode(pgsink_t *self, const proto_msg_t *task, char *err, size_t errlen)
+{
+    for (int t = 0; t < S_NBUF; t++)
+        if (s_encode_rows(task, t, self->buf[t], err, errlen) != 0)
+            return -1;
+    return 0;
+}
+
+/* Check every task before the database is asked anything (a bad one is refused at
+   once, connected or not) and count the rows of each staging table. */
+static int s_check(pgsink_t *self, proto_msg_t **tasks, size_t n, char *err, size_t errlen)
+{
+    memset(self->rows, 0, sizeof self->rows);
+    for (size_t i = 0; i < n; i++) {
+        for (int t = 0; t < S_NBUF; t++)
+            copy_reset(self->buf[t]);
+        if (s_encode(self, tasks[i], err, errlen) != 0)
+            return -1;
+        for (int t = 0; t < S_NBUF; t++)
+            self->rows[t] += copy_rows(self->buf[t]);
+    }
+    for (int t = 0; t < S_NBUF; t++)
+        copy_reset(self->buf[t]);
+    return 0;
+}
+
+/* COPY one staging table's rows of every task, encoded as they go: memory holds one
+   chunk, not the whole transaction (the sink stays small whatever the batch). */
+static s_status_t s_copy(pgsink_t *self, int table, proto_msg_t **tasks, size_t n, char *err,
+                         size_t errlen)
+{
+    const char *what = s_copy_what[table];
+    PGresult *res = PQexec(self->conn, s_copy_sql[table]);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        s_status_t rc = s_failure(self, res, what, err, errlen);
+        PQclear(res);
+        return rc == S_OK ? S_DATA : rc;
+    }
+    PQclear(res);
+    copy_t *c = self->stream;
+    copy_reset(c);
+    bool sent = true;
+    const char *refused = NULL;
+    for (size_t i = 0; sent && !refused && i <= n; i++) {
+        if (i < n && s_encode_rows(tasks[i], table, c, err, errlen) != 0)
+            refused = err; /* checked before: only memory can run out here */
+        else if (copy_size(c) >= PGSINK_CHUNK || (i == n && copy_size(c) > 0)) {
+            sent = PQputCopyData(self->conn, copy_data(c), (int) copy_size(c)) == 1;
+            copy_reset(c);
+        }
+    }
+    if (PQputCopyEnd(self->conn, !sent ? "client failed to send" : refused ? "client refused a row" : NULL) != 1)
+        sent = false;
+    s_status_t rc = S_OK;
+    while ((res = PQgetResult(self->conn)) != NULL) {
+        if (rc == S_OK && PQresultStatus(res) != PGRES_COMMAND_OK && !refused)
+            rc = s_failure(self, res, what, err, errlen);
+        PQclear(res);
+        if (PQstatus(self->conn) != CONNECTION_OK)
+            break;
+    }
+    if (refused)
+        return sent ? S_DATA : S_CONN;
+    if (rc == S_OK && !sent)
+        rc = s_failure(self, NULL, what, err, errlen);
+    return rc == S_OK && !sent ? S_CONN : rc;
+}
+
+/* One attempt at the transaction of checked tasks. */
+static s_status_t s_attempt(pgsink_t *self, proto_msg_t **tasks, size_t n, char *err, size_t errlen)
 {
     s_status_t rc = s_command(self, "BEGIN", NULL, "begin", err, errlen);
     unsigned staged = 0;
     for (int i = 0; i < S_NBUF; i++)
-        if (copy_size(self->buf[i]) > 0)
+        if (self->rows[i] > 0)
             staged |= S_BIT(i);
     for (int i = 0; rc == S_OK && i < S_NBUF; i++)
         if (staged & S_BIT(i))
-            rc = s_copy(self, s_copy_sql[i], self->buf[i], s_copy_what[i], err, errlen);
+            rc = s_copy(self, i, tasks, n, err, errlen);
     for (size_t i = 0; rc == S_OK && i < S_STATEMENTS; i++)
         if (staged & s_statements[i].when)
             rc = s_command(self, NULL, s_statements[i].name, s_statements[i].what, err, errlen);
@@ -981,16 +1018,13 @@ static s_status_t s_attempt(pgsink_t *self, char *err, size_t errlen)
     return rc;
 }
 
-/* Encode, then run the transaction until it commits, fails on the data, or the
+/* Check, then run the transaction until it commits, fails on the data, or the
    sleeper gives up. */
 static s_status_t s_transact(pgsink_t *self, proto_msg_t **tasks, size_t n, char *err,
                              size_t errlen)
 {
-    for (int i = 0; i < S_NBUF; i++)
-        copy_reset(self->buf[i]);
-    for (size_t i = 0; i < n; i++)
-        if (s_encode(self, tasks[i], err, errlen) != 0)
-            return S_DATA;
+    if (s_check(self, tasks, n, err, errlen) != 0)
+        return S_DATA;
     int64_t delay = 0;
     int transient = 0;
     for (;;) {
@@ -1009,7 +1043,7 @@ static s_status_t s_transact(pgsink_t *self, proto_msg_t **tasks, size_t n, char
         }
         s_status_t rc = self->ready ? S_OK : s_setup(self, err, errlen);
         if (rc == S_OK)
-            rc = s_attempt(self, err, errlen);
+            rc = s_attempt(self, tasks, n, err, errlen);
         if (rc == S_OK || rc == S_DATA)
             return rc;
         if (rc == S_TRANSIENT) {
@@ -1059,14 +1093,13 @@ int pgsink_write(pgsink_t *self, proto_msg_t **tasks, size_t n, char *err, size_
         log_debug("transaction committed",
                   "tasks=%zu items=%zu quarantined=%zu photos=%zu snapshots=%zu users=%zu"
                   " stored=%zu catalogs=%zu ms=%" PRId64,
-                  n, copy_rows(self->buf[S_ITEMS]), copy_rows(self->buf[S_QUARANTINE]),
-                  copy_rows(self->buf[S_PHOTOS]), copy_rows(self->buf[S_SNAPSHOTS]),
-                  copy_rows(self->buf[S_USERS]), copy_rows(self->buf[S_STORED]),
-                  copy_rows(self->buf[S_CATALOGS]), clock_mono_ms() - start);
+                  n, self->rows[S_ITEMS], self->rows[S_QUARANTINE], self->rows[S_PHOTOS],
+                  self->rows[S_SNAPSHOTS], self->rows[S_USERS], self->rows[S_STORED],
+                  self->rows[S_CATALOGS], clock_mono_ms() - start);
         metrics_inc(self->m_transactions);
         metrics_observe(self->m_commit_seconds, (double) (clock_mono_ms() - start) / 1000.0);
         for (int i = 0; i < S_NBUF; i++)
-            metrics_add(self->m_rows[i], (double) copy_rows(self->buf[i]));
+            metrics_add(self->m_rows[i], (double) self->rows[i]);
         return 0;
     }
     metrics_inc(self->m_failed);

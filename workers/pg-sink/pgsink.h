@@ -3,7 +3,9 @@
 
     Several tasks go in one transaction: their records are COPY'd into
     per-connection temporary staging tables, then prepared set-based upserts
-    move them into the tables. The result does not depend on the order tasks
+    move them into the tables. Every task is checked (encoded once) before the
+    database is asked anything; the COPY text is then encoded as it is sent, in
+    chunks of 256 KB, so memory holds the tasks, not the transaction's rows. The result does not depend on the order tasks
     arrive in, and writing the same task again changes nothing (rows that
     would not change are not rewritten):
       - items/users: first_seen_at is the earliest sighting (first_window_id

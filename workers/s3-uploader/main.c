@@ -105,12 +105,9 @@ int main(int argc, char **argv)
     }
     s_metrics_t sm;
     s_metrics_init(metrics, &sm);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        log_error("cannot initialize libcurl", NULL);
-        metrics_destroy(&metrics);
-        curve_destroy(&curve);
-        return 1;
-    }
+    /* libcurl initializes itself (thread-safely, since 7.84) with the first handle: an S3
+       store at start, a photo download on the first IMAGE task; a file:// store that only
+       lands and replays raw pages never pays for its TLS setup */
     char err[512];
     cdn_settings_t settings = { config_get(s_opts, "cdn-url"), cdn_timeout_ms, CDN_BACKOFF_BASE_MS,
                                 CDN_BACKOFF_MAX_MS, CDN_RETRIES };

@@ -14,9 +14,11 @@
 #include "common/metrics.h"
 #include "common/worker.h"
 #include "proto/proto.h"
+#include "workers/transformer/jsonmem.h"
 #include "workers/transformer/parse.h"
 
 #define S_STATS_MS 10000 /* a throughput line this often, when there was work */
+#define S_JSON_KEEP (2u << 20) /* cJSON arena kept between pages: a whole svc page fits */
 
 typedef struct {
     int64_t pages;
@@ -162,6 +164,7 @@ main(int argc, char **argv)
         return 1;
     }
     log_info("started", "broker=%s capacity=%lld", log_str(endpoint), (long long) capacity);
+    jsonmem_install(S_JSON_KEEP);
 
     xform_stats_t total = {0}, last = {0};
     int64_t last_report = clock_mono_ms();
@@ -170,6 +173,7 @@ main(int argc, char **argv)
         if (task) {
             s_handle(w, task, &total, &xm);
             proto_msg_destroy(&task);
+            jsonmem_release(); /* the page's JSON trees, all at once */
         }
         int64_t now = clock_mono_ms();
         if (now - last_report >= S_STATS_MS) {
@@ -190,6 +194,7 @@ main(int argc, char **argv)
     }
     log_info("stopped", "pages=%lld items=%lld quarantined=%lld", (long long) total.pages,
              (long long) total.items, (long long) total.quarantined);
+    jsonmem_uninstall();
     worker_destroy(&w);
     metrics_destroy(&metrics);
     curve_destroy(&curve);

@@ -328,7 +328,7 @@ s_reject_item(parse_ctx_t *ctx, int32_t pos, const char *rule, const char *detai
 {
     char *raw = cJSON_PrintUnformatted(item);
     int rc = s_quarantine(ctx, pos, rule, detail, (const uint8_t *) raw, raw ? strlen(raw) : 0);
-    free(raw);
+    cJSON_free(raw); /* cJSON's memory goes back through cJSON (jsonmem.h) */
     return rc;
 }
 
