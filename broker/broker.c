@@ -72,7 +72,8 @@ typedef struct {
 
 /* What the broker publishes to Prometheus (all NULL when metrics are off). */
 typedef struct {
-    metrics_series_t *workers[PROTO_STAGES], *queued[PROTO_STAGES], *inflight[PROTO_STAGES];
+    metrics_series_t *workers[PROTO_STAGES], *queued[PROTO_STAGES], *queued_bytes[PROTO_STAGES];
+    metrics_series_t *inflight[PROTO_STAGES], *held;
     metrics_series_t *completed[PROTO_STAGES];
     metrics_series_t *dispatched, *redelivered, *nacked, *invalid_frames, *tokens, *token_waiters;
     metrics_series_t *backoff, *rate, *open_windows, *batch_commit;
@@ -89,12 +90,17 @@ struct _broker_t {
     zhashx_t *peers;                  /* key -> peer_t */
     zhashx_t *tasks;                  /* key -> task_t */
     zlistx_t *queue[PROTO_STAGES];    /* task_t waiting for a worker */
+    size_t queued_bytes[PROTO_STAGES]; /* encoded size of the tasks in queue[stage] */
+    size_t queued_peak[PROTO_STAGES]; /* the most queued_bytes[stage] ever reached */
+    size_t queued_n[PROTO_STAGES][PROTO_BODY_PHOTO + 1]; /* tasks in queue[stage] per body */
+    uint64_t held;                    /* dispatches held back by flow control */
     zlistx_t *token_waiters;          /* peer keys (char*) */
     zhashx_t *windows;                /* "id" -> window_t, open windows only */
     uint64_t next_task_id;
     ratelimit_t rate;
     int64_t next_heartbeat;
     int64_t next_sweep;
+    int64_t next_retry;               /* mono: when s_retry runs next */
     int64_t next_schedule_s;          /* wall: when the next scheduled windows are due */
     int64_t next_track;               /* mono: when the next tracking run is due */
     int64_t next_catalogs;            /* mono: when the next catalog tree refresh is due */
@@ -149,6 +155,25 @@ static window_t *s_window(broker_t *self, int64_t id)
     return zhashx_lookup(self->windows, key);
 }
 
+/* Every task enters and leaves its stage's queue through these two, so that
+   queued_bytes[] (what flow control looks at) stays exact. */
+static void s_queue_add(broker_t *self, task_t *task)
+{
+    task->queue_handle = zlistx_add_end(self->queue[task->stage], task);
+    self->queued_bytes[task->stage] += task->size;
+    self->queued_n[task->stage][task->body]++;
+    if (self->queued_bytes[task->stage] > self->queued_peak[task->stage])
+        self->queued_peak[task->stage] = self->queued_bytes[task->stage];
+}
+
+static void s_queue_remove(broker_t *self, task_t *task)
+{
+    zlistx_delete(self->queue[task->stage], task->queue_handle);
+    task->queue_handle = NULL;
+    self->queued_bytes[task->stage] -= task->size;
+    self->queued_n[task->stage][task->body]--;
+}
+
 /* Put a task (back) in its stage's queue, or drop it if its window is gone. */
 static void s_requeue(broker_t *self, task_t *task, int64_t delay_ms)
 {
@@ -161,7 +186,7 @@ static void s_requeue(broker_t *self, task_t *task, int64_t delay_ms)
         return;
     }
     task->not_before = clock_mono_ms() + delay_ms;
-    task->queue_handle = zlistx_add_end(self->queue[task->stage], task);
+    s_queue_add(self, task);
     self->redelivered++;
 }
 
@@ -232,7 +257,7 @@ static void s_task_new(broker_t *self, proto_stage_t stage, int64_t window_id, i
         return;
     }
     zhashx_insert(self->tasks, task->key, task);
-    task->queue_handle = zlistx_add_end(self->queue[stage], task);
+    s_queue_add(self, task);
     window_t *w = s_window(self, window_id);
     if (w)
         w->outstanding++;
@@ -266,20 +291,63 @@ static peer_t *s_pick(broker_t *self, proto_stage_t stage)
     return best;
 }
 
+/* Flow control. The stages a task's result feeds: a fetched page goes to a
+   transformer and to the raw area, a transformed batch to a sink, a page loaded
+   from the raw area to a transformer, a downloaded photo to a sink; a sink's
+   commit and a stored page feed nothing. A task is held back while one of the
+   stages it feeds has more than VINTED_MAX_QUEUED bytes waiting, so a slow or
+   absent stage stops the work upstream of it instead of piling up in the broker:
+   queued bytes per stage stay under max_queued plus what the tasks in flight
+   upstream return. The graph has no cycle, so holding never deadlocks. */
+static unsigned s_feeds(proto_stage_t stage, proto_body_t body)
+{
+    if (stage == PROTO_STAGE_FETCH)
+        return 1u << PROTO_STAGE_TRANSFORM | 1u << PROTO_STAGE_STORE;
+    if (stage == PROTO_STAGE_TRANSFORM)
+        return 1u << PROTO_STAGE_SINK;
+    if (stage == PROTO_STAGE_STORE && body == PROTO_BODY_LOAD)
+        return 1u << PROTO_STAGE_TRANSFORM;
+    if (stage == PROTO_STAGE_STORE && body == PROTO_BODY_IMAGE)
+        return 1u << PROTO_STAGE_SINK;
+    return 0;
+}
+
+static bool s_held(broker_t *self, unsigned feeds)
+{
+    for (int s = PROTO_STAGE_FETCH; s < PROTO_STAGES; s++)
+        if ((feeds & 1u << s) && self->queued_bytes[s] > self->cfg.max_queued)
+            return true;
+    return false;
+}
+
 static void s_dispatch(broker_t *self)
 {
     int64_t now = clock_mono_ms();
     for (int stage = PROTO_STAGE_FETCH; stage < PROTO_STAGES; stage++) {
         zlistx_t *q = self->queue[stage];
+        /* skip the queue when every task in it is held (a replay's thousands of loads) */
+        bool all_held = true;
+        for (int b = PROTO_BODY_NONE; b <= PROTO_BODY_PHOTO && all_held; b++)
+            all_held = self->queued_n[stage][b] == 0
+                       || s_held(self, s_feeds((proto_stage_t) stage, (proto_body_t) b));
+        if (all_held) {
+            if (zlistx_size(q) > 0)
+                self->held++;
+            continue;
+        }
         task_t *task = zlistx_first(q);
         while (task) {
             task_t *next = zlistx_next(q);
             if (task->not_before <= now) {
+                if (s_held(self, s_feeds(task->stage, task->body))) {
+                    self->held++;
+                    task = next;
+                    continue;
+                }
                 peer_t *peer = s_pick(self, (proto_stage_t) stage);
                 if (!peer)
                     break;
-                zlistx_delete(q, task->queue_handle);
-                task->queue_handle = NULL;
+                s_queue_remove(self, task);
                 task->peer = peer;
                 task->deliveries++;
                 task->dispatched_at = now;
@@ -327,7 +395,7 @@ static void s_window_close(broker_t *self, window_t *w)
         while (task) {
             task_t *next = zlistx_next(q);
             if (task->window_id == w->id) {
-                zlistx_delete(q, task->queue_handle);
+                s_queue_remove(self, task);
                 zhashx_delete(self->tasks, task->key);
             }
             task = next;
@@ -372,8 +440,9 @@ static void s_window_done(broker_t *self, window_t *w)
 {
     w->state = WINDOW_DONE;
     if (s_window_record_done(self, w) != 0) {
-        /* keep it open: it will be finished on the next commit or after a restart */
+        /* keep it open: s_retry records it once the database answers again */
         w->state = WINDOW_RUNNING;
+        w->finish_pending = true;
         snprintf(self->last_error, sizeof self->last_error, "window %" PRId64 ": cannot record completion", w->id);
         return;
     }
@@ -535,9 +604,12 @@ static void s_schedule(broker_t *self)
     int64_t len_s = self->cfg.window_ms / 1000 > 0 ? self->cfg.window_ms / 1000 : 1;
     int64_t start, end;
     window_slice(now_s, len_s, &start, &end);
+    bool failed = false;
     for (int i = 0; i < self->cfg.n_catalogs; i++)
-        s_create_window(self, self->cfg.catalogs[i], start - len_s, start, "scheduled");
-    self->next_schedule_s = end;
+        failed |= s_create_window(self, self->cfg.catalogs[i], start - len_s, start, "scheduled") < 0;
+    /* database down: try again in a second (creating is idempotent); a period missed
+       entirely is no loss: the next window of a catalog pulls everything past its mark */
+    self->next_schedule_s = failed ? now_s + 1 : end;
     s_start_windows(self);
 }
 
@@ -787,7 +859,7 @@ static void s_on_result(broker_t *self, peer_t *peer, proto_msg_t *msg)
     if (task->peer)
         task->peer->inflight--;
     else if (task->queue_handle)
-        zlistx_delete(self->queue[task->stage], task->queue_handle);
+        s_queue_remove(self, task);
     task->peer = NULL;
     peer->done++;
     self->results[task->stage]++;
@@ -939,6 +1011,26 @@ done:
     zmsg_destroy(&zmsg);
 }
 
+/* What the database refused while it was down, tried again every second: windows
+   whose completion could not be recorded, and pending windows that could not start. */
+static void s_retry(broker_t *self)
+{
+    zlistx_t *finish = zlistx_new();
+    bool pending = false;
+    for (window_t *w = zhashx_first(self->windows); w; w = zhashx_next(self->windows)) {
+        if (w->finish_pending && w->state == WINDOW_RUNNING)
+            zlistx_add_end(finish, w);
+        pending |= w->state == WINDOW_PENDING;
+    }
+    for (window_t *w = zlistx_first(finish); w; w = zlistx_next(finish)) {
+        w->finish_pending = false;
+        s_window_done(self, w);
+    }
+    zlistx_destroy(&finish);
+    if (pending)
+        s_start_windows(self);
+}
+
 /* Heartbeats out, silent workers and overdue tasks back to the queue. */
 static void s_sweep(broker_t *self)
 {
@@ -952,6 +1044,10 @@ static void s_sweep(broker_t *self)
     if (now < self->next_sweep)
         return;
     self->next_sweep = now + 250;
+    if (now >= self->next_retry) {
+        self->next_retry = now + 1000;
+        s_retry(self);
+    }
     zlistx_t *dead = zlistx_new();
     for (peer_t *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
         if (p->expiry < now)
@@ -1238,9 +1334,11 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
     }
     o += (size_t) snprintf(json + o, size - o, "],\"stages\":{");
     for (int s = PROTO_STAGE_FETCH; s < PROTO_STAGES; s++)
-        o += (size_t) snprintf(json + o, size - o, "%s\"%s\":{\"workers\":%d,\"queued\":%zu,\"inflight\":%d,\"done\":%" PRIu64 "}",
+        o += (size_t) snprintf(json + o, size - o, "%s\"%s\":{\"workers\":%d,\"queued\":%zu,\"queued_bytes\":%zu,"
+                               "\"queued_bytes_peak\":%zu,\"inflight\":%d,\"done\":%" PRIu64 "}",
                                s == PROTO_STAGE_FETCH ? "" : ",", proto_stage_name((proto_stage_t) s), workers[s],
-                               zlistx_size(self->queue[s]), inflight[s], self->results[s]);
+                               zlistx_size(self->queue[s]), self->queued_bytes[s], self->queued_peak[s], inflight[s],
+                               self->results[s]);
     int64_t counts[4], by_kind[WINDOW_KINDS][4];
     store_window_counts(self->store, counts, by_kind);
     char err[600];
@@ -1317,6 +1415,9 @@ static void s_metrics_init(broker_t *self)
         "Live workers per stage (a worker silent past the heartbeat liveness is dropped)", "stage", NULL, 0);
     metrics_family_t *queued = metrics_family(m, METRICS_GAUGE, "vinted_broker_queued_tasks",
         "Tasks waiting for a worker, per stage", "stage", NULL, 0);
+    metrics_family_t *queued_bytes = metrics_family(m, METRICS_GAUGE, "vinted_broker_queued_bytes",
+        "Bytes of tasks waiting for a worker, per stage (flow control holds what feeds a stage past VINTED_MAX_QUEUED)",
+        "stage", NULL, 0);
     metrics_family_t *inflight = metrics_family(m, METRICS_GAUGE, "vinted_broker_inflight_tasks",
         "Tasks dispatched and not yet answered, per stage", "stage", NULL, 0);
     metrics_family_t *completed = metrics_family(m, METRICS_COUNTER, "vinted_broker_tasks_completed_total",
@@ -1325,6 +1426,7 @@ static void s_metrics_init(broker_t *self)
         const char *name = proto_stage_name((proto_stage_t) s);
         bm->workers[s] = metrics_series(workers, name);
         bm->queued[s] = metrics_series(queued, name);
+        bm->queued_bytes[s] = metrics_series(queued_bytes, name);
         bm->inflight[s] = metrics_series(inflight, name);
         bm->completed[s] = metrics_series(completed, name);
     }
@@ -1332,6 +1434,8 @@ static void s_metrics_init(broker_t *self)
     bm->redelivered = metrics_counter(m, "vinted_broker_tasks_redelivered_total",
         "Tasks put back in the queue (worker lost, deadline passed, or refused and retried)");
     bm->nacked = metrics_counter(m, "vinted_broker_tasks_nacked_total", "Tasks refused by a worker (NACK)");
+    bm->held = metrics_counter(m, "vinted_broker_flow_held_total",
+        "Dispatch passes that held a stage's tasks back because a stage they feed had VINTED_MAX_QUEUED waiting");
     bm->invalid_frames = metrics_counter(m, "vinted_broker_invalid_frames_total", "Malformed messages from workers, rejected");
     bm->tokens = metrics_counter(m, "vinted_broker_tokens_granted_total", "Request tokens granted to fetchers (requests to Vinted)");
     bm->token_waiters = metrics_gauge(m, "vinted_broker_token_waiters", "Fetchers waiting for a request token");
@@ -1367,11 +1471,13 @@ static void s_metrics_publish(broker_t *self)
         metrics_set(bm->workers[s], workers[s]);
         metrics_set(bm->inflight[s], inflight[s]);
         metrics_set(bm->queued[s], (double) zlistx_size(self->queue[s]));
+        metrics_set(bm->queued_bytes[s], (double) self->queued_bytes[s]);
         metrics_set(bm->completed[s], (double) self->results[s]);
     }
     metrics_set(bm->dispatched, (double) self->dispatched);
     metrics_set(bm->redelivered, (double) self->redelivered);
     metrics_set(bm->nacked, (double) self->nacked);
+    metrics_set(bm->held, (double) self->held);
     metrics_set(bm->invalid_frames, (double) self->invalid_frames);
     metrics_set(bm->tokens, (double) self->rate.granted);
     metrics_set(bm->token_waiters, (double) zlistx_size(self->token_waiters));

@@ -24,6 +24,7 @@ typedef struct {
     double rate_per_min;      /* requests per minute, all fetchers together */
     int64_t task_timeout_ms;  /* a task unanswered this long is dispatched again */
     int max_attempts;         /* NACKs/redeliveries of one task before its window fails */
+    size_t max_queued;        /* flow control: bytes a stage may have waiting before what feeds it is held */
     uint64_t sample_threshold; /* items whose sample bucket is below this are followed (common/sample.h) */
     int64_t track_every_ms;   /* a tracking run this often (0: only on request) */
     int64_t catalogs_every_ms; /* refresh the catalog tree this often (0: only on request) */

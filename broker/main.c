@@ -23,6 +23,7 @@ static config_opt_t s_opts[] = {
     { "images", "VINTED_IMAGES", "sampled", "photos to store: sampled (all photos of sampled items), main (also the main photo of every item), off", NULL },
     { "task-timeout", "VINTED_TASK_TIMEOUT", "10m", "a task unanswered this long is dispatched again", NULL },
     { "max-attempts", "VINTED_MAX_ATTEMPTS", "8", "refusals of one task before its window fails", NULL },
+    { "max-queued", "VINTED_MAX_QUEUED", "32MB", "flow control: when this much work waits for a stage, the stages feeding it are held back (bounds the broker's memory)", NULL },
     METRICS_CONFIG_OPTS,
     { NULL, NULL, NULL, NULL, NULL },
 };
@@ -62,12 +63,13 @@ int main(int argc, char **argv)
     cfg.control = config_get(s_opts, "control");
     cfg.pg = config_get(s_opts, "pg");
     cfg.store = config_get(s_opts, "store");
-    int64_t rate, attempts;
+    int64_t rate, attempts, max_queued;
     if (s_parse_catalogs(config_get(s_opts, "catalogs"), &cfg) != 0
         || config_duration_ms(s_opts, "window", &cfg.window_ms) != 0
         || config_duration_ms(s_opts, "task-timeout", &cfg.task_timeout_ms) != 0
         || config_int(s_opts, "rate", 1, 1000000, &rate) != 0
-        || config_int(s_opts, "max-attempts", 1, 1000, &attempts) != 0)
+        || config_int(s_opts, "max-attempts", 1, 1000, &attempts) != 0
+        || config_bytes(s_opts, "max-queued", 1, &max_queued) != 0)
         return 2;
     if (cfg.window_ms < 1000) {
         fprintf(stderr, "invalid --window / VINTED_WINDOW '%s': at least 1s\n", config_get(s_opts, "window"));
@@ -98,6 +100,7 @@ int main(int argc, char **argv)
     cfg.images_off = strcmp(images, "off") == 0;
     cfg.images_main = strcmp(images, "main") == 0;
     cfg.max_attempts = (int) attempts;
+    cfg.max_queued = (size_t) max_queued;
     rc = metrics_setup(s_opts, &cfg.metrics);
     if (rc != 0)
         return rc;

@@ -37,6 +37,7 @@ typedef struct {
     int32_t fetch_attempt;        /* bumps each time the window resumes after a broker restart */
     bool truncated;               /* stopped at the result cap before the mark */
     bool degraded;                /* a page was quarantined: keep the mark where it was */
+    bool finish_pending;          /* complete, but recording it failed (database down): retried */
     int64_t max_item_id;
     int32_t items;
     int32_t requests;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static config_opt_t *s_find(config_opt_t *opts, const char *name, size_t len)
@@ -148,6 +149,45 @@ int config_duration_ms(const config_opt_t *opts, const char *name, int64_t *out_
     return 0;
 }
 
+int config_bytes(const config_opt_t *opts, const char *name, int64_t min, int64_t *out)
+{
+    const config_opt_t *o = s_get(opts, name);
+    if (!o->value || config_parse_bytes(o->value, out) != 0) {
+        s_invalid(o, "not a size (examples: 64MB, 512KB, 1GB, 4096)");
+        return -1;
+    }
+    if (*out < min) {
+        char why[96];
+        snprintf(why, sizeof why, "must be at least %lld bytes", (long long) min);
+        s_invalid(o, why);
+        return -1;
+    }
+    return 0;
+}
+
+int config_parse_bytes(const char *text, int64_t *out)
+{
+    if (!text || *text < '0' || *text > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno)
+        return -1;
+    static const struct { const char *unit; int shift; } units[] = {
+        { "", 0 }, { "B", 0 }, { "KB", 10 }, { "K", 10 }, { "MB", 20 }, { "M", 20 }, { "GB", 30 }, { "G", 30 },
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcasecmp(end, units[i].unit) == 0) {
+            if (v > (unsigned long long) INT64_MAX >> units[i].shift)
+                return -1;
+            *out = (int64_t) (v << units[i].shift);
+            return 0;
+        }
+    }
+    return -1;
+}
+
 int config_parse_duration_ms(const char *text, int64_t *out_ms)
 {
     if (!text || !*text)
@@ -243,6 +283,14 @@ void config_test(bool verbose)
     assert(config_parse_duration_ms("5x", &v) == -1);
     assert(config_parse_duration_ms("-5s", &v) == -1);
     assert(config_parse_duration_ms("", &v) == -1);
+    assert(config_parse_bytes("64MB", &v) == 0 && v == 64 << 20);
+    assert(config_parse_bytes("512kb", &v) == 0 && v == 512 << 10);
+    assert(config_parse_bytes("4096", &v) == 0 && v == 4096);
+    assert(config_parse_bytes("2G", &v) == 0 && v == (int64_t) 2 << 30);
+    assert(config_parse_bytes("12XB", &v) == -1);
+    assert(config_parse_bytes("-1MB", &v) == -1);
+    assert(config_parse_bytes("", &v) == -1);
+    assert(config_parse_bytes("99999999999999GB", &v) == -1);
 
     assert(config_parse_time("2026-11-25T10:00:00Z", &v) == 0 && v == 1795600800);
     assert(config_parse_time("2026-11-25 10:00", &v) == 0 && v == 1795600800);
