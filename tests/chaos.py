@@ -206,7 +206,8 @@ class ChaosRun:
     def run(self):
         t0 = time.monotonic()
         deadline = t0 + self.timeout
-        self.start()
+        if not self.pipe:
+            self.start()
         self.log("started in %.1f s: %d catalogs, %d listings" % (time.monotonic() - t0, len(self.catalog_ids),
                                                                   self.created))
         self.sim.reset_stats()
