@@ -16,15 +16,17 @@
 struct _store_t {
     char *conninfo;
     PGconn *conn;
-    char *dq_sql;     /* built once: the data-quality report statement */
+    char *dq_sql;       /* built once: the data-quality report statement */
     int64_t down_since; /* mono ms of the first failed connection of an outage, 0 while reachable */
     int64_t failures;   /* connection attempts failed in the current outage */
     int64_t next_try;   /* mono ms: during an outage, no new attempt before this */
 };
 
-#define STORE_RETRY_MS 1000      /* during an outage, one connection attempt a second at most */
-#define STORE_CONNECT_TIMEOUT "2" /* seconds (libpq's least): an unreachable host cannot stall the
-                                     broker's loop past the workers' 5 s heartbeat liveness */
+/* During an outage, one connection attempt a second at most, each limited to 2 s
+   (libpq's least): an unreachable host cannot stall the broker's loop past the
+   workers' 5 s heartbeat liveness. */
+#define STORE_RETRY_MS 1000
+#define STORE_CONNECT_TIMEOUT "2"
 
 /* Connect if not connected. During an outage every statement fails at once, and a
    new connection is tried once a second at most, each attempt limited to 2 s unless

@@ -576,8 +576,15 @@ class _FaultyHandler(http.server.BaseHTTPRequestHandler):
                 kind = ("503", "500", "reset")[(n // proxy.every) % 3]
             if kind:
                 proxy.failed += 1
-        if kind:
-            return self._fault(kind)
+        try:
+            if kind:
+                return self._fault(kind)
+            self._forward(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up on us
+            self.close_connection = True
+
+    def _forward(self, body):
+        proxy = self.server.proxy
         conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "expect")}
         conn.request(self.command, self.path, body=body if body or self.command in ("PUT", "POST") else None,

@@ -355,11 +355,11 @@ class ChaosTest(E2ETestCase):
         store = {"VINTED_STORE": "s3://%s/outage" % test_objstore.BUCKET, "AWS_ACCESS_KEY_ID": "S3RVER",
                  "AWS_SECRET_ACCESS_KEY": "S3RVER", "AWS_REGION": "us-east-1"}
         catalogs = [221, 1242, 2320]
-        self.start_sim(seed=34, catalogs=catalogs, initial=120, generation="svc", extra_args=["--quiet"])
+        self.start_sim(seed=34, catalogs=catalogs, initial=40, generation="svc", extra_args=["--quiet"])
         env = dict(store, VINTED_S3_ENDPOINT=proxy.endpoint(), VINTED_IMAGES="sampled",
                    VINTED_SAMPLE_FRAC=str(test_flows.FRAC))
         self.start_pipeline(api="svc", env=self.scheduled(catalogs, **env), uploaders=2)
-        feeder = Feeder(self.sim, new=8, every=0.5).start()
+        feeder = Feeder(self.sim, new=2, every=0.5).start()
         try:
             harness.wait_until(lambda: int(self.pipe.scalar("SELECT count(*) FROM photos WHERE stored_at IS NOT NULL"))
                                > 0, 60, 0.2, "the first photos stored")
