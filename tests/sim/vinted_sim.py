@@ -124,7 +124,8 @@ FAULT_NOT_FOR = {"item_page": {"expire_session", "reformat"}, "cdn": {"expire_se
 #   id_string     the item id as a string ("7000123456")
 #   price_cents   the price object renamed to {"amount_cents": 1250, "currency_code": ...}
 #   title_renamed "title" renamed to "name"
-REFORMAT_FORMS = ("price_string", "price_number", "id_string", "price_cents", "title_renamed")
+#   photo_ts_ms   photo.high_resolution.timestamp in milliseconds, not seconds (v2 only)
+REFORMAT_FORMS = ("price_string", "price_number", "id_string", "price_cents", "title_renamed", "photo_ts_ms")
 
 V2_PATH = "/api/v2/catalog/items"
 SVC_PATH = "/svc-catalogue/items"
@@ -1570,6 +1571,9 @@ class Handler(BaseHTTPRequestHandler):
                            "currency_code": it["price"].get("currency_code")}
         elif form == "title_renamed" and "title" in it:
             it["name"] = it.pop("title")
+        elif form == "photo_ts_ms" and isinstance((it.get("photo") or {}).get("high_resolution"), dict) \
+                and isinstance(it["photo"]["high_resolution"].get("timestamp"), int):
+            it["photo"]["high_resolution"]["timestamp"] *= 1000
         else:
             return False
         return True
