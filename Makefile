@@ -6,6 +6,7 @@
 #   make asan       the same programs built with ASan+UBSan into bin-asan/
 #   make test-asan  the suite against the sanitizer build only
 #   make bench      throughput of the catalog flow, printed as figures
+#   make chaos      the long chaos run (tests/chaos.py; CHAOS_ARGS="--items N --minutes M" to change it)
 #   make deps       install the Debian packages needed to build and test (as root)
 #   make run-sim    run the whole pipeline here against the simulator (make run: the live site)
 
@@ -95,6 +96,10 @@ test-asan: asan
 bench: all
 	python3 tests/bench/catalog_throughput.py --catalogs 40
 
+CHAOS_ARGS ?= --items 300000 --minutes 15 --broker-kills 6
+chaos: all
+	python3 tests/chaos.py $(CHAOS_ARGS)
+
 run:     # the whole pipeline here against the live site (deploy/run-local.sh --help)
 	deploy/run-local.sh
 run-sim: # the same against the simulated Vinted, offline
@@ -103,4 +108,4 @@ run-sim: # the same against the simulated Vinted, offline
 clean:
 	rm -rf build build-asan bin bin-asan
 
-.PHONY: all asan deps test test-quick test-asan bench clean run run-sim
+.PHONY: all asan deps test test-quick test-asan bench chaos clean run run-sim
