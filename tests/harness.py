@@ -579,7 +579,10 @@ class _FaultyHandler(http.server.BaseHTTPRequestHandler):
         try:
             if kind:
                 return self._fault(kind)
-            self._forward(body)
+            try:
+                self._forward(body)
+            except (ConnectionRefusedError, http.client.HTTPException, TimeoutError):  # upstream gone
+                self._fault("reset")
         except (BrokenPipeError, ConnectionResetError):  # the client gave up on us
             self.close_connection = True
 

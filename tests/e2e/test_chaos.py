@@ -384,7 +384,11 @@ class ChaosTest(E2ETestCase):
             rc, out = test_flows.probe_get(direct, key)
             self.assertEqual(rc, 0, "probe get %s" % key)
             return out
-        # every page of every committed catalog window is in the raw area
+        # every page of every committed catalog window is in the raw area (windows first:
+        # scheduled windows go on committing, each after its pages landed)
+        pages = {(int(w), p) for w, n in self.pipe.query(
+            "SELECT window_id, pages_done FROM windows WHERE kind = 'scheduled' AND state = 'done'")
+            for p in range(1, int(n) + 1)}
         rc, out = probe_list(direct, "raw/catalog/")
         self.assertEqual(rc, 0)
         stored = set()
@@ -392,9 +396,6 @@ class ChaosTest(E2ETestCase):
             key = line.split("\t")[0]
             window, page = key.split("/")[-2], key.split("/")[-1].split("-")[0]
             stored.add((int(window), int(page)))
-        pages = {(int(w), p) for w, n in self.pipe.query(
-            "SELECT window_id, pages_done FROM windows WHERE kind = 'scheduled' AND state = 'done'")
-            for p in range(1, int(n) + 1)}
         self.assertTrue(pages)
         self.assertEqual(sorted(pages - stored)[:10], [], "committed pages missing from the raw area")
         photos = test_flows.FlowsTest.assert_photos_stored(self, read)
