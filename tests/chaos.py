@@ -3,12 +3,12 @@
 against the simulator's truth at the end (nothing lost, nothing duplicated).
 
     python3 tests/chaos.py [--items 100000] [--minutes 0] [--catalogs N] [--seed 11]
-        [--kill-every 1-3] [--restart-after 0.5-3] [--broker-kills 2] [--keep]
+        [--kill-every 1-3] [--restart-after 0.5-3] [--broker-kills 2] [--window 5s] [--keep]
 
 What runs: a private PostgreSQL cluster, the simulated Vinted with many catalogs,
 and the whole pipeline (2 fetchers, 2 transformers, 2 sinks, 2 uploaders landing
-every raw page in a file:// store) with scheduled windows every 2 s for every
-catalog and no request budget to speak of. The simulator starts with up to 800
+every raw page in a file:// store) with scheduled windows every 5 s (--window) for
+every catalog and no request budget to speak of. The simulator starts with up to 800
 items per catalog and a feeder thread adds new listings (and a few bumps) until
 --items listings exist, paced so that no catalog ever has more new listings than
 one window can reach under the API's 960-result cap (so every listing stays
@@ -63,11 +63,11 @@ class ChaosRun:
 
     def __init__(self, workdir, pg, db, items=100000, catalogs=None, minutes=0.0, seed=11,
                  kill_every=(1.0, 3.0), restart_after=(0.5, 3.0), broker_kills=2, api="v2",
-                 timeout=600.0, log=None):
+                 window="5s", timeout=600.0, log=None):
         self.workdir, self.pg, self.db = workdir, pg, db
         self.items = int(items)
         self.catalogs = catalogs or max(4, min(200, -(-self.items // 1600)))
-        self.minutes, self.seed, self.api = minutes, seed, api
+        self.minutes, self.seed, self.api, self.window = minutes, seed, api, window
         self.kill_every, self.restart_after, self.broker_kills = kill_every, restart_after, broker_kills
         self.timeout = timeout
         self.log = log or (lambda text: print("[chaos] " + text, flush=True))
@@ -82,6 +82,7 @@ class ChaosRun:
     # -- the parts
 
     def start(self):
+        t0 = time.monotonic()
         cats = [3000 + i for i in range(self.catalogs)]
         self.catalog_ids = cats
         initial = min(INITIAL_MAX, max(1, self.items // len(cats)))
@@ -90,10 +91,11 @@ class ChaosRun:
         self.sim = harness.Sim(self.workdir, seed=self.seed, catalogs=cats, initial=initial,
                                generation=self.api, bad_every=97, legacy_price_every=11,
                                extra_args=["--quiet"]).start(timeout=120)
-        env = {"VINTED_CATALOGS": ",".join(str(c) for c in cats), "VINTED_WINDOW": "2s",
+        env = {"VINTED_CATALOGS": ",".join(str(c) for c in cats), "VINTED_WINDOW": self.window,
                "VINTED_RATE": "1000000", "VINTED_TASK_TIMEOUT": "20s"}
         self.pipe = harness.Pipeline(self.workdir, self.pg, self.db, self.sim, api=self.api, env=env)
         self.pipe.start_all(fetchers=2, transformers=2, sinks=2, uploaders=2, ready_timeout=60)
+        self.log("started in %.1f s: %d catalogs, %d listings" % (time.monotonic() - t0, len(cats), self.created))
         return self
 
     def stop(self):
@@ -208,8 +210,6 @@ class ChaosRun:
         deadline = t0 + self.timeout
         if not self.pipe:
             self.start()
-        self.log("started in %.1f s: %d catalogs, %d listings" % (time.monotonic() - t0, len(self.catalog_ids),
-                                                                  self.created))
         self.sim.reset_stats()
         initial_items = self.created
         chaos = threading.Thread(target=self._chaos, name="chaos",
@@ -243,7 +243,9 @@ class ChaosRun:
 
     def verify(self, elapsed):
         """Figures, and an AssertionError if the database is not the truth."""
+        t0 = time.monotonic()
         truth = self.sim.truth()
+        self.log("truth read in %.1f s" % (time.monotonic() - t0))
         valid = {int(t["item_id"]) for t in truth if t.get("invalid") is None}
         total, distinct = (int(x) for x in self.pipe.query("SELECT count(*), count(DISTINCT item_id) FROM items")[0])
         have = {int(r[0]) for r in self.pipe.query("SELECT item_id FROM items")}
@@ -276,7 +278,9 @@ class ChaosRun:
         class Check:
             def fail(self, message):
                 raise AssertionError(message)
+        t0 = time.monotonic()
         harness.assert_db_matches_truth(Check(), self.pg, self.db, truth)
+        self.log("compared in %.1f s" % (time.monotonic() - t0))
         if failed:
             raise AssertionError("%d windows failed" % failed)
         return figures
@@ -295,6 +299,7 @@ def main():
                    help="seconds before a killed worker starts again (default 0.5-3)")
     p.add_argument("--broker-kills", type=int, default=2, help="broker SIGKILLs and restarts (default 2)")
     p.add_argument("--api", choices=("v2", "svc"), default="v2")
+    p.add_argument("--window", default="5s", help="VINTED_WINDOW: a window per catalog this often (default 5s)")
     p.add_argument("--timeout", type=float, default=0, help="give up after this many seconds "
                                                             "(default: 600 + the --minutes)")
     p.add_argument("--keep", action="store_true", help="keep the work dir and logs")
@@ -310,7 +315,7 @@ def main():
         print("machine: %d cores; bin=%s items=%d minutes=%g" % (os.cpu_count(), harness.bin_dir(), a.items, a.minutes))
         run = ChaosRun(work, pg, db, items=a.items, catalogs=a.catalogs or None, minutes=a.minutes, seed=a.seed,
                        kill_every=a.kill_every, restart_after=a.restart_after, broker_kills=a.broker_kills,
-                       api=a.api, timeout=a.timeout or 600 + a.minutes * 60)
+                       api=a.api, window=a.window, timeout=a.timeout or 600 + a.minutes * 60)
         run.run()
         problems = ["sanitizer: " + h for h in run.pipe.sanitizer_errors()] + run.pipe.unexpected_exits()
         if problems:
