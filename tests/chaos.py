@@ -29,8 +29,10 @@ Importable: tests/e2e/test_chaos.py runs ChaosRun with a CI setting.
 """
 
 import argparse
+import datetime
 import os
 import random
+import re
 import signal
 import sys
 import tempfile
@@ -78,6 +80,8 @@ class ChaosRun:
         self.per_catalog = 0        # listings per catalog (every catalog gets the same)
         self._stop = threading.Event()
         self._chaos_error = None
+        self.kills = []          # (wall time, pid) of every worker SIGKILL
+        self.reconnect_s = []    # per broker restart: seconds until every live worker was registered again
 
     # -- the parts
 
@@ -171,6 +175,7 @@ class ChaosRun:
                     self.log("broker killed at %.0f%% of the listings" % (100 * progress()))
                     time.sleep(self.rng.uniform(0.5, 1.5))
                     self.pipe.restart(broker)
+                    self.reconnect_s.append(self._workers_back())
                     continue
                 if now >= next_kill:
                     next_kill = now + self.rng.uniform(*self.kill_every)
@@ -178,6 +183,7 @@ class ChaosRun:
                     live = [p for p in self.pipe.workers(stage) if p.alive()]
                     if live:
                         victim = self.rng.choice(live)
+                        self.kills.append((time.time(), victim.pid))
                         self.pipe.kill(victim, signal.SIGKILL)
                         self._count("%s_sigkill" % stage.replace("-", "_"))
                         restarts.append((now + self.rng.uniform(*self.restart_after), victim))
@@ -187,6 +193,36 @@ class ChaosRun:
         finally:
             for _, proc in restarts:
                 self.pipe.restart(proc)
+
+    def _workers_back(self):
+        """Seconds from a broker's restart until it has registered every worker that
+        runs (they find it on their own: heartbeats, then READY on a new socket)."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 30:
+            alive = sum(1 for p in self.pipe.procs if p.kind != "broker" and p.alive())
+            st = self.pipe.status_json()
+            if st and len(st.get("workers", [])) >= alive:
+                return time.monotonic() - t0
+            time.sleep(0.1)
+        raise AssertionError("the workers did not come back to the restarted broker within 30 s")
+
+    def detection_delays(self):
+        """Seconds from each worker SIGKILL to the broker's 'worker gone' line for it
+        (kills the broker never saw, during its own restart, are left out)."""
+        gone = {}
+        pat = re.compile(r'^ts=(\S+) .*msg="worker gone.*worker="[^"]*:(\d+)"')
+        with open(self.pipe.broker().log, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                m = pat.match(line)
+                if m:
+                    ts = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ")
+                    gone.setdefault(int(m.group(2)), []).append(ts.replace(tzinfo=datetime.timezone.utc).timestamp())
+        delays = []
+        for t, pid in self.kills:
+            after = [g - t for g in gone.get(pid, []) if g >= t - 0.5]
+            if after:
+                delays.append(min(after))
+        return delays
 
     def wait_caught_up(self, mark, deadline):
         """Every catalog has a committed window started at or after mark; none failed."""
@@ -272,6 +308,13 @@ class ChaosRun:
         }
         for kind, n in sorted(self.faults.items()):
             figures["chaos_faults_" + kind] = n
+        delays = self.detection_delays()
+        if delays:
+            figures["chaos_dead_worker_detected_max_s"] = round(max(delays), 2)
+            figures["chaos_dead_worker_detected_mean_s"] = round(sum(delays) / len(delays), 2)
+            figures["chaos_dead_worker_detections"] = len(delays)
+        if self.reconnect_s:
+            figures["chaos_workers_back_after_broker_restart_max_s"] = round(max(self.reconnect_s), 2)
         for name, value in figures.items():
             harness.figure(name, value)
 

@@ -176,9 +176,9 @@ class ChaosTest(E2ETestCase):
         baseline = harness.proc_memory_kb(broker.pid)["VmRSS"]
         bound = memory_bound_kb(baseline)
         memory = harness.MemorySampler(lambda: broker.pid).start()
-        # listings keep coming, few enough that no catalog passes the 960-result cap
-        # before its first window commits
-        feeder = Feeder(self.sim, new=4, every=0.5).start()
+        # listings keep coming for a while, few enough that no catalog passes the
+        # 960-result cap before its first window commits (600 + 20 x 4)
+        feeder = Feeder(self.sim, new=4, every=0.5, rounds=20).start()
         api_needed = len(catalogs) * 7  # pages of the first windows (600 listings each)
         try:
             # no sink at all: batches wait; once MAX_QUEUED of them do, transforming stops,
@@ -233,7 +233,7 @@ class ChaosTest(E2ETestCase):
 
     def test_slow_consumer(self):
         catalogs = [501, 502, 503, 504, 505, 506]
-        self.start_sim(seed=32, catalogs=catalogs, initial=700, generation="v2", bad_every=43,
+        self.start_sim(seed=32, catalogs=catalogs, initial=500, generation="v2", bad_every=43,
                        extra_args=["--quiet"])
         env = self.scheduled(catalogs, VINTED_MAX_QUEUED=MAX_QUEUED)
         self.pipe = harness.Pipeline(self.workdir, self.pg, self.db, self.sim, env=env)
@@ -258,12 +258,12 @@ class ChaosTest(E2ETestCase):
                 slow.popen.send_signal(signal.SIGCONT)
                 stop.wait(0.5)
         cycler = threading.Thread(target=duty_cycle, daemon=True)
-        feeder = Feeder(self.sim, new=25, every=0.5, rounds=16)
+        feeder = Feeder(self.sim, new=20, every=0.5, rounds=12)  # 500 + 12 x 20 < 960: all reachable
         t0 = time.monotonic()
         cycler.start()
         feeder.start()
         try:
-            harness.wait_until(lambda: feeder.ticks >= 16, 60, 0.2, "the listings to be added")
+            harness.wait_until(lambda: feeder.ticks >= 12, 60, 0.2, "the listings to be added")
             drain = self.finish_exact(catalogs, feeder, timeout=120)
         finally:
             stop.set()
@@ -295,10 +295,10 @@ class ChaosTest(E2ETestCase):
 
     def test_postgres_restart_and_outage(self):
         catalogs = [601, 602, 603, 604]
-        self.start_sim(seed=33, catalogs=catalogs, initial=500, generation="v2", bad_every=37,
+        self.start_sim(seed=33, catalogs=catalogs, initial=400, generation="v2", bad_every=37,
                        extra_args=["--quiet"])
         self.start_pipeline(env=self.scheduled(catalogs), sinks=2)
-        feeder = Feeder(self.sim, new=10, every=0.5).start()
+        feeder = Feeder(self.sim, new=5, every=0.5, rounds=80).start()  # 400 + 80 x 5 < 960: all reachable
         try:
             harness.wait_until(lambda: int(self.pipe.scalar("SELECT count(*) FROM items")) > 0, 60, 0.2,
                                "the first items")
