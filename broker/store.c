@@ -448,6 +448,11 @@ int store_window_get(store_t *self, int64_t id, window_t *w, char *error, size_t
     return rc;
 }
 
+int64_t store_down_ms(const store_t *self)
+{
+    return self->down_since ? clock_mono_ms() - self->down_since : 0;
+}
+
 int store_window_counts(store_t *self, int64_t counts[4], int64_t by_kind[WINDOW_KINDS][4])
 {
     memset(counts, 0, 4 * sizeof counts[0]);

@@ -317,7 +317,7 @@ class ChaosTest(E2ETestCase):
                 rc, out, err = self.pipe.ctl("status", "--json", "--timeout", "3s", timeout=10)
                 st = json.loads(out) if rc == 0 else {}
                 samples.append((rc, (st.get("stages") or {}).get("sink", {}).get("queued", 0), st.get("last_error"),
-                                err.strip()[-200:]))
+                                st.get("windows"), err.strip()[-200:]))
                 time.sleep(1)
             api_down = self.sim.stats()["api"] - api0
             self.pg.resume()
@@ -327,7 +327,8 @@ class ChaosTest(E2ETestCase):
             if not self.pg._ready():
                 self.pg.resume()
             feeder.stop() if not feeder._stop.is_set() else None
-        print("broker during the outage (sink queue, last error): %s" % samples)
+        print("broker during the outage (status exit code, sink queue, last error, windows, stderr): %s" % samples)
+        self.assertEqual([x[0] for x in samples if x[0] != 0], [], "the broker stopped answering status")
         figure("pg_down_s", down_s)
         figure("pg_down_api_requests", api_down)
         figure("pg_down_sink_queue_max", max(s[1] for s in samples))
