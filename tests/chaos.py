@@ -124,14 +124,15 @@ class ChaosRun:
         """Add listings until there are self.items, never past REACH per catalog."""
         t0 = time.monotonic()
         self._next_report = t0 + 10
-        per_s = self.items / (self.minutes * 60) if self.minutes else None
+        start = self.created
+        per_s = (self.items - start) / (self.minutes * 60) if self.minutes else None
         while self.created < self.items:
             if self._chaos_error:
                 raise AssertionError("the chaos thread failed: %s" % self._chaos_error)
             if time.monotonic() > deadline:
                 raise AssertionError("listings still being added after %.0f s (%d of %d): the pipeline "
                                      "does not keep up" % (self.timeout, self.created, self.items))
-            if per_s and self.created > per_s * (time.monotonic() - t0):
+            if per_s and self.created - start > per_s * (time.monotonic() - t0):
                 time.sleep(0.2)
                 continue
             try:
