@@ -1,7 +1,8 @@
 # vinted-pipeline - build every program into bin/, run the suite with `make test`.
 #   make            build bin/vinted-*
 #   make test       the whole suite (unit self-tests + end to end with real PostgreSQL and
-#                   real processes), once against bin/ and once against the ASan+UBSan build
+#                   real processes), once against bin/ and once against the ASan+UBSan build,
+#                   and each fuzz harness for 12 s (once)
 #   make test-quick the suite against bin/ only
 #   make asan       the same programs built with ASan+UBSan into bin-asan/
 #   make test-asan  the suite against the sanitizer build only
@@ -9,6 +10,8 @@
 #   make chaos      the long chaos run (tests/chaos.py; CHAOS_ARGS="--items N --minutes M" to change it)
 #   make deps       install the Debian packages needed to build and test (as root)
 #   make run-sim    run the whole pipeline here against the simulator (make run: the live site)
+#   make fuzz       libFuzzer harnesses (tests/fuzz/) built with clang into bin-fuzz/, each run
+#                   FUZZ_SECONDS (default 15); make fuzz-long runs each for an hour
 
 CC      ?= cc
 SAN     ?= 0
@@ -46,7 +49,7 @@ COMMON_OBJ  = $(call obj,$(COMMON_SRC)) $(BUILD)/migrations.o
 
 PROGRAMS = $(BIN)/vinted-broker $(BIN)/vinted-fetcher $(BIN)/vinted-transformer \
            $(BIN)/vinted-pg-sink $(BIN)/vinted-s3-uploader $(BIN)/vinted-ctl $(BIN)/vinted-selftest \
-           $(BIN)/vinted-objstore-probe
+           $(BIN)/vinted-objstore-probe $(BIN)/vinted-rogue-peer
 
 all: $(PROGRAMS)
 
@@ -57,6 +60,7 @@ $(BIN)/vinted-pg-sink: $(call obj,workers/pg-sink/main.c $(SINK_SRC)) $(COMMON_O
 $(BIN)/vinted-s3-uploader: $(call obj,workers/s3-uploader/main.c $(S3UP_SRC)) $(COMMON_OBJ)
 $(BIN)/vinted-ctl: $(call obj,ctl/main.c $(CTL_SRC)) $(COMMON_OBJ)
 $(BIN)/vinted-objstore-probe: $(call obj,tests/objstore_probe.c) $(COMMON_OBJ)
+$(BIN)/vinted-rogue-peer: $(call obj,tests/rogue_peer.c) $(COMMON_OBJ)
 $(BIN)/vinted-selftest: $(call obj,tests/selftest.c $(BROKER_SRC) $(FETCH_SRC) $(XFORM_SRC) $(SINK_SRC) $(S3UP_SRC) $(CTL_SRC)) $(COMMON_OBJ)
 
 $(PROGRAMS):
@@ -76,6 +80,44 @@ $(BUILD)/migrations.o: $(BUILD)/migrations.c
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
+# Fuzzing (tests/fuzz/): libFuzzer harnesses, built with clang and ASan+UBSan into bin-fuzz/.
+FUZZ_CC      ?= clang-14
+FUZZ_BUILD    = build-fuzz
+FUZZ_BIN      = bin-fuzz
+FUZZ_SECONDS ?= 15
+FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+                $(PKG_CFLAGS) -I.
+FUZZ_LIBS     = -lmsgpackc -lcjson -lz -lm
+FUZZ_TARGETS  = parse proto raw text
+FUZZ_LIB_SRC  = proto/proto.c common/raw.c common/jsontext.c tests/fuzz/page_input.c $(filter-out workers/transformer/main.c,$(wildcard workers/transformer/*.c))
+FUZZ_LIB_OBJ  = $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_LIB_SRC))
+FUZZ_PROGRAMS = $(patsubst %,$(FUZZ_BIN)/fuzz_%,$(FUZZ_TARGETS)) $(FUZZ_BIN)/fuzz-seed
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+$(FUZZ_BIN)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(FUZZ_LIBS)
+$(FUZZ_BIN)/fuzz-seed: $(FUZZ_BUILD)/tests/fuzz/seed.o $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=address,undefined -o $@ $^ $(FUZZ_LIBS)
+
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+
+fuzz-build: $(FUZZ_PROGRAMS)
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_BIN)
+
+fuzz-long:
+	$(MAKE) fuzz FUZZ_SECONDS=3600
+
+# Regenerate the seed corpus from the simulator and the protocol encoder (tests/fuzz/seed.py).
+fuzz-corpus: fuzz-build
+	python3 tests/fuzz/seed.py $(FUZZ_BIN)
+
 asan:
 	$(MAKE) SAN=1
 
@@ -84,13 +126,13 @@ deps:
 
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-test: all asan
+test: all asan fuzz-build
 	$(SAN_ENV) sh tests/run.sh $(BIN) bin-asan
 
-test-quick: all
+test-quick: all fuzz-build
 	sh tests/run.sh $(BIN)
 
-test-asan: asan
+test-asan: asan fuzz-build
 	$(SAN_ENV) sh tests/run.sh bin-asan
 
 bench: all
@@ -106,6 +148,6 @@ run-sim: # the same against the simulated Vinted, offline
 	deploy/run-local.sh --simulate
 
 clean:
-	rm -rf build build-asan bin bin-asan
+	rm -rf build build-asan bin bin-asan build-fuzz bin-fuzz
 
-.PHONY: all asan deps test test-quick test-asan bench chaos clean run run-sim
+.PHONY: all asan deps test test-quick test-asan bench chaos clean run run-sim fuzz fuzz-build fuzz-long fuzz-corpus

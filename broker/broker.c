@@ -35,6 +35,7 @@
 #include "common/clock.h"
 #include "common/objstore.h"
 #include "common/raw.h"
+#include "common/redact.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -75,7 +76,7 @@ typedef struct {
     metrics_series_t *workers[PROTO_STAGES], *queued[PROTO_STAGES], *queued_bytes[PROTO_STAGES];
     metrics_series_t *inflight[PROTO_STAGES], *held;
     metrics_series_t *completed[PROTO_STAGES];
-    metrics_series_t *dispatched, *redelivered, *nacked, *invalid_frames, *tokens, *token_waiters;
+    metrics_series_t *dispatched, *redelivered, *nacked, *invalid_frames, *refused, *tokens, *token_waiters;
     metrics_series_t *backoff, *rate, *open_windows, *batch_commit;
     metrics_series_t *windows[WINDOW_KINDS][4]; /* kind x state */
     int64_t next_publish, next_windows; /* mono ms */
@@ -85,6 +86,8 @@ struct _broker_t {
     broker_config_t cfg;
     zsock_t *workers;
     zsock_t *control;
+    curve_watch_t *watch[2];          /* CURVE on: handshakes of the worker and control sockets */
+    uint64_t refused;                 /* handshakes refused (key not in the allow-list, no CURVE) */
     store_t *store;
     objstore_t *objects;              /* the raw landing area, listed by replays */
     zhashx_t *peers;                  /* key -> peer_t */
@@ -107,6 +110,9 @@ struct _broker_t {
     char last_error[512];
     uint64_t results[PROTO_STAGES];   /* tasks completed per stage */
     uint64_t dispatched, redelivered, nacked, invalid_frames;
+    int64_t reject_second;            /* mono s of the invalid frames counted in reject_logged */
+    int reject_logged;                /* invalid frames logged in that second */
+    uint64_t reject_quiet;            /* invalid frames not logged since the last summary */
     broker_metrics_t metrics;
 };
 
@@ -945,32 +951,88 @@ static void s_on_report(broker_t *self, peer_t *peer, proto_msg_t *msg)
     }
 }
 
+#define S_REJECT_LOGS 50 /* invalid frames logged per second; the rest are summed up */
+
+/* A frame that is rejected (section 9.1 of PROTOCOL.md): counted, and logged
+   with the peer, its size and the reason; a flood costs at most S_REJECT_LOGS
+   lines a second plus one line saying how many more there were. */
+static void s_reject(broker_t *self, const char *socket, zframe_t *identity, size_t bytes, const char *reason)
+{
+    self->invalid_frames++;
+    int64_t second = clock_mono_ms() / 1000;
+    if (second != self->reject_second) {
+        if (self->reject_quiet > 0)
+            log_warn("more invalid frames rejected without a log line", "count=%" PRIu64, self->reject_quiet);
+        self->reject_second = second;
+        self->reject_logged = 0;
+        self->reject_quiet = 0;
+    }
+    if (self->reject_logged >= S_REJECT_LOGS) {
+        self->reject_quiet++;
+        return;
+    }
+    self->reject_logged++;
+    char *hex = identity ? zframe_strhex(identity) : NULL;
+    log_warn("invalid frame rejected", "socket=%s peer=%s bytes=%zu reason=%s total=%" PRIu64, socket,
+             hex ? hex : "none", bytes, log_str(reason), self->invalid_frames);
+    free(hex);
+}
+
+/* A command a registered worker may not send (PROTOCOL.md 9.1): why, or NULL if it may.
+   Only fetchers take request tokens and report blocks; a RESULT must come from a
+   worker of the stage its task was given to. */
+static const char *s_not_allowed(broker_t *self, const peer_t *peer, const proto_msg_t *msg)
+{
+    if ((msg->cmd == PROTO_TOKEN_REQ || msg->cmd == PROTO_REPORT) && peer->stage != PROTO_STAGE_FETCH)
+        return msg->cmd == PROTO_TOKEN_REQ ? "TOKEN_REQ from a worker that is not a fetcher"
+                                           : "REPORT from a worker that is not a fetcher";
+    if (msg->cmd == PROTO_RESULT) {
+        char key[24];
+        snprintf(key, sizeof key, "%" PRIu64, msg->task_id);
+        const task_t *task = zhashx_lookup(self->tasks, key);
+        if (task && task->stage != peer->stage)
+            return "RESULT for a task of another stage";
+    }
+    return NULL;
+}
+
 static void s_on_worker_message(broker_t *self)
 {
     zmsg_t *zmsg = zmsg_recv(self->workers);
     if (!zmsg)
         return;
+    size_t frames = zmsg_size(zmsg);
     zframe_t *identity = zmsg_pop(zmsg);
     zframe_t *body = zmsg_pop(zmsg);
     if (!identity || !body || zmsg_size(zmsg) != 0) {
-        log_warn("malformed envelope from a worker rejected", NULL);
-        self->invalid_frames++;
+        char why[64];
+        snprintf(why, sizeof why, "%zu frames, expected one message frame", frames ? frames - 1 : 0);
+        s_reject(self, "worker", identity, zmsg_content_size(zmsg) + (body ? zframe_size(body) : 0), why);
         goto done;
     }
     char err[256];
     proto_msg_t *msg = proto_decode(zframe_data(body), zframe_size(body), err, sizeof err);
     if (!msg) {
-        log_warn("malformed message from a worker rejected", "reason=%s", log_str(err));
-        self->invalid_frames++;
+        s_reject(self, "worker", identity, zframe_size(body), err);
         goto done;
     }
     char *hex = zframe_strhex(identity);
     peer_t *peer = zhashx_lookup(self->peers, hex);
+    const char *refused = peer && msg->cmd != PROTO_READY ? s_not_allowed(self, peer, msg) : NULL;
+    if (refused) {
+        s_reject(self, "worker", identity, zframe_size(body), refused);
+        peer->expiry = clock_mono_ms() + PROTO_LIVENESS_MS;
+        free(hex);
+        proto_msg_destroy(&msg);
+        goto done;
+    }
     if (msg->cmd == PROTO_READY) {
         if (peer)
             s_peer_remove(self, peer, "announced itself again");
         if (msg->u.ready.stage <= PROTO_STAGE_NONE || msg->u.ready.stage >= PROTO_STAGES) {
-            log_warn("READY with an unknown stage rejected", "stage=%d", msg->u.ready.stage);
+            char why[64];
+            snprintf(why, sizeof why, "READY with an unknown stage %d", (int) msg->u.ready.stage);
+            s_reject(self, "worker", identity, zframe_size(body), why);
         }
         else {
             peer = calloc(1, sizeof *peer);
@@ -1000,7 +1062,12 @@ static void s_on_worker_message(broker_t *self)
         case PROTO_TOKEN_REQ: zlistx_add_end(self->token_waiters, strdup(peer->key)); break;
         case PROTO_REPORT: s_on_report(self, peer, msg); break;
         case PROTO_DISCONNECT: s_peer_remove(self, peer, "worker said goodbye"); break;
-        default: log_warn("unexpected command from a worker", "cmd=%s", proto_cmd_name(msg->cmd)); break;
+        default: {
+            char why[64];
+            snprintf(why, sizeof why, "%s is not a command a worker sends", proto_cmd_name(msg->cmd));
+            s_reject(self, "worker", identity, zframe_size(body), why);
+            break;
+        }
         }
     }
     free(hex);
@@ -1355,11 +1422,12 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
                            "},\"windows\":{\"pending\":%" PRId64 ",\"running\":%" PRId64 ",\"done\":%" PRId64
                            ",\"failed\":%" PRId64 "},\"requests\":%" PRId64 ",\"rate_per_min\":%g,\"backoff_ms\":%" PRId64
                            ",\"token_waiters\":%zu,\"dispatched\":%" PRIu64 ",\"redelivered\":%" PRIu64
-                           ",\"nacked\":%" PRIu64 ",\"invalid_frames\":%" PRIu64 ",\"last_error\":%s}",
+                           ",\"nacked\":%" PRIu64 ",\"invalid_frames\":%" PRIu64 ",\"refused_handshakes\":%" PRIu64
+                           ",\"last_error\":%s}",
                            counts[0], counts[1], counts[2], counts[3], self->rate.granted, self->cfg.rate_per_min,
                            self->rate.paused_until > now ? self->rate.paused_until - now : 0,
                            zlistx_size(self->token_waiters), self->dispatched, self->redelivered, self->nacked,
-                           self->invalid_frames, self->last_error[0] ? err : "null");
+                           self->invalid_frames, self->refused, self->last_error[0] ? err : "null");
     s_ctl_reply(self, identity, 0, "status", json);
     free(json);
 }
@@ -1369,14 +1437,20 @@ static void s_on_control_message(broker_t *self)
     zmsg_t *zmsg = zmsg_recv(self->control);
     if (!zmsg)
         return;
+    size_t frames = zmsg_size(zmsg);
     zframe_t *identity = zmsg_pop(zmsg);
     zframe_t *body = zmsg_pop(zmsg);
     if (identity && body) {
         char err[256];
-        proto_msg_t *msg = proto_decode(zframe_data(body), zframe_size(body), err, sizeof err);
+        proto_msg_t *msg = NULL;
+        if (frames != 2)
+            snprintf(err, sizeof err, "%zu frames, expected one message frame", frames - 1);
+        else
+            msg = proto_decode(zframe_data(body), zframe_size(body), err, sizeof err);
         if (!msg || msg->cmd != PROTO_CTL_REQ || !msg->u.ctl_req.verb) {
             char why[300];
             snprintf(why, sizeof why, "malformed control request: %s", msg ? "not a CTL_REQ" : err);
+            s_reject(self, "control", identity, zframe_size(body) + zmsg_content_size(zmsg), why);
             s_ctl_reply(self, identity, 2, why, NULL);
         }
         else if (strcmp(msg->u.ctl_req.verb, "window") == 0)
@@ -1437,6 +1511,8 @@ static void s_metrics_init(broker_t *self)
     bm->held = metrics_counter(m, "vinted_broker_flow_held_total",
         "Dispatch passes that held a stage's tasks back because a stage they feed had VINTED_MAX_QUEUED waiting");
     bm->invalid_frames = metrics_counter(m, "vinted_broker_invalid_frames_total", "Malformed messages from workers, rejected");
+    bm->refused = metrics_counter(m, "vinted_broker_refused_handshakes_total",
+        "Peers refused at the CURVE handshake (key not in the allow-list, or no CURVE)");
     bm->tokens = metrics_counter(m, "vinted_broker_tokens_granted_total", "Request tokens granted to fetchers (requests to Vinted)");
     bm->token_waiters = metrics_gauge(m, "vinted_broker_token_waiters", "Fetchers waiting for a request token");
     bm->backoff = metrics_gauge(m, "vinted_broker_backoff_seconds", "Seconds left of the pause of all fetching after a 403 block");
@@ -1479,6 +1555,7 @@ static void s_metrics_publish(broker_t *self)
     metrics_set(bm->nacked, (double) self->nacked);
     metrics_set(bm->held, (double) self->held);
     metrics_set(bm->invalid_frames, (double) self->invalid_frames);
+    metrics_set(bm->refused, (double) self->refused);
     metrics_set(bm->tokens, (double) self->rate.granted);
     metrics_set(bm->token_waiters, (double) zlistx_size(self->token_waiters));
     metrics_set(bm->backoff, self->rate.paused_until > now ? (double) (self->rate.paused_until - now) / 1000.0 : 0);
@@ -1503,7 +1580,9 @@ broker_t *broker_new(const broker_config_t *config)
     self->cfg = *config;
     self->store = store_new(config->pg, 60000);
     if (!self->store) {
-        log_error("cannot open the database", "pg=%s", log_str(config->pg));
+        char shown[512];
+        log_error("cannot open the database", "pg=%s",
+                  log_str(redact_conninfo(config->pg, shown, sizeof shown)));
         broker_destroy(&self);
         return NULL;
     }
@@ -1519,8 +1598,18 @@ broker_t *broker_new(const broker_config_t *config)
     zsock_set_router_mandatory(self->workers, 0);
     zsock_set_sndhwm(self->workers, 100000);
     zsock_set_rcvhwm(self->workers, 100000);
-    zsock_set_maxmsgsize(self->workers, 64 << 20);
-    zsock_set_maxmsgsize(self->control, 1 << 20);
+    zsock_set_maxmsgsize(self->workers, (int) (config->max_message > 0 ? config->max_message : 64 << 20));
+    zsock_set_maxmsgsize(self->control, BROKER_CONTROL_MAX_MESSAGE);
+    if (curve_apply(config->curve, self->workers) != 0 || curve_apply(config->curve, self->control) != 0) {
+        log_error("cannot make the broker sockets CURVE servers", NULL);
+        broker_destroy(&self);
+        return NULL;
+    }
+    if (config->curve) {
+        /* ZeroMQ refuses an unlisted key silently: watch the handshakes to say so */
+        self->watch[0] = curve_watch_new(self->workers);
+        self->watch[1] = curve_watch_new(self->control);
+    }
     /* task ids never repeat across restarts: a late answer to a task of an
        earlier broker run cannot be taken for one of this run */
     self->next_task_id = (uint64_t) clock_wall_ms() * 1000;
@@ -1550,9 +1639,12 @@ broker_t *broker_new(const broker_config_t *config)
     s_metrics_init(self);
     store_windows_open(self->store, s_window_loaded, self);
     s_start_windows(self);
-    log_info("broker started", "workers=%s control=%s catalogs=%d window_ms=%" PRId64 " rate_per_min=%g",
+    log_info("broker started",
+             "workers=%s control=%s catalogs=%d window_ms=%" PRId64 " rate_per_min=%g curve=%s public_key=%s"
+             " allowed_clients=%d",
              log_str(config->endpoint), log_str(config->control), config->n_catalogs, config->window_ms,
-             config->rate_per_min);
+             config->rate_per_min, config->curve ? "on" : "off", log_str(curve_public_short(config->curve)),
+             curve_clients(config->curve));
     return self;
 }
 
@@ -1567,6 +1659,8 @@ void broker_destroy(broker_t **self_p)
     zhashx_destroy(&self->tasks);
     zhashx_destroy(&self->peers);
     zlistx_destroy(&self->token_waiters);
+    curve_watch_destroy(&self->watch[0]);
+    curve_watch_destroy(&self->watch[1]);
     zsock_destroy(&self->workers);
     zsock_destroy(&self->control);
     store_destroy(&self->store);
@@ -1575,12 +1669,28 @@ void broker_destroy(broker_t **self_p)
     *self_p = NULL;
 }
 
+/* A peer's CURVE handshake was refused: said once per event, counted. */
+static void s_on_handshakes(broker_t *self, int which)
+{
+    char why[256] = "";
+    int n = curve_watch_failures(self->watch[which], why, sizeof why, NULL);
+    if (n > 0) {
+        self->refused += (uint64_t) n;
+        log_warn("peer refused at the CURVE handshake", "socket=%s refused=%d total=%" PRIu64 " detail=%s",
+                 which ? "control" : "workers", n, self->refused, log_str(why));
+    }
+}
+
 int broker_run(broker_t *self)
 {
-    zmq_pollitem_t items[] = {
+    zmq_pollitem_t items[4] = {
         { zsock_resolve(self->workers), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve(self->control), 0, ZMQ_POLLIN, 0 },
     };
+    int n_items = 2;
+    for (int i = 0; i < 2; i++)
+        if (self->watch[i])
+            items[n_items++] = (zmq_pollitem_t) { zsock_resolve(curve_watch_sock(self->watch[i])), 0, ZMQ_POLLIN, 0 };
     while (!zsys_interrupted) {
         long timeout = 100;
         if (zlistx_size(self->token_waiters) > 0) {
@@ -1588,13 +1698,16 @@ int broker_run(broker_t *self)
             if (wait < timeout)
                 timeout = (long) wait;
         }
-        int rc = zmq_poll(items, 2, timeout);
+        int rc = zmq_poll(items, n_items, timeout);
         if (rc < 0 && zmq_errno() != EINTR)
             break;
         for (int n = 0; n < 1000 && (zsock_events(self->workers) & ZMQ_POLLIN); n++)
             s_on_worker_message(self);
         for (int n = 0; n < 100 && (zsock_events(self->control) & ZMQ_POLLIN); n++)
             s_on_control_message(self);
+        for (int i = 0; i < 2; i++)
+            if (self->watch[i])
+                s_on_handshakes(self, i);
         s_schedule(self);
         s_sweep(self);
         s_grant_tokens(self);

@@ -9,9 +9,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/curve.h"
 #include "common/metrics.h"
 
 #define BROKER_MAX_CATALOGS 256
+#define BROKER_CONTROL_MAX_MESSAGE (1 << 20) /* control requests are small: larger frames are refused */
 
 typedef struct {
     const char *endpoint;     /* ROUTER for workers */
@@ -30,7 +32,9 @@ typedef struct {
     int64_t catalogs_every_ms; /* refresh the catalog tree this often (0: only on request) */
     bool images_off;          /* no images windows */
     bool images_main;         /* also the main photo of every item, not only the sample's photos */
+    int64_t max_message;      /* largest frame accepted on the worker socket (ZMQ_MAXMSGSIZE) */
     metrics_t *metrics;       /* Prometheus registry (borrowed), or NULL when metrics are off */
+    const curve_t *curve;     /* CURVE keys and allow-list of both sockets (borrowed), or NULL: plain */
 } broker_config_t;
 
 typedef struct _broker_t broker_t;

@@ -5,8 +5,10 @@
 
 #include "broker/broker.h"
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/objstore.h"
 #include "common/sample.h"
 
 static config_opt_t s_opts[] = {
@@ -23,8 +25,10 @@ static config_opt_t s_opts[] = {
     { "images", "VINTED_IMAGES", "sampled", "photos to store: sampled (all photos of sampled items), main (also the main photo of every item), off", NULL },
     { "task-timeout", "VINTED_TASK_TIMEOUT", "10m", "a task unanswered this long is dispatched again", NULL },
     { "max-attempts", "VINTED_MAX_ATTEMPTS", "8", "refusals of one task before its window fails", NULL },
-    { "max-queued", "VINTED_MAX_QUEUED", "32MB", "flow control: when this much work waits for a stage, the stages feeding it are held back (bounds the broker's memory)", NULL },
+    { "max-queued", "VINTED_MAX_QUEUED", "32M", "flow control: when this much work waits for a stage, the stages feeding it are held back (bytes, or with K, M, G; bounds the broker's memory)", NULL },
+    { "max-message", "VINTED_MAX_MESSAGE", "64M", "largest frame a worker may send (bytes, or with K, M, G); a peer sending more is disconnected by ZeroMQ", NULL },
     METRICS_CONFIG_OPTS,
+    CURVE_SERVER_CONFIG_OPTS,
     { NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -69,7 +73,8 @@ int main(int argc, char **argv)
         || config_duration_ms(s_opts, "task-timeout", &cfg.task_timeout_ms) != 0
         || config_int(s_opts, "rate", 1, 1000000, &rate) != 0
         || config_int(s_opts, "max-attempts", 1, 1000, &attempts) != 0
-        || config_bytes(s_opts, "max-queued", 1, &max_queued) != 0)
+        || config_size(s_opts, "max-queued", 1, (int64_t) 1 << 40, &max_queued) != 0
+        || config_size(s_opts, "max-message", 1 << 20, 1 << 30, &cfg.max_message) != 0)
         return 2;
     if (cfg.window_ms < 1000) {
         fprintf(stderr, "invalid --window / VINTED_WINDOW '%s': at least 1s\n", config_get(s_opts, "window"));
@@ -100,17 +105,43 @@ int main(int argc, char **argv)
     cfg.images_off = strcmp(images, "off") == 0;
     cfg.images_main = strcmp(images, "main") == 0;
     cfg.max_attempts = (int) attempts;
+    if (config_endpoint(s_opts, "broker", true) != 0 || config_endpoint(s_opts, "control", true) != 0
+        || config_conninfo(s_opts, "pg") != 0)
+        return 2;
+    if (strcmp(config_get(s_opts, "broker"), config_get(s_opts, "control")) == 0) {
+        fprintf(stderr, "invalid --control / VINTED_CONTROL '%s': the same endpoint as --broker\n",
+                config_get(s_opts, "control"));
+        return 2;
+    }
     cfg.max_queued = (size_t) max_queued;
-    rc = metrics_setup(s_opts, &cfg.metrics);
+    curve_t *curve = NULL;
+    rc = curve_server_setup(s_opts, &curve);
     if (rc != 0)
         return rc;
+    cfg.curve = curve;
+    rc = metrics_setup(s_opts, &cfg.metrics);
+    if (rc != 0) {
+        curve_destroy(&curve);
+        return rc;
+    }
+    char err[512];
+    objstore_t *store = objstore_new(config_get(s_opts, "store"), err, sizeof err);
+    if (!store) {
+        fprintf(stderr, "invalid --store / VINTED_STORE '%s': %s\n", config_get(s_opts, "store"), err);
+        metrics_destroy(&cfg.metrics);
+        curve_destroy(&curve);
+        return 2;
+    }
+    objstore_destroy(&store);
     broker_t *broker = broker_new(&cfg);
     if (!broker) {
         metrics_destroy(&cfg.metrics);
+        curve_destroy(&curve);
         return 1;
     }
     rc = broker_run(broker);
     broker_destroy(&broker);
     metrics_destroy(&cfg.metrics);
+    curve_destroy(&curve);
     return rc;
 }

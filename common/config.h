@@ -39,11 +39,19 @@ const char *config_get(const config_opt_t *opts, const char *name);
 /* Typed readers: 0 and the value, or -1 after printing "invalid --name: ..." to stderr. */
 int config_int(const config_opt_t *opts, const char *name, int64_t min, int64_t max, int64_t *out);
 int config_duration_ms(const config_opt_t *opts, const char *name, int64_t *out_ms);
-int config_bytes(const config_opt_t *opts, const char *name, int64_t min, int64_t *out);
 
-/* A size: "64MB", "512KB", "2GB" (binary units: 1 KB = 1024 B), "100B" or a bare
-   number of bytes. 0 ok, -1 bad. */
-int config_parse_bytes(const char *text, int64_t *out);
+/* A ZeroMQ endpoint: tcp://HOST:PORT (PORT 1..65535; HOST and PORT may be * when bind is
+   true), ipc://PATH or inproc://NAME. 0 ok; -1 after printing "invalid --name: ...". */
+int config_endpoint(const config_opt_t *opts, const char *name, bool bind);
+/* A libpq connection string or URI libpq can read (empty: libpq's PG* variables); it is
+   not connected to. 0 ok; -1 after printing "invalid --name: <libpq's reason>". */
+int config_conninfo(const config_opt_t *opts, const char *name);
+
+/* A size in bytes: "67108864", "512K", "64M", "1G" (also KiB, MiB, GiB; powers of 1024),
+   between min and max. 0 and the value, or -1 after printing "invalid --name: ...". */
+int config_size(const config_opt_t *opts, const char *name, int64_t min, int64_t max, int64_t *out);
+/* The same parse without the message: 0 ok, -1 not a size. */
+int config_parse_size(const char *text, int64_t *out);
 
 /* "1h", "300s", "90m", "1500ms", "2d", or a bare number of seconds. 0 ok, -1 bad. */
 int config_parse_duration_ms(const char *text, int64_t *out_ms);

@@ -10,19 +10,28 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "common/redact.h"
+
 static const char *s_program = "vinted";
 static log_level_t s_level = LOG_LEVEL_INFO;
 static const char *s_level_names[] = { "debug", "info", "warn", "error" };
+
+int log_level_parse(const char *name, log_level_t *out)
+{
+    for (int i = LOG_LEVEL_DEBUG; name && i <= LOG_LEVEL_ERROR; i++)
+        if (strcasecmp(name, s_level_names[i]) == 0) {
+            *out = (log_level_t) i;
+            return 0;
+        }
+    return -1;
+}
 
 void log_init(const char *program)
 {
     s_program = program;
     const char *env = getenv("VINTED_LOG_LEVEL");
-    if (env) {
-        for (int i = LOG_LEVEL_DEBUG; i <= LOG_LEVEL_ERROR; i++)
-            if (strcasecmp(env, s_level_names[i]) == 0)
-                s_level = (log_level_t) i;
-    }
+    if (env)
+        log_level_parse(env, &s_level); /* config_parse refuses a bad one */
 }
 
 void log_set_level(log_level_t level)
@@ -62,6 +71,7 @@ void log_event(log_level_t level, const char *msg, const char *kvfmt, ...)
     }
     if ((size_t) n >= sizeof line - 1)
         n = (int) sizeof line - 2;
+    n = (int) redact_text(line, (size_t) n); /* no registered secret leaves the process */
     line[n++] = '\n';
     fwrite(line, 1, (size_t) n, stderr);
     fflush(stderr);
@@ -106,6 +116,9 @@ void log_test(bool verbose)
     assert(strcmp(log_str("a b"), "\"a b\"") == 0);
     assert(strcmp(log_str("say \"hi\"\n"), "\"say \\\"hi\\\"\\n\"") == 0);
     assert(strcmp(log_str(NULL), "null") == 0);
+    log_level_t level = LOG_LEVEL_INFO;
+    assert(log_level_parse("WARN", &level) == 0 && level == LOG_LEVEL_WARN);
+    assert(log_level_parse("loud", &level) == -1 && level == LOG_LEVEL_WARN);
     char big[2000];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = 0;

@@ -13,6 +13,8 @@ typedef enum { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO = 1, LOG_LEVEL_WARN = 2, LOG_
 /* Name the program; the level comes from VINTED_LOG_LEVEL (debug|info|warn|error, default info). */
 void log_init(const char *program);
 void log_set_level(log_level_t level);
+/* "debug", "info", "warn" or "error" (any case) into *out: 0, or -1 for anything else. */
+int log_level_parse(const char *name, log_level_t *out);
 bool log_enabled(log_level_t level);
 
 /* msg is a fixed event text; kvfmt (may be NULL) formats "key=value key=value". */

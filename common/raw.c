@@ -202,12 +202,19 @@ proto_msg_t *raw_decode(const uint8_t *data, size_t len, char *err, size_t errle
     }
     const char *numbers[] = { "window_id", "catalog_id", "page", "attempt", "fetched_at_ms", "http_status",
                               "n_items", "max_item_id", "total_pages", "kind", "target_id" };
+    /* each a whole number its C field can hold (int64 ones: exact in a double) */
+    const bool wide[] = { true, false, false, false, true, false, false, true, false, false, true };
     double v[11];
     for (int i = 0; i < 11; i++) {
         const cJSON *f = cJSON_GetObjectItemCaseSensitive(ctx, numbers[i]);
         if (!s_field(ctx, numbers[i], cJSON_IsNumber(f), err, errlen))
             goto done;
         v[i] = f->valuedouble;
+        double limit = wide[i] ? 9007199254740992.0 : 2147483647.0;
+        if (!(v[i] >= -limit && v[i] <= limit) || v[i] != (double) (int64_t) v[i]) {
+            snprintf(err, errlen, "context field '%s' is not a whole number in range", numbers[i]);
+            goto done;
+        }
     }
     const cJSON *site = cJSON_GetObjectItemCaseSensitive(ctx, "site");
     const cJSON *api = cJSON_GetObjectItemCaseSensitive(ctx, "api");
@@ -243,6 +250,21 @@ done:
     cJSON_Delete(ctx);
     free(plain);
     return msg;
+}
+
+/* gzip of a NUL-terminated text, for the self-test's hand-made objects */
+static size_t s_test_gzip(const char *text, uint8_t *out, size_t cap)
+{
+    z_stream z = { 0 };
+    assert(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+    z.next_in = (Bytef *) text;
+    z.avail_in = (uInt) strlen(text);
+    z.next_out = out;
+    z.avail_out = (uInt) cap;
+    assert(deflate(&z, Z_FINISH) == Z_STREAM_END);
+    size_t len = cap - z.avail_out;
+    deflateEnd(&z);
+    return len;
 }
 
 void raw_test(bool verbose)
@@ -293,6 +315,23 @@ void raw_test(bool verbose)
     assert(raw_decode(obj, len / 2, err, sizeof err) == NULL && strstr(err, "gzip"));
     assert(raw_decode((const uint8_t *) "plain", 5, err, sizeof err) == NULL);
     free(obj);
+    /* a number its field cannot hold (found by tests/fuzz/fuzz_raw.c) */
+    uint8_t gz[512];
+    const char *ctx_fmt = "{\"window_id\":1,\"catalog_id\":2,\"page\":%s,\"attempt\":0,\"fetched_at_ms\":1,"
+                          "\"http_status\":200,\"n_items\":0,\"max_item_id\":0,\"total_pages\":0,\"kind\":0,"
+                          "\"target_id\":0,\"site\":\"pt\",\"api\":\"v2\",\"more\":false}\n{}";
+    const char *pages[] = { "1e119", "2147483648", "1.5", "-1e300" };
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++) {
+        char text[400];
+        snprintf(text, sizeof text, ctx_fmt, pages[i]);
+        assert(raw_decode(gz, s_test_gzip(text, gz, sizeof gz), err, sizeof err) == NULL);
+        assert(strstr(err, "'page' is not a whole number in range"));
+    }
+    char text[400];
+    snprintf(text, sizeof text, ctx_fmt, "2147483647");
+    msg = raw_decode(gz, s_test_gzip(text, gz, sizeof gz), err, sizeof err);
+    assert(msg && msg->u.page.page == 2147483647);
+    proto_msg_destroy(&msg);
 
     page.body = NULL; /* an empty body (a 5xx that came through) round-trips too */
     page.body_len = 0;

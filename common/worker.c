@@ -2,12 +2,15 @@
 #include "common/worker.h"
 
 #include <czmq.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/curve.h"
 #include "common/log.h"
 
 #define WORKER_QUEUE_MAX 1024
+#define WORKER_REFUSED_LOG_MS 60000 /* a refused handshake is said at once, then this often */
 
 struct _worker_t {
     char *endpoint;
@@ -15,6 +18,10 @@ struct _worker_t {
     proto_stage_t stage;
     int capacity;
     zsock_t *sock;
+    const curve_t *curve; /* CURVE keys (borrowed), or NULL: plain ZeroMQ */
+    curve_watch_t *watch; /* the socket's failed handshakes */
+    int64_t refused_said; /* mono ms of the last "handshake refused" line, 0: never */
+    int refused;          /* failed handshakes not yet said */
     int64_t last_send;    /* mono ms */
     int64_t last_recv;    /* mono ms */
     proto_msg_t **queue;  /* tasks received, not yet taken */
@@ -33,7 +40,9 @@ static int s_send(worker_t *self, const proto_msg_t *msg)
     }
     zframe_t *frame = zframe_new(data, size);
     free(data);
-    int rc = zframe_send(&frame, self->sock, 0);
+    /* never block: after a refused handshake ZeroMQ drops the pipe and a blocking
+       send would wait forever (what is not sent is moot: the broker is lost) */
+    int rc = zframe_send(&frame, self->sock, ZFRAME_DONTWAIT);
     if (rc == 0)
         self->last_send = clock_mono_ms();
     else
@@ -57,11 +66,15 @@ static void s_drop_queue(worker_t *self)
 
 static void s_connect(worker_t *self)
 {
+    curve_watch_destroy(&self->watch);
     zsock_destroy(&self->sock);
     self->sock = zsock_new(ZMQ_DEALER);
     assert(self->sock);
     zsock_set_linger(self->sock, 0);
     zsock_set_sndhwm(self->sock, 10000);
+    if (curve_apply(self->curve, self->sock) != 0)
+        log_error("cannot set the CURVE keys on the broker socket", NULL);
+    self->watch = curve_watch_new(self->sock);
     if (zsock_connect(self->sock, "%s", self->endpoint) != 0)
         log_error("cannot connect to broker", "endpoint=%s", log_str(self->endpoint));
     proto_msg_t *ready = proto_msg_new(PROTO_READY);
@@ -86,8 +99,15 @@ static void s_reconnect(worker_t *self, const char *why)
 
 worker_t *worker_new(const char *endpoint, proto_stage_t stage, int capacity, const char *name)
 {
+    return worker_new_curve(endpoint, stage, capacity, name, NULL);
+}
+
+worker_t *worker_new_curve(const char *endpoint, proto_stage_t stage, int capacity, const char *name,
+                           const curve_t *curve)
+{
     worker_t *self = calloc(1, sizeof *self);
     assert(self);
+    self->curve = curve;
     self->endpoint = strdup(endpoint);
     char host[128] = "";
     gethostname(host, sizeof host - 1);
@@ -98,8 +118,9 @@ worker_t *worker_new(const char *endpoint, proto_stage_t stage, int capacity, co
     self->capacity = capacity > 0 ? capacity : 1;
     self->queue = calloc(WORKER_QUEUE_MAX, sizeof *self->queue);
     s_connect(self);
-    log_info("worker started", "stage=%s name=%s broker=%s capacity=%d", proto_stage_name(stage),
-             log_str(self->name), log_str(endpoint), self->capacity);
+    log_info("worker started", "stage=%s name=%s broker=%s capacity=%d curve=%s public_key=%s",
+             proto_stage_name(stage), log_str(self->name), log_str(endpoint), self->capacity,
+             curve ? "on" : "off", log_str(curve ? curve_public_short(curve) : ""));
     return self;
 }
 
@@ -112,6 +133,7 @@ void worker_destroy(worker_t **self_p)
         s_send_cmd(self, PROTO_DISCONNECT);
     s_drop_queue(self);
     free(self->queue);
+    curve_watch_destroy(&self->watch);
     zsock_destroy(&self->sock);
     free(self->endpoint);
     free(self->name);
@@ -154,6 +176,30 @@ static void s_handle(worker_t *self, zframe_t *frame)
     proto_msg_destroy(&msg);
 }
 
+/* Failed handshakes: said at once, then at most every WORKER_REFUSED_LOG_MS with a count
+   (a refused worker tries again at every reconnection). */
+static void s_check_handshakes(worker_t *self)
+{
+    char why[256] = "";
+    bool ok = false;
+    int failed = curve_watch_failures(self->watch, why, sizeof why, &ok);
+    if (ok && self->refused_said) {
+        log_info("handshake with broker succeeded", "endpoint=%s", log_str(self->endpoint));
+        self->refused_said = 0;
+        self->refused = 0;
+    }
+    if (failed == 0)
+        return;
+    self->refused += failed;
+    int64_t now = clock_mono_ms();
+    if (self->refused_said == 0 || now - self->refused_said >= WORKER_REFUSED_LOG_MS) {
+        log_warn("broker refused the connection", "endpoint=%s reason=%s failed_handshakes=%d",
+                 log_str(self->endpoint), log_str(why), self->refused);
+        self->refused_said = now;
+        self->refused = 0;
+    }
+}
+
 /* Heartbeat if due, detect a silent broker; then wait up to wait_ms for input and handle it. */
 static void s_service(worker_t *self, int64_t wait_ms)
 {
@@ -169,10 +215,14 @@ static void s_service(worker_t *self, int64_t wait_ms)
         wait_ms = until_beat;
     if (wait_ms < 0)
         wait_ms = 0;
-    zmq_pollitem_t item = { zsock_resolve(self->sock), 0, ZMQ_POLLIN, 0 };
-    int rc = zmq_poll(&item, 1, (long) wait_ms);
+    zmq_pollitem_t items[2] = { { zsock_resolve(self->sock), 0, ZMQ_POLLIN, 0 },
+                                { self->watch ? zsock_resolve(curve_watch_sock(self->watch)) : NULL, 0,
+                                  ZMQ_POLLIN, 0 } };
+    int rc = zmq_poll(items, self->watch ? 2 : 1, (long) wait_ms);
     if (rc <= 0)
         return;
+    if (self->watch && (items[1].revents & ZMQ_POLLIN))
+        s_check_handshakes(self);
     /* drain everything that is ready */
     while (zsock_events(self->sock) & ZMQ_POLLIN) {
         zframe_t *frame = zframe_recv(self->sock);
@@ -302,4 +352,46 @@ void worker_test(bool verbose)
     worker_destroy(&w);
     assert(w == NULL);
     zsock_destroy(&router);
+
+    /* A worker whose key a CURVE broker refuses: no task, heartbeats do not block
+       (ZeroMQ drops the pipe after a refused handshake), and it stops at once. */
+    if (!zsys_has_curve())
+        return;
+    char dir[] = "/tmp/vinted-worker-test-XXXXXX";
+    assert(mkdtemp(dir));
+    char clients[96], server[96], server_secret[104], client_secret[104], why[256];
+    snprintf(clients, sizeof clients, "%s/clients", dir);
+    assert(mkdir(clients, 0700) == 0);
+    snprintf(server, sizeof server, "%s/broker", dir);
+    snprintf(server_secret, sizeof server_secret, "%s_secret", server);
+    snprintf(client_secret, sizeof client_secret, "%s/rogue_secret", dir);
+    zcert_t *cert = zcert_new();
+    assert(zcert_save(cert, server) == 0);
+    zcert_destroy(&cert);
+    cert = zcert_new();
+    assert(zcert_save_secret(cert, client_secret) == 0);
+    zcert_destroy(&cert);
+    curve_t *srv = curve_server_new(server_secret, clients, why, sizeof why);
+    curve_t *rogue = curve_client_new(server, client_secret, why, sizeof why);
+    assert(srv && rogue);
+    router = zsock_new(ZMQ_ROUTER);
+    assert(curve_apply(srv, router) == 0);
+    port = zsock_bind(router, "tcp://127.0.0.1:*");
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
+    w = worker_new_curve(ep, PROTO_STAGE_TRANSFORM, 1, "rogue", rogue);
+    int64_t t0 = clock_mono_ms();
+    assert(worker_next(w, PROTO_HEARTBEAT_MS + 300) == NULL);
+    assert(clock_mono_ms() - t0 < PROTO_HEARTBEAT_MS + 1000);
+    zpoller_t *poller = zpoller_new(router, NULL);
+    assert(zpoller_wait(poller, 0) == NULL); /* not even READY arrived */
+    zpoller_destroy(&poller);
+    t0 = clock_mono_ms();
+    worker_destroy(&w);
+    assert(clock_mono_ms() - t0 < 1000);
+    zsock_destroy(&router);
+    curve_destroy(&rogue);
+    curve_destroy(&srv);
+    zdir_t *zdir = zdir_new(dir, NULL);
+    zdir_remove(zdir, true);
+    zdir_destroy(&zdir);
 }

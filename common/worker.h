@@ -23,11 +23,16 @@
 
 #include <stdbool.h>
 #include "../proto/proto.h"
+#include "common/curve.h"
 
 typedef struct _worker_t worker_t;
 
 /* capacity: tasks the broker may have in flight at this worker (its credit). */
 worker_t *worker_new(const char *endpoint, proto_stage_t stage, int capacity, const char *name);
+/* The same over CURVE when curve is not NULL (common/curve.h; borrowed: keep it until
+   worker_destroy). A broker that refuses the handshake is logged, once a minute. */
+worker_t *worker_new_curve(const char *endpoint, proto_stage_t stage, int capacity, const char *name,
+                           const curve_t *curve);
 void worker_destroy(worker_t **self_p);
 
 /* The next task, waiting up to timeout_ms (-1 forever) while heartbeating.

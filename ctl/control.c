@@ -7,6 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Set once at start by vinted-ctl's main (control_set_curve). */
+static const curve_t *s_curve;
+
+void control_set_curve(const curve_t *curve)
+{
+    s_curve = curve;
+}
+
 proto_msg_t *control_request(const char *endpoint, const char *verb, const char *const *keys,
                              const char *const *values, int n_args, int64_t timeout_ms, bool *unreachable)
 {
@@ -39,18 +47,50 @@ proto_msg_t *control_request(const char *endpoint, const char *verb, const char 
         return NULL;
     }
     zsock_set_linger(sock, 0);
+    if (curve_apply(s_curve, sock) != 0) {
+        fprintf(stderr, "vinted-ctl: cannot set the CURVE keys on the control socket\n");
+        free(data);
+        zsock_destroy(&sock);
+        return NULL;
+    }
+    /* a refused handshake is silent in ZeroMQ: watch for it */
+    curve_watch_t *watch = curve_watch_new(sock);
     if (zsock_connect(sock, "%s", endpoint) != 0) {
         fprintf(stderr, "vinted-ctl: invalid control endpoint '%s'\n", endpoint);
         free(data);
+        curve_watch_destroy(&watch);
         zsock_destroy(&sock);
         return NULL;
     }
     zframe_t *frame = zframe_new(data, size);
     free(data);
     zframe_send(&frame, sock, 0);
-    zpoller_t *poller = zpoller_new(sock, NULL);
-    void *ready = zpoller_wait(poller, timeout_ms > INT32_MAX ? INT32_MAX : timeout_ms < 1 ? 1 : (int) timeout_ms);
+    zpoller_t *poller = zpoller_new(sock, curve_watch_sock(watch), NULL);
+    int64_t deadline = zclock_mono() + (timeout_ms < 1 ? 1 : timeout_ms);
+    void *ready = NULL;
+    bool refused = false;
+    char why[256] = "";
+    while (!ready && !refused) {
+        int64_t left = deadline - zclock_mono();
+        if (left <= 0)
+            break;
+        ready = zpoller_wait(poller, left > INT32_MAX ? INT32_MAX : (int) left);
+        if (ready && ready != sock) { /* a handshake event */
+            bool ok = false;
+            refused = curve_watch_failures(watch, why, sizeof why, &ok) > 0;
+            if (refused)
+                fprintf(stderr, "vinted-ctl: the broker at %s refused the connection: %s\n", endpoint, why);
+            else if (ok)
+                why[0] = '\0';
+            ready = NULL;
+        }
+        else if (!ready)
+            break;
+    }
+    if (!ready && !refused && why[0])
+        fprintf(stderr, "vinted-ctl: handshakes with the broker at %s failed: %s\n", endpoint, why);
     zpoller_destroy(&poller);
+    curve_watch_destroy(&watch);
     proto_msg_t *rep = NULL;
     if (ready) {
         zframe_t *reply = zframe_recv(sock);
@@ -63,7 +103,7 @@ proto_msg_t *control_request(const char *endpoint, const char *verb, const char 
         }
     }
     else
-        *unreachable = true;
+        *unreachable = !refused;
     zsock_destroy(&sock);
     return rep;
 }

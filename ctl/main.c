@@ -13,10 +13,12 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/log.h"
 #include "ctl/backfill.h"
 #include "ctl/control.h"
 #include "ctl/html.h"
+#include "ctl/keygen.h"
 #include "ctl/report.h"
 #include "proto/proto.h"
 
@@ -37,6 +39,8 @@ static config_opt_t s_opts[] = {
     { "html", NULL, NULL, "report: the HTML file to write", NULL },
     { "timeout", "VINTED_CTL_TIMEOUT", NULL, "how long to wait for the broker (default 10s, or 6h with --wait and backfill)", NULL },
     { "json", NULL, "flag", "print the answer as JSON (for scripts)", NULL },
+    { "out", NULL, NULL, "keygen: the directory to write the key pair into", NULL },
+    CURVE_CLIENT_CONFIG_OPTS,
     { NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -59,7 +63,11 @@ static const char *s_summary =
     "  quality [--since T]                             per-window data-quality reports, quarantine by rule\n"
     "  catalogs [--search TEXT]                        catalog ids (with names once the catalogs table exists)\n"
     "  report --html FILE [--since T]                  one self-contained HTML page with charts\n"
-    "Exit status: 0 ok; 1 the broker answered with an error (or a window failed);\n"
+    "Commands (local):\n"
+    "  keygen --out DIR NAME                           write a CURVE key pair: DIR/NAME (public) and\n"
+    "                                                  DIR/NAME_secret (mode 0600), never overwriting\n"
+    "With --curve-server and --curve-cert, broker commands go over CURVE (README, Security).\n"
+    "Exit status: 0 ok; 1 the broker answered with an error, refused our CURVE key (or a window failed);\n"
     "2 bad arguments; 3 the broker or the database could not be reached or could not do it.";
 
 static void s_print_status(const char *json)
@@ -151,7 +159,9 @@ static int s_wait_window(const char *endpoint, int64_t window_id, int64_t deadli
             if (rc >= 0)
                 return rc;
         }
-        else if (unreachable && !said_unreachable) {
+        else if (!unreachable)
+            return 1; /* malformed answer, or the broker refused our key: said on stderr */
+        else if (!said_unreachable) {
             fprintf(stderr, "vinted-ctl: the broker at %s does not answer; still waiting for window %s\n", endpoint, id);
             said_unreachable = true;
         }
@@ -315,15 +325,57 @@ static int s_backfill(const char *endpoint, int64_t timeout_ms, bool json)
     return rc;
 }
 
+/* keygen --out DIR NAME */
+static int s_keygen(const char *name, bool json)
+{
+    const char *out = config_get(s_opts, "out");
+    if (!out || !*out || !name) {
+        fprintf(stderr, "vinted-ctl keygen: usage: vinted-ctl keygen --out DIR NAME\n");
+        return 2;
+    }
+    char key[41], err[512];
+    if (keygen_write(out, name, key, err, sizeof err) != 0) {
+        fprintf(stderr, "vinted-ctl keygen: %s\n", err);
+        return 2;
+    }
+    if (json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "name", name);
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", out, name);
+        cJSON_AddStringToObject(root, "public", path);
+        snprintf(path, sizeof path, "%s/%s_secret", out, name);
+        cJSON_AddStringToObject(root, "secret", path);
+        cJSON_AddStringToObject(root, "public_key", key);
+        char *text = cJSON_PrintUnformatted(root);
+        printf("%s\n", text);
+        free(text);
+        cJSON_Delete(root);
+    }
+    else
+        printf("public certificate: %s/%s (for the broker's --curve-clients directory, or --curve-server)\n"
+               "secret certificate: %s/%s_secret (mode 0600: this program's --curve-cert, or the broker's "
+               "--curve-secret)\n"
+               "public key: %s\n",
+               out, name, out, name, key);
+    return 0;
+}
+
+static int s_broker_verb(const char *verb, bool wait, bool json, bool curve);
+
 int main(int argc, char **argv)
 {
     const char *positional[2];
     int n_pos = 0;
-    int rc = config_parse_positional(s_opts, argc, argv, "vinted-ctl", s_summary, positional, 1, &n_pos);
+    int rc = config_parse_positional(s_opts, argc, argv, "vinted-ctl", s_summary, positional, 2, &n_pos);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     log_init("ctl");
-    if (n_pos != 1) {
+    if (n_pos == 2 && strcmp(positional[0], "keygen") != 0) {
+        fprintf(stderr, "vinted-ctl: unexpected argument '%s' (see --help)\n", positional[1]);
+        return 2;
+    }
+    if (n_pos < 1) {
         fprintf(stderr, "vinted-ctl: a command is needed: window, backfill, replay, track, get, status, prices, "
                         "quality, catalogs or report (see --help)\n");
         return 2;
@@ -331,18 +383,36 @@ int main(int argc, char **argv)
     const char *verb = positional[0];
     bool wait = config_get(s_opts, "wait") != NULL;
     bool json = config_get(s_opts, "json") != NULL;
+    if (strcmp(verb, "keygen") == 0)
+        return s_keygen(n_pos == 2 ? positional[1] : NULL, json);
     if (strcmp(verb, "prices") == 0 || strcmp(verb, "quality") == 0 || strcmp(verb, "catalogs") == 0 ||
         strcmp(verb, "report") == 0)
-        return s_db_verb(verb, json);
+        return config_conninfo(s_opts, "pg") != 0 ? 2 : s_db_verb(verb, json);
+    curve_t *curve = NULL;
+    rc = curve_client_setup(s_opts, &curve);
+    if (rc != 0)
+        return rc;
+    control_set_curve(curve);
+    rc = s_broker_verb(verb, wait, json, curve != NULL);
+    control_set_curve(NULL);
+    curve_destroy(&curve);
+    return rc;
+}
+
+/* window, backfill, replay, track, refresh-catalogs, get, status: over the control endpoint. */
+static int s_broker_verb(const char *verb, bool wait, bool json, bool curve)
+{
     bool backfill = strcmp(verb, "backfill") == 0;
     int64_t timeout_ms;
     const char *timeout_text = config_get(s_opts, "timeout");
     if (!timeout_text)
         timeout_text = wait || backfill ? "6h" : "10s";
-    if (config_parse_duration_ms(timeout_text, &timeout_ms) != 0) {
+    if (config_parse_duration_ms(timeout_text, &timeout_ms) != 0 || timeout_ms <= 0) {
         fprintf(stderr, "vinted-ctl: invalid --timeout '%s' (examples: 30s, 5m)\n", timeout_text);
         return 2;
     }
+    if (config_endpoint(s_opts, "control", false) != 0)
+        return 2;
     int64_t deadline = clock_mono_ms() + timeout_ms;
     const char *endpoint = config_get(s_opts, "control");
     if (backfill)
@@ -358,10 +428,10 @@ int main(int argc, char **argv)
         keys[n_args] = "catalog";
         values[n_args++] = catalog;
         const char *times[] = { "from", "to" };
+        int64_t t[2] = { 0, 0 };
         for (size_t i = 0; i < 2; i++) {
             const char *v = config_get(s_opts, times[i]);
-            int64_t t;
-            if (v && config_parse_time(v, &t) != 0) {
+            if (v && config_parse_time(v, &t[i]) != 0) {
                 fprintf(stderr, "vinted-ctl window: --%s '%s' is not a UTC time like 2026-11-25T10:00:00Z\n", times[i], v);
                 return 2;
             }
@@ -369,6 +439,11 @@ int main(int argc, char **argv)
                 keys[n_args] = times[i];
                 values[n_args++] = v;
             }
+        }
+        if (config_get(s_opts, "from") && config_get(s_opts, "to") && t[0] >= t[1]) {
+            fprintf(stderr, "vinted-ctl window: --from '%s' is not before --to '%s'\n", config_get(s_opts, "from"),
+                    config_get(s_opts, "to"));
+            return 2;
         }
     }
     else if (strcmp(verb, "replay") == 0) {
@@ -390,8 +465,11 @@ int main(int argc, char **argv)
     }
     else if (strcmp(verb, "get") == 0) {
         const char *window = config_get(s_opts, "window");
-        if (!window) {
-            fprintf(stderr, "vinted-ctl get: --window ID is required\n");
+        char *end = NULL;
+        long long id = window ? strtoll(window, &end, 10) : 0;
+        if (!window || !*window || *end || id <= 0) {
+            fprintf(stderr, "vinted-ctl get: --window ID is required, a window id (a positive number), not '%s'\n",
+                    window ? window : "");
             return 2;
         }
         keys[0] = "window", values[0] = window;
@@ -407,8 +485,10 @@ int main(int argc, char **argv)
                                        wait && timeout_ms > 10000 ? 10000 : timeout_ms, &unreachable);
     if (!rep) {
         if (unreachable)
-            fprintf(stderr, "vinted-ctl: could not reach the broker at %s (no answer within %s)\n", endpoint,
-                    wait && timeout_ms > 10000 ? "10s" : timeout_text);
+            fprintf(stderr, "vinted-ctl: could not reach the broker at %s (no answer within %s)%s\n",
+                    endpoint,
+                    wait && timeout_ms > 10000 ? "10s" : timeout_text,
+                    curve ? "; with CURVE on, check that --curve-server is the broker's public key" : "");
         return unreachable ? 3 : 1;
     }
     int status = rep->u.ctl_rep.status;

@@ -85,10 +85,11 @@ def clean_env(extra=None):
     return env
 
 
-def run_program(kind, args=(), env=None, timeout=10):
+def run_program(kind, args=(), env=None, timeout=10, wrapper=()):
     """Run a program to completion: (exit code, stdout, stderr).
-    A run that outlives timeout is killed and reported as exit code 124."""
-    argv = [program_path(kind)] + [str(a) for a in args]
+    A run that outlives timeout is killed and reported as exit code 124.
+    wrapper: a command prefix (e.g. valgrind and its options)."""
+    argv = list(wrapper) + [program_path(kind)] + [str(a) for a in args]
     try:
         p = subprocess.run(argv, env=clean_env(env), stdin=subprocess.DEVNULL,
                            capture_output=True, timeout=timeout)
@@ -641,8 +642,12 @@ class Pipeline:
 
     WORKERS = ("fetcher", "transformer", "pg-sink", "s3-uploader")
 
-    def __init__(self, workdir, pg, db, sim, api="v2", env=None):
+    def __init__(self, workdir, pg, db, sim, api="v2", env=None, wrapper=None):
+        """wrapper: None, or a function name -> command prefix (a list) that every program
+        started here runs under, e.g. valgrind with a log file per name; vinted-ctl
+        runs are named "ctl"."""
         self.workdir, self.pg, self.db, self.sim = workdir, pg, db, sim
+        self.wrapper = wrapper
         self.env = clean_env({
             "VINTED_BROKER": "tcp://127.0.0.1:%d" % free_port(),
             "VINTED_CONTROL": "tcp://127.0.0.1:%d" % free_port(),
@@ -694,7 +699,8 @@ class Pipeline:
         penv = dict(self.env)
         if env:
             penv.update({k: str(v) for k, v in env.items()})
-        proc = Proc(kind, name, [path] + list(args), penv, os.path.join(self.workdir, name + ".log"))
+        prefix = list(self.wrapper(name)) if self.wrapper else []
+        proc = Proc(kind, name, prefix + [path] + list(args), penv, os.path.join(self.workdir, name + ".log"))
         self.procs.append(proc)
         return self._spawn(proc)
 
@@ -820,7 +826,8 @@ class Pipeline:
 
     def ctl(self, *args, timeout=90):
         """Run vinted-ctl with the pipeline's environment: (exit code, stdout, stderr)."""
-        rc, out, err = run_program("ctl", args, self._env_delta(), timeout)
+        rc, out, err = run_program("ctl", args, self._env_delta(), timeout,
+                                   self.wrapper("ctl") if self.wrapper else ())
         self.ctl_sanitizer += ["vinted-ctl %s: %s" % (" ".join(args), line) for line in sanitizer_lines(err)]
         return rc, out, err
 

@@ -26,7 +26,7 @@ present() {
 
 packages="build-essential pkg-config libczmq-dev libzmq3-dev libcurl4-openssl-dev libmsgpack-dev
 libcjson-dev libmicrohttpd-dev libpq-dev libssl-dev postgresql postgresql-client python3 procps iproute2
-nodejs npm python3-botocore docker-compose chromium"
+nodejs npm python3-botocore docker-compose chromium clang-14 libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $packages; do

@@ -2,6 +2,8 @@
 # run.sh BIN_DIR... - the whole test suite against the programs in each BIN_DIR
 # (bin, and bin-asan for the ASan+UBSan build):
 #   1. python3 tests/sim/test_sim.py     the simulator's own checks (once)
+#   2. sh tests/fuzz/run.sh bin-fuzz     every libFuzzer harness for FUZZ_CI_SECONDS each
+#                                        (default 12; once; one test per harness; make fuzz-build)
 #   then for each BIN_DIR:
 #   2. BIN_DIR/vinted-selftest           unit self-tests of every C module (counts as one test)
 #   3. python3 -m unittest discover -s tests/e2e -v   end to end, with VINTED_BIN=BIN_DIR
@@ -71,6 +73,22 @@ if [ -f tests/sim/test_sim.py ]; then
     count_unittest sim
 else
     echo "==== sim: tests/sim/test_sim.py is missing"
+    failed=$((failed + 1))
+fi
+
+# 2. fuzzing, once: one test per harness (a line "fuzz NAME: ... ok" or "... FAILED ...")
+fuzz_bin=${FUZZ_BIN:-bin-fuzz}
+if [ -d "$fuzz_bin" ]; then
+    FUZZ_SECONDS=${FUZZ_CI_SECONDS:-12} run fuzz sh tests/fuzz/run.sh "$fuzz_bin"
+    n_ok=$(grep -c '^fuzz [a-z]*: .*: ok$' "$work/fuzz.out")
+    n_bad=$(grep -c '^fuzz [a-z]*: .*FAILED' "$work/fuzz.out")
+    if [ "$(cat "$work/fuzz.rc")" -ne 0 ] && [ "$n_bad" -eq 0 ]; then
+        n_bad=1
+    fi
+    passed=$((passed + n_ok))
+    failed=$((failed + n_bad))
+else
+    echo "==== fuzz: $fuzz_bin is missing (make fuzz-build)"
     failed=$((failed + 1))
 fi
 

@@ -578,6 +578,66 @@ class BadItemsTest(unittest.TestCase):
                 self.assertEqual(s.stop(), 0)
 
 
+class HostileTest(unittest.TestCase):
+    """POST /_sim/hostile: listings whose bytes are served as the case says, and a
+    truth that says what must be stored, or the rule that quarantines them."""
+
+    def test_hostile_listings_served_and_in_truth(self):
+        for gen in ("v2", "svc"):
+            s = Sim("--initial", "3", "--catalogs", "221,1242", "--generation", gen)
+            try:
+                status, doc = s.admin("POST", "/_sim/hostile?catalog=221&cases=sql,nul_escape,invalid_utf8,"
+                                              "lone_surrogate,huge_title,huge_counts,huge_id,huge_number_price")
+                self.assertEqual(status, 200, doc)
+                made = {c["case"]: c for c in doc["created"]}
+                self.assertEqual(len(made), 8)
+                self.assertEqual({c["catalog_id"] for c in doc["created"]}, {221})
+                self.assertEqual(made["nul_escape"]["rule"], "text_invalid")
+                self.assertIsNone(made["sql"]["rule"])
+                status, doc = s.admin("POST", "/_sim/hostile?cases=nope")
+                self.assertEqual(status, 400)
+                self.assertIn("nope", doc["error"])
+                status, _ = s.admin("POST", "/_sim/hostile?catalog=999")
+                self.assertEqual(status, 400)
+
+                path = (V2 + "?catalog_ids=221") if gen == "v2" else (SVC + "?attribute_ids[catalog]=221")
+                status, _, body, _ = s.api(path + "&per_page=96", s.login())
+                self.assertEqual(status, 200)
+                self.assertRaises(UnicodeDecodeError, body.decode, "utf-8")  # raw invalid bytes, on purpose
+                self.assertIn(b"caf\xe9 cr\xc3(", body)
+                self.assertIn(b"broken \\ud800 pair \\udc00", body)
+                self.assertIn(b"before\\u0000after", body)
+                self.assertIn(b'"id":100000000000000000000', body)
+                self.assertIn(b'"favourite_count":3000000000', body)
+                self.assertIn(b"1" + b"0" * 400, body)  # 10**400 as a JSON number
+                self.assertIn(b"'); DROP TABLE items; --", body)
+                self.assertNotIn("\U0010fffe".encode("utf-8"), body)  # no mark left behind
+
+                truth = {t["hostile"]: t for t in s.truth() if t.get("hostile")}
+                self.assertEqual(set(truth), set(made))
+                self.assertEqual(len(truth["huge_title"]["title"].encode("utf-8")), 1 << 20)
+                self.assertIsNone(truth["huge_title"]["invalid"])
+                self.assertEqual((truth["huge_counts"]["favourite_count"], truth["huge_counts"]["view_count"]),
+                                 (None, None))
+                self.assertEqual(truth["sql"]["user_login"], "Robert'); DROP TABLE users; --")
+                self.assertEqual(truth["huge_id"]["invalid"], "id_missing")
+                self.assertEqual(truth["huge_number_price"]["invalid"], "price_invalid")
+                self.assertIn("\ufffd", truth["invalid_utf8"]["title"])  # printable in the truth
+                self.assertEqual(truth["nul_escape"]["title"], "before\x00after")
+            finally:
+                self.assertEqual(s.stop(), 0)
+
+    def test_hostile_is_deterministic(self):
+        def world():
+            s = Sim("--initial", "5", "--catalogs", "221", "--seed", "3")
+            try:
+                s.admin("POST", "/_sim/hostile")
+                return s.truth()
+            finally:
+                s.stop()
+        self.assertEqual(world(), world())
+
+
 # --------------------------------------------------------------------------
 # The tracking flow: seller lists, profiles, item pages, the life cycle
 

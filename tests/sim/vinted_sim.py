@@ -104,6 +104,74 @@ AWKWARD_TITLES = [
     "Vestido " + "muito bonito e confortável " * 10 + "(longo)",
     "Zero\u200bwidth joiner and emoji 👨‍👩‍👧",
 ]
+# Hostile listings (POST /_sim/hostile): content that must be stored exactly, or
+# quarantined under a named rule, never executed and never a crash. Bytes a
+# Python str cannot carry into JSON (invalid UTF-8, an unpaired surrogate escape,
+# a raw NUL inside a string) are written as raw_bytes() marks, which serve_bytes()
+# turns into those bytes in the served body. Each case: (name, rule or None for
+# "stored exactly", fields to set on the listing, item JSON keys to serve instead,
+# truth fields that differ from the listing's).
+RAW_OPEN, RAW_CLOSE = "\U0010fffe", "\U0010ffff"
+RAW_MARK_RE = re.compile(re.escape(RAW_OPEN.encode("utf-8")) + rb"([0-9a-f]*)"
+                         + re.escape(RAW_CLOSE.encode("utf-8")))
+HOSTILE_TITLE_BYTES = 1 << 20
+
+
+def raw_bytes(data):
+    """A mark standing for these exact bytes in a served body."""
+    return RAW_OPEN + data.hex() + RAW_CLOSE
+
+
+def serve_bytes(body):
+    """The served body: every raw_bytes() mark replaced by its bytes."""
+    if RAW_OPEN.encode("utf-8") not in body:
+        return body
+    return RAW_MARK_RE.sub(lambda m: bytes.fromhex(m.group(1).decode("ascii")), body)
+
+
+def printable(text):
+    """text without raw_bytes() marks (U+FFFD instead), safe to put in the truth."""
+    if text is None or RAW_OPEN not in text:
+        return text
+    return RAW_MARK_RE.sub(b"\xef\xbf\xbd", text.encode("utf-8", "surrogatepass")).decode("utf-8", "replace")
+
+
+def _huge_title():
+    unit = "Vestido enorme ç€😀 \"'\\ "  # 1, 2, 3 and 4-byte characters, quotes, a backslash
+    text = unit * (HOSTILE_TITLE_BYTES // len(unit.encode("utf-8")) + 1)
+    text = text.encode("utf-8")[:HOSTILE_TITLE_BYTES].decode("utf-8", "ignore")  # whole characters
+    return text + "." * (HOSTILE_TITLE_BYTES - len(text.encode("utf-8")))  # exactly 1 MiB
+
+
+HOSTILE_CASES = [
+    ("quotes", None, {"title": 'Vestido "longo" d\'Ouro, ‘curvas’ “aspas” «guillemets» `tick`',
+                      "brand": 'Levi\'s "501"'}, {}, {}),
+    ("backslashes", None, {"title": "C:\\path\\to\\file \\N \\\\ \\t \\x00 \\u0000 \\ud800 (literal text)",
+                           "brand": "Back\\slash\\"}, {}, {}),
+    ("sql", None, {"title": "'); DROP TABLE items; --",
+                   "brand": "Robert'); DELETE FROM users WHERE ''=''; --",
+                   "size": "42'; TRUNCATE windows; --"}, {}, {}),
+    ("format", None, {"title": "%s%n%x%p %999999999s %% {0} ${HOME} $(id) `id`"}, {}, {}),
+    ("control", None, {"title": "tab\there\nnew line\rreturn \x01\x1b[31m\x7f end"}, {}, {}),
+    ("huge_title", None, {"title": _huge_title()}, {}, {}),
+    ("nul_escape", "text_invalid", {"title": "before\x00after"}, {}, {}),
+    ("nul_raw", "text_invalid", {"title": "before" + raw_bytes(b"\x00") + "after"}, {}, {}),
+    ("invalid_utf8", "text_invalid",
+     {"title": "caf" + raw_bytes(b"\xe9") + " cr" + raw_bytes(b"\xc3\x28") + " overlong "
+      + raw_bytes(b"\xc0\xaf")}, {}, {}),
+    ("lone_surrogate", "text_invalid",
+     {"title": "broken " + raw_bytes(b"\\ud800") + " pair " + raw_bytes(b"\\udc00")}, {}, {}),
+    ("brand_invalid_utf8", "text_invalid", {"brand": "Zara" + raw_bytes(b"\xff\xfe")}, {}, {}),
+    ("huge_price", "price_invalid", {},
+     {"price": {"amount": "99999999999999999999.99", "currency_code": "EUR"}}, {}),
+    ("huge_number_price", "price_invalid", {},
+     {"price": {"amount": 10 ** 400, "currency_code": "EUR"}}, {}),
+    ("huge_id", "id_missing", {}, {"id": 10 ** 20}, {}),
+    ("huge_counts", None, {}, {"favourite_count": 3000000000, "view_count": 10 ** 30},
+     {"favourite_count": None, "view_count": None}),
+]
+HOSTILE_SELLER = "Robert'); DROP TABLE users; --"
+
 BAD_RULES = ["id_missing", "price_missing", "price_invalid",
              "price_not_positive", "currency_unknown", "title_missing"]
 FAULT_KINDS = {"429", "500", "503", "403", "404", "truncate", "malformed",
@@ -457,6 +525,32 @@ class World:
         self.by_user.setdefault(user["id"], []).append(rec)
         return rec
 
+    def new_hostile(self, cat, case):
+        """A new listing of catalog cat with one HOSTILE_CASES case applied;
+        its truth says what must be stored, or the rule that quarantines it."""
+        name, rule, fields, serve, truth = next(c for c in HOSTILE_CASES if c[0] == case)
+        rec = self._new_item(cat)
+        rec["legacy"] = False
+        rec["invalid"] = rule
+        rec["hostile"] = name
+        for key, value in fields.items():
+            rec[key] = value
+            if key == "brand":
+                rec["brand_mode"] = "set"
+        if name == "sql":
+            uid = 990000000 + rec["index"]
+            user = {"id": uid, "login": HOSTILE_SELLER, "business": False, "photo": None, "n": -1}
+            user.update(self._profile(uid))
+            self.user_by_id[uid] = user
+            self.by_user.setdefault(rec["user"]["id"], []).remove(rec)
+            self.by_user.setdefault(uid, []).append(rec)
+            rec["user"] = user
+        if "price" in serve:  # served in the site's currency
+            serve = dict(serve, price=dict(serve["price"], currency_code=self.currency))
+        rec["serve"] = serve
+        rec["truth"] = truth
+        return rec
+
     @staticmethod
     def in_search(rec):
         """Does catalog search still show this listing?"""
@@ -733,6 +827,7 @@ class World:
             del it["id"]
         if rec["invalid"] == "title_missing":
             del it["title"]
+        it.update(rec.get("serve") or {})  # a hostile listing's keys (new_hostile)
         return it
 
     def render_v2(self, rec):
@@ -829,6 +924,7 @@ class World:
             del it["id"]
         if rec["invalid"] == "title_missing":
             del it["title"]
+        it.update(rec.get("serve") or {})
         return it
 
     def _user_truth(self, u):
@@ -1014,6 +1110,9 @@ class World:
                 "created_at": rec["created_at"] if generation == "v2" else None,
                 "invalid": bad,
             })
+            if rec.get("hostile"):
+                out[-1].update(rec["truth"], hostile=rec["hostile"], title=printable(out[-1]["title"]),
+                               brand=printable(out[-1]["brand"]))
         return out
 
 
@@ -1593,8 +1692,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _json(self, obj):
         sim = self.server.sim
-        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"),
-                          sort_keys=sim.generation == "svc").encode("utf-8")
+        return serve_bytes(json.dumps(obj, ensure_ascii=False, separators=(",", ":"),
+                                      sort_keys=sim.generation == "svc").encode("utf-8"))
 
     def _api(self, build):
         """A cookie-session JSON endpoint of the current class: fault, session
@@ -1691,7 +1790,7 @@ class Handler(BaseHTTPRequestHandler):
             page = None if rec is None or rec["removed"] else sim.world.item_page(rec, broken)
         if page is None:
             return self._reply(404, NOT_FOUND_HTML, "text/html; charset=utf-8")
-        return self._send_faulted(fault, 200, page.encode("utf-8"), "text/html; charset=utf-8")
+        return self._send_faulted(fault, 200, serve_bytes(page.encode("utf-8")), "text/html; charset=utf-8")
 
     def _cdn(self, path, query):
         sim = self.server.sim
@@ -1754,6 +1853,24 @@ class Handler(BaseHTTPRequestHandler):
                 return send(400, {"error": "new and bumps must be integers in 0..100000"})
             with sim.lock:
                 out = sim.world.tick(new, bumps)
+            return send(200, out)
+        if path == "/_sim/hostile" and cmd == "POST":
+            names = [c[0] for c in HOSTILE_CASES]
+            cases = [c for c in ",".join(query.get("cases", [])).split(",") if c] or names
+            unknown = [c for c in cases if c not in names]
+            cats = self._ids(query.get("catalog", [])) or sim.world.catalogs
+            if unknown or any(c not in sim.world.catalogs for c in cats):
+                return send(400, {"error": "unknown case %s (known: %s) or catalog" % (
+                    ",".join(unknown), ", ".join(names))})
+            with sim.lock:
+                made = []
+                for cat in cats:
+                    for case in cases:
+                        sim.world.clock += 1
+                        rec = sim.world.new_hostile(cat, case)
+                        made.append({"item_id": rec["id"], "catalog_id": cat, "case": case,
+                                     "rule": rec["invalid"]})
+                out = {"created": made, "max_id": sim.world.next_id, "sim_time": sim.world.clock}
             return send(200, out)
         if path == "/_sim/evolve" and cmd == "POST":
             counts = {}

@@ -37,6 +37,7 @@ int main(int argc, char **argv)
         { "backoff-max", "VINTED_BACKOFF_MAX", "60s", "longest retry backoff", NULL },
         { "block-backoff", "VINTED_BLOCK_BACKOFF", "1h", "pause of all fetching after a 403 block", NULL },
         METRICS_CONFIG_OPTS,
+        CURVE_CLIENT_CONFIG_OPTS,
         { NULL, NULL, NULL, NULL, NULL },
     };
     int rc = config_parse(opts, argc, argv, "vinted-fetcher",
@@ -46,6 +47,7 @@ int main(int argc, char **argv)
                           "tracking); a 404 on a tracking source is an observation.");
     if (rc != 0)
         return rc > 0 ? 0 : 2;
+    log_init("fetcher");
 
     const char *site = config_get(opts, "site");
     if (!vinted_site_find(site)) {
@@ -61,10 +63,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *broker = config_get(opts, "broker");
-    if (!broker || !*broker) {
-        fprintf(stderr, "invalid --broker: empty (want an endpoint such as tcp://127.0.0.1:5555)\n");
+    if (config_endpoint(opts, "broker", false) != 0)
         return 2;
-    }
     fetcher_settings_t settings;
     if (config_duration_ms(opts, "timeout", &settings.timeout_ms) != 0
         || config_duration_ms(opts, "backoff-base", &settings.backoff_base_ms) != 0
@@ -83,10 +83,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "invalid --block-backoff: must be more than 0\n");
         return 2;
     }
-    settings.metrics = NULL;
-    rc = metrics_setup(opts, &settings.metrics);
+    curve_t *curve = NULL; /* CURVE keys for the broker socket, or NULL */
+    rc = curve_client_setup(opts, &curve);
     if (rc != 0)
         return rc;
+    settings.metrics = NULL;
+    rc = metrics_setup(opts, &settings.metrics);
+    if (rc != 0) {
+        curve_destroy(&curve);
+        return rc;
+    }
     metrics_t *metrics = settings.metrics;
     metrics_family_t *m_answers = metrics_family(metrics, METRICS_COUNTER, "vinted_fetch_tasks_total",
         "Fetch tasks answered, by outcome (page: RESULT with the page; refused: NACK)", "outcome", NULL, 0);
@@ -103,18 +109,19 @@ int main(int argc, char **argv)
     if (!vinted) {
         fprintf(stderr, "invalid setting: %s\n", err);
         metrics_destroy(&metrics);
+        curve_destroy(&curve);
         return 2;
     }
 
-    log_init("fetcher");
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("cannot initialize libcurl", NULL);
         vinted_destroy(&vinted);
         metrics_destroy(&metrics);
+        curve_destroy(&curve);
         return 1;
     }
     int status = 0;
-    worker_t *w = worker_new(broker, PROTO_STAGE_FETCH, 1, "fetcher");
+    worker_t *w = worker_new_curve(broker, PROTO_STAGE_FETCH, 1, "fetcher", curve);
     session_gate_t gate = { s_token, s_pump, s_sleep, w };
     fetcher_t *fetcher = w ? fetcher_new(vinted, &settings, &gate) : NULL;
     if (!fetcher) {
@@ -158,5 +165,6 @@ int main(int argc, char **argv)
     vinted_destroy(&vinted);
     curl_global_cleanup();
     metrics_destroy(&metrics);
+    curve_destroy(&curve);
     return status;
 }

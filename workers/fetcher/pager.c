@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "common/jsontext.h"
 #include "vinted.h"
 
 #define PAGER_MAX_ID 9007199254740991.0 /* 2^53 - 1: larger ids lose precision in a double */
@@ -35,8 +36,26 @@ bool pager_mark_reached(const int64_t *ids, size_t n, int64_t hwm)
     return run >= PAGER_OLD_RUN || run == n;
 }
 
+static int s_scan(const char *body, size_t len, int64_t hwm, pager_scan_t *out, char *err, size_t errlen);
+
 int pager_scan(const char *body, size_t len, int64_t hwm, pager_scan_t *out, char *err,
                size_t errlen)
+{
+    /* read the page as the transformer will: a broken string is its item's problem */
+    if (!body || !jsontext_needs_repair(body, len))
+        return s_scan(body, len, hwm, out, err, errlen);
+    char *repaired = malloc(len);
+    if (!repaired) {
+        memset(out, 0, sizeof(*out));
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = s_scan(repaired, jsontext_repair(body, len, repaired), hwm, out, err, errlen);
+    free(repaired);
+    return rc;
+}
+
+static int s_scan(const char *body, size_t len, int64_t hwm, pager_scan_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     if (!body || len == 0) {
@@ -219,6 +238,11 @@ void pager_test(bool verbose)
     const char *big = "{\"items\":[{\"id\":9007199254740993}],\"pagination\":{\"total_pages\":-1}}";
     assert(pager_scan(big, strlen(big), 0, &scan, err, sizeof(err)) == 0);
     assert(scan.n_items == 1 && scan.n_ids == 0 && scan.max_item_id == 0 && scan.total_pages == 0);
+    /* a broken string (unpaired surrogate, NUL) is its item's problem, not the page's */
+    const char broken[] = "{\"items\":[{\"id\":5,\"title\":\"a\\ud800\"},{\"id\":6,\"title\":\"b\0c\"},"
+                          "{\"id\":7,\"title\":\"d\\u0000\"}]}";
+    assert(pager_scan(broken, sizeof broken - 1, 0, &scan, err, sizeof(err)) == 0);
+    assert(scan.n_items == 3 && scan.n_ids == 3 && scan.max_item_id == 7);
 
     /* bad bodies are refused with a reason */
     const char *truncated = "{\"items\":[{\"id\":1},{\"id\":2";

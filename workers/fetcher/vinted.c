@@ -8,6 +8,8 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "common/jsontext.h"
+
 #define VINTED_BASE_MAX 256
 
 struct _vinted_t {
@@ -210,11 +212,23 @@ static bool s_body_holds(const char *body, size_t len, const char *key,
         snprintf(err, errlen, "empty body");
         return false;
     }
+    /* read it as the transformer will: a broken string is that record's problem */
+    char *repaired = NULL;
+    if (jsontext_needs_repair(body, len)) {
+        repaired = malloc(len);
+        if (!repaired) {
+            snprintf(err, errlen, "out of memory");
+            return false;
+        }
+        len = jsontext_repair(body, len, repaired);
+        body = repaired;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, false);
     if (!root) {
         size_t at = end && end >= body && end <= body + len ? (size_t) (end - body) : 0;
         snprintf(err, errlen, "not JSON (error at byte %zu of %zu)", at, len);
+        free(repaired);
         return false;
     }
     while (end < body + len && isspace((unsigned char) *end))
@@ -231,6 +245,7 @@ static bool s_body_holds(const char *body, size_t len, const char *key,
     else
         ok = true;
     cJSON_Delete(root);
+    free(repaired);
     return ok;
 }
 

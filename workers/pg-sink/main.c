@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/migrate.h"
@@ -40,6 +41,7 @@ static config_opt_t s_opts[] = {
       "PostgreSQL connection string or URI (unset: libpq's PG* variables)", NULL },
     { "batch", "VINTED_SINK_BATCH", "32", "tasks written per transaction (1..1024)", NULL },
     METRICS_CONFIG_OPTS,
+    CURVE_CLIENT_CONFIG_OPTS,
     { NULL, NULL, NULL, NULL, NULL }
 };
 
@@ -172,14 +174,21 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     int64_t batch_max;
-    if (config_int(s_opts, "batch", 1, SINK_BATCH_MAX, &batch_max) != 0)
+    if (config_int(s_opts, "batch", 1, SINK_BATCH_MAX, &batch_max) != 0
+        || config_endpoint(s_opts, "broker", false) != 0 || config_conninfo(s_opts, "pg") != 0)
         return 2;
     const char *conninfo = config_get(s_opts, "pg");
     const char *endpoint = config_get(s_opts, "broker");
     metrics_t *metrics = NULL;
-    rc = metrics_setup(s_opts, &metrics);
+    curve_t *curve = NULL; /* CURVE keys for the broker socket, or NULL */
+    rc = curve_client_setup(s_opts, &curve);
     if (rc != 0)
         return rc;
+    rc = metrics_setup(s_opts, &metrics);
+    if (rc != 0) {
+        curve_destroy(&curve);
+        return rc;
+    }
 
     struct sigaction action;
     memset(&action, 0, sizeof action);
@@ -191,20 +200,23 @@ int main(int argc, char **argv)
     if (!sink) {
         log_error("cannot create the sink", NULL);
         metrics_destroy(&metrics);
+        curve_destroy(&curve);
         return 1;
     }
     pgsink_set_metrics(sink, metrics);
     if (s_start_database(sink) != 0) {
         pgsink_destroy(&sink);
         metrics_destroy(&metrics);
+        curve_destroy(&curve);
         log_info("interrupted before start", NULL);
         return 0;
     }
-    worker_t *worker = worker_new(endpoint, PROTO_STAGE_SINK, (int) batch_max * 2, "pg-sink");
+    worker_t *worker = worker_new_curve(endpoint, PROTO_STAGE_SINK, (int) batch_max * 2, "pg-sink", curve);
     s_serve(worker, sink, (int) batch_max);
     worker_destroy(&worker);
     pgsink_destroy(&sink);
     metrics_destroy(&metrics);
+    curve_destroy(&curve);
     log_info("stopped", NULL);
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/objstore.h"
@@ -23,6 +24,7 @@ static config_opt_t s_opts[] = {
       NULL },
     { "cdn-timeout", "VINTED_CDN_TIMEOUT", "30s", "timeout of one photo download request", NULL },
     METRICS_CONFIG_OPTS,
+    CURVE_CLIENT_CONFIG_OPTS,
     { NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -83,7 +85,8 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     int64_t capacity, cdn_timeout_ms;
     if (config_int(s_opts, "capacity", 1, 1000, &capacity) != 0
-        || config_duration_ms(s_opts, "cdn-timeout", &cdn_timeout_ms) != 0)
+        || config_duration_ms(s_opts, "cdn-timeout", &cdn_timeout_ms) != 0
+        || config_endpoint(s_opts, "broker", false) != 0)
         return 2;
     if (cdn_timeout_ms <= 0) {
         fprintf(stderr, "invalid --cdn-timeout: must be more than 0\n");
@@ -91,14 +94,21 @@ int main(int argc, char **argv)
     }
     log_init("s3-uploader");
     metrics_t *metrics = NULL;
-    rc = metrics_setup(s_opts, &metrics);
+    curve_t *curve = NULL; /* CURVE keys for the broker socket, or NULL */
+    rc = curve_client_setup(s_opts, &curve);
     if (rc != 0)
         return rc;
+    rc = metrics_setup(s_opts, &metrics);
+    if (rc != 0) {
+        curve_destroy(&curve);
+        return rc;
+    }
     s_metrics_t sm;
     s_metrics_init(metrics, &sm);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("cannot initialize libcurl", NULL);
         metrics_destroy(&metrics);
+        curve_destroy(&curve);
         return 1;
     }
     char err[512];
@@ -110,6 +120,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "invalid --cdn-url / VINTED_CDN_URL '%s': %s\n", config_get(s_opts, "cdn-url"), err);
         curl_global_cleanup();
         metrics_destroy(&metrics);
+        curve_destroy(&curve);
         return 2;
     }
     cdn_destroy(&cdn);
@@ -118,10 +129,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "invalid --store / VINTED_STORE '%s': %s\n", config_get(s_opts, "store"), err);
         curl_global_cleanup();
         metrics_destroy(&metrics);
+        curve_destroy(&curve);
         return 2;
     }
     log_info("object store", "store=%s", log_str(objstore_describe(store)));
-    worker_t *w = worker_new(config_get(s_opts, "broker"), PROTO_STAGE_STORE, (int) capacity, "s3-uploader");
+    worker_t *w = worker_new_curve(config_get(s_opts, "broker"), PROTO_STAGE_STORE, (int) capacity,
+                                   "s3-uploader", curve);
     cdn_gate_t gate = { s_pump, s_sleep, w };
     cdn = w ? cdn_new(&settings, &gate, err, sizeof err) : NULL;
     if (!cdn) {
@@ -131,6 +144,7 @@ int main(int argc, char **argv)
         objstore_destroy(&store);
         curl_global_cleanup();
         metrics_destroy(&metrics);
+        curve_destroy(&curve);
         return 1;
     }
     log_info("cdn", "cdn_url=%s timeout_ms=%lld retries=%d",
@@ -152,5 +166,6 @@ int main(int argc, char **argv)
     objstore_destroy(&store);
     curl_global_cleanup();
     metrics_destroy(&metrics);
+    curve_destroy(&curve);
     return 0;
 }

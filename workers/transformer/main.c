@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/worker.h"
@@ -125,6 +126,7 @@ main(int argc, char **argv)
         {"capacity", "VINTED_TRANSFORM_CAPACITY", "4", "pages the broker may have in flight here (1..1000)",
          NULL},
         METRICS_CONFIG_OPTS,
+        CURVE_CLIENT_CONFIG_OPTS,
         {NULL, NULL, NULL, NULL, NULL},
     };
     int rc = config_parse(opts, argc, argv, "vinted-transformer",
@@ -136,22 +138,27 @@ main(int argc, char **argv)
     if (config_int(opts, "capacity", 1, 1000, &capacity) != 0)
         return 2;
     const char *endpoint = config_get(opts, "broker");
-    if (!endpoint || !*endpoint) {
-        fprintf(stderr, "vinted-transformer: invalid --broker: empty\n");
+    if (config_endpoint(opts, "broker", false) != 0)
         return 2;
-    }
     metrics_t *metrics = NULL;
-    rc = metrics_setup(opts, &metrics);
+    curve_t *curve = NULL; /* CURVE keys for the broker socket, or NULL */
+    rc = curve_client_setup(opts, &curve);
     if (rc != 0)
         return rc;
+    rc = metrics_setup(opts, &metrics);
+    if (rc != 0) {
+        curve_destroy(&curve);
+        return rc;
+    }
     xform_metrics_t xm;
     s_metrics_init(metrics, &xm);
 
     /* the worker adds @host:pid to the name */
-    worker_t *w = worker_new(endpoint, PROTO_STAGE_TRANSFORM, (int) capacity, "transformer");
+    worker_t *w = worker_new_curve(endpoint, PROTO_STAGE_TRANSFORM, (int) capacity, "transformer", curve);
     if (!w) {
         log_error("cannot start worker", "broker=%s", log_str(endpoint));
         metrics_destroy(&metrics);
+        curve_destroy(&curve);
         return 1;
     }
     log_info("started", "broker=%s capacity=%lld", log_str(endpoint), (long long) capacity);
@@ -185,5 +192,6 @@ main(int argc, char **argv)
              (long long) total.items, (long long) total.quarantined);
     worker_destroy(&w);
     metrics_destroy(&metrics);
+    curve_destroy(&curve);
     return 0;
 }

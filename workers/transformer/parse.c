@@ -1,14 +1,16 @@
 /*  parse.c - raw Vinted page -> normalized batch. See parse.h.
 
     The body is parsed once with cJSON. Before that, two things cJSON would get
-    wrong are neutralised in a private copy of the body (only when present):
-    a NUL (raw, or escaped as \u0000) would silently cut a string short, and
-    an unpaired UTF-16 surrogate escape would fail the whole page. Both become
-    a 0xFF byte, which is invalid UTF-8, so only the item holding them is
-    quarantined (text_invalid) and its neighbours survive. An item page's HTML
-    gets the same treatment before its JSON-LD blocks are read (ldjson.h).
+    wrong are neutralised in a private copy of the body (only when present,
+    common/jsontext.h): a NUL (raw, or escaped as \u0000) would silently cut a
+    string short, and an unpaired UTF-16 surrogate escape would fail the whole
+    page. Both become a 0xFF byte, which is invalid UTF-8, so only the item
+    holding them is quarantined (text_invalid) and its neighbours survive. An
+    item page's HTML gets the same treatment before its JSON-LD blocks are read
+    (ldjson.h). The fetcher reads the page the same way to page on.
 */
 #include "parse.h"
+#include "common/jsontext.h"
 #include "ldjson.h"
 #include "money.h"
 #include "size.h"
@@ -24,6 +26,7 @@
 
 #define S_DETAIL 256
 #define S_MAX_EXACT 9007199254740992.0 /* 2^53: doubles are exact integers below */
+#define S_MAX_TIME INT64_C(253402300799) /* 9999-12-31T23:59:59Z: timestamptz's last year */
 
 typedef struct {
     const proto_page_t *page;
@@ -105,101 +108,6 @@ parse_is_condition(const char *s, size_t len)
         if (s_label_eq(s, len, *l))
             return true;
     return false;
-}
-
-/* ---------------------------------------------------------------- escapes */
-
-static bool
-s_hex4(const char *p, const char *end, unsigned *out)
-{
-    if (end - p < 4)
-        return false;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned) (c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned) (c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned) (c - 'A' + 10);
-        else
-            return false;
-    }
-    *out = v;
-    return true;
-}
-
-/* At a backslash: *adv = bytes the escape spans; returns true if it is one cJSON
-   would mangle (\u0000) or refuse (an unpaired surrogate). */
-static bool
-s_escape_bad(const char *p, const char *end, size_t *adv)
-{
-    unsigned cp, lo;
-    if (end - p < 2) {
-        *adv = 1;
-        return false;
-    }
-    if (p[1] != 'u' || !s_hex4(p + 2, end, &cp)) {
-        *adv = 2;
-        return false;
-    }
-    *adv = 6;
-    if (cp == 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
-        return true;
-    if (cp >= 0xD800 && cp <= 0xDBFF) {
-        if (end - p >= 12 && p[6] == '\\' && p[7] == 'u' && s_hex4(p + 8, end, &lo)
-            && lo >= 0xDC00 && lo <= 0xDFFF) {
-            *adv = 12;
-            return false;
-        }
-        return true;
-    }
-    return false;
-}
-
-static bool
-s_needs_fixing(const char *s, size_t len)
-{
-    if (memchr(s, '\0', len))
-        return true;
-    const char *end = s + len;
-    const char *p = s;
-    while (p < end && (p = memchr(p, '\\', (size_t) (end - p)))) {
-        size_t adv;
-        if (s_escape_bad(p, end, &adv))
-            return true;
-        p += adv;
-    }
-    return false;
-}
-
-/* Copy s into out (len bytes, enough), bad escapes and NULs replaced by 0xFF. */
-static size_t
-s_fix(const char *s, size_t len, char *out)
-{
-    const char *end = s + len;
-    size_t o = 0;
-    for (const char *p = s; p < end;) {
-        if (*p == '\0') {
-            out[o++] = (char) 0xFF;
-            p++;
-        }
-        else if (*p == '\\') {
-            size_t adv;
-            if (s_escape_bad(p, end, &adv))
-                out[o++] = (char) 0xFF;
-            else {
-                memcpy(out + o, p, adv);
-                o += adv;
-            }
-            p += adv;
-        }
-        else
-            out[o++] = *p++;
-    }
-    return o;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -545,6 +453,16 @@ typedef struct {
     int64_t user_id, created, favourites, views;
 } parse_fields_t;
 
+/* A counter the database keeps as int: PROTO_NULL when absent or out of range. */
+static int64_t
+s_count(const cJSON *n)
+{
+    int64_t v = 0;
+    if (!s_uint(n, &v) || v > INT32_MAX)
+        return PROTO_NULL;
+    return v;
+}
+
 /* The item rules (see parse.h), shared by catalog and seller pages.
    0: valid, fields filled; 1: quarantined; -1: out of memory. */
 static int
@@ -682,12 +600,11 @@ s_validate(parse_ctx_t *ctx, const cJSON *it, int32_t pos, parse_fields_t *f)
         photo_url = s_string(f->photo, "full_size_url");
     f->photo_url = photo_url;
     f->created = PROTO_NULL;
-    if (!s_uint(s_get(s_get(f->photo, "high_resolution"), "timestamp"), &f->created) || f->created == 0)
+    if (!s_uint(s_get(s_get(f->photo, "high_resolution"), "timestamp"), &f->created) || f->created == 0
+        || f->created > S_MAX_TIME)
         f->created = PROTO_NULL;
-    if (!s_uint(s_get(it, "favourite_count"), &f->favourites))
-        f->favourites = PROTO_NULL;
-    if (!s_uint(s_get(it, "view_count"), &f->views))
-        f->views = PROTO_NULL;
+    f->favourites = s_count(s_get(it, "favourite_count"));
+    f->views = s_count(s_get(it, "view_count"));
 
     /* text kept verbatim must be UTF-8 without NUL */
     const char *login = f->login;
@@ -713,16 +630,6 @@ s_validate(parse_ctx_t *ctx, const cJSON *it, int32_t pos, parse_fields_t *f)
 }
 
 /* ---------------------------------------------------------------- photos */
-
-/* A counter the database keeps as int: PROTO_NULL when absent or out of range. */
-static int64_t
-s_count(const cJSON *n)
-{
-    int64_t v = 0;
-    if (!s_uint(n, &v) || v > INT32_MAX)
-        return PROTO_NULL;
-    return v;
-}
 
 static proto_photo_t *
 s_photo_slot(parse_ctx_t *ctx)
@@ -989,8 +896,8 @@ s_seller_item(parse_ctx_t *ctx, const cJSON *it, int32_t pos)
     s->user_id = user_id;
     s->price = f.price;
     s->currency = s_dupn(ctx, f.currency, 3);
-    s->favourite_count = f.favourites > INT32_MAX ? PROTO_NULL : f.favourites;
-    s->view_count = f.views > INT32_MAX ? PROTO_NULL : f.views;
+    s->favourite_count = f.favourites;
+    s->view_count = f.views;
     s->is_reserved = cJSON_IsTrue(s_get(it, "is_reserved"));
     s->is_hidden = cJSON_IsTrue(s_get(it, "is_hidden"));
     s->is_closed = cJSON_IsTrue(s_get(it, "is_closed"));
@@ -1480,11 +1387,11 @@ parse_page(const proto_page_t *page, proto_msg_t *out)
         return s_reject_page(&ctx, "malformed_page", "empty body");
 
     char *fixed = NULL;
-    if (s_needs_fixing(text, len)) {
+    if (jsontext_needs_repair(text, len)) {
         fixed = malloc(len);
         if (!fixed)
             return -1;
-        len = s_fix(text, len, fixed);
+        len = jsontext_repair(text, len, fixed);
         text = fixed;
     }
     const char *end = NULL;
@@ -2662,6 +2569,16 @@ parse_test(bool verbose)
     assert(it->price == 1250 && it->service_fee == PROTO_NULL && it->total_price == PROTO_NULL);
     assert(it->user_id == 5 && it->view_count == 2 && it->favourite_count == 3 && it->promoted);
     assert(proto_item_null_mask(it) == PROTO_NULL_CREATED);
+    proto_msg_destroy(&out);
+
+    /* numbers the database cannot hold are unknown, not a failed batch */
+    out = s_run("{'items':[{'id':7300000002,'title':'Huge counters','price':{'amount':'5','currency_code':'EUR'},"
+                "'favourite_count':3000000000,'view_count':1e30,"
+                "'photo':{'url':'https://img/3.webp','high_resolution':{'timestamp':100000000000000}}}]}",
+                "pt");
+    assert(out->u.batch.n_items == 1 && out->u.batch.n_quarantine == 0);
+    it = &out->u.batch.items[0];
+    assert(it->favourite_count == PROTO_NULL && it->view_count == PROTO_NULL && it->created_at == PROTO_NULL);
     proto_msg_destroy(&out);
 
     /* svc second_line forms */

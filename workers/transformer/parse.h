@@ -39,7 +39,10 @@
     Item rules, the first that fails wins: item_not_object, id_missing,
     price_missing, price_invalid (price, service_fee or total_item_price),
     price_not_positive, currency_unknown, title_missing, text_invalid (a kept
-    string is not UTF-8 or holds NUL). Seller-list items follow the same rules
+    string is not UTF-8 or holds NUL). An item's favourite and view counters
+    beyond the int range, and a main photo timestamp past the year 9999
+    (created_at), are unknown (PROTO_NULL), as if absent: the database could
+    not hold them. Seller-list items follow the same rules
     (and text_invalid for an item_closing_action that is not a text).
     Page rules (pos -1, raw = whole body): malformed_page (fetch error, not
     JSON, no items array, unknown kind, an item page without a JSON-LD
