@@ -3,16 +3,17 @@
 against the simulator's truth at the end (nothing lost, nothing duplicated).
 
     python3 tests/chaos.py [--items 100000] [--minutes 0] [--catalogs N] [--seed 11]
-        [--kill-every 1-3] [--restart-after 0.5-3] [--broker-kills 2] [--window 5s] [--keep]
+        [--kill-every 1-3] [--restart-after 0.5-3] [--broker-kills 2] [--window S] [--keep]
 
 What runs: a private PostgreSQL cluster, the simulated Vinted with many catalogs,
 and the whole pipeline (2 fetchers, 2 transformers, 2 sinks, 2 uploaders landing
-every raw page in a file:// store) with scheduled windows every 5 s (--window) for
-every catalog and no request budget to speak of. The simulator starts with up to 800
-items per catalog and a feeder thread adds new listings (and a few bumps) until
---items listings exist, paced so that no catalog ever has more new listings than
-one window can reach under the API's 960-result cap (so every listing stays
-reachable and the truth stays exact), and, with --minutes, spread over that long.
+every raw page in a file:// store) with scheduled windows for every catalog every
+catalogs/4 seconds, at least 5 s (--window), and no request budget to speak of.
+The simulator starts with up to 800 items per catalog and a feeder thread adds
+new listings (and a few bumps) until --items listings exist, paced so that no
+catalog ever has more new listings than one window can reach under the API's
+960-result cap (so every listing stays reachable and the truth stays exact),
+and, with --minutes, spread over that long.
 
 Meanwhile a chaos thread SIGKILLs a random worker of a random stage every
 --kill-every seconds and starts it again --restart-after seconds later, and the
@@ -65,11 +66,15 @@ class ChaosRun:
 
     def __init__(self, workdir, pg, db, items=100000, catalogs=None, minutes=0.0, seed=11,
                  kill_every=(1.0, 3.0), restart_after=(0.5, 3.0), broker_kills=2, api="v2",
-                 window="5s", timeout=600.0, log=None):
+                 window=None, timeout=600.0, log=None):
         self.workdir, self.pg, self.db = workdir, pg, db
         self.items = int(items)
         self.catalogs = catalogs or max(4, min(200, -(-self.items // 1600)))
-        self.minutes, self.seed, self.api, self.window = minutes, seed, api, window
+        self.minutes, self.seed, self.api = minutes, seed, api
+        # a window per catalog every `window`: at most 4 new windows a second in all, which
+        # the pipeline keeps up with on 2 cores (scheduled windows that pile up faster than
+        # they finish make the broker's scheduling crawl: see the report on broker.c)
+        self.window = window or "%ds" % max(5, -(-self.catalogs // 4))
         self.kill_every, self.restart_after, self.broker_kills = kill_every, restart_after, broker_kills
         self.timeout = timeout
         self.log = log or (lambda text: print("[chaos] " + text, flush=True))
@@ -343,13 +348,18 @@ def main():
                    help="seconds before a killed worker starts again (default 0.5-3)")
     p.add_argument("--broker-kills", type=int, default=2, help="broker SIGKILLs and restarts (default 2)")
     p.add_argument("--api", choices=("v2", "svc"), default="v2")
-    p.add_argument("--window", default="5s", help="VINTED_WINDOW: a window per catalog this often (default 5s)")
+    p.add_argument("--window", default=None, help="VINTED_WINDOW: a window per catalog this often (default: "
+                                                   "catalogs/4 seconds, at least 5 s)")
     p.add_argument("--timeout", type=float, default=0, help="give up after this many seconds "
                                                             "(default: 600 + the --minutes)")
     p.add_argument("--keep", action="store_true", help="keep the work dir and logs")
     a = p.parse_args()
     if a.items < 1 or a.catalogs < 0 or a.catalogs > 200 or a.broker_kills < 0 or a.minutes < 0:
         p.error("--items must be >= 1, --catalogs 0..200, --broker-kills and --minutes >= 0")
+    # SIGTERM and SIGINT (even when started in the background) end the run through the
+    # cleanup below: every program stopped, the cluster stopped and removed
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     work = tempfile.mkdtemp(prefix="vinted-chaos.")
     pg = harness.PgCluster().start()
     run = None
