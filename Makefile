@@ -9,6 +9,7 @@
 #   make bench      the benchmarks (tests/bench/, BENCHMARKS.md): replay against the bare load,
 #                   capture efficiency, broker routing, footprint; figures printed (~10 min)
 #   make bench-long the replay benchmark on 1,000,000 item records
+#   make chaos      the long chaos run (tests/chaos.py; CHAOS_ARGS="--items N --minutes M" to change it)
 #   make deps       install the Debian packages needed to build and test (as root)
 #   make run-sim    run the whole pipeline here against the simulator (make run: the live site)
 #   make fuzz       libFuzzer harnesses (tests/fuzz/) built with clang into bin-fuzz/, each run
@@ -160,6 +161,10 @@ bench: all
 bench-long: all
 	python3 tests/bench/replay.py --items 1000000 --scale 1,2 --repeat 1
 
+CHAOS_ARGS ?= --items 300000 --minutes 15 --broker-kills 6
+chaos: all
+	python3 tests/chaos.py $(CHAOS_ARGS)
+
 run:     # the whole pipeline here against the live site (deploy/run-local.sh --help)
 	deploy/run-local.sh
 run-sim: # the same against the simulated Vinted, offline
@@ -168,4 +173,4 @@ run-sim: # the same against the simulated Vinted, offline
 clean:
 	rm -rf build build-asan bin bin-asan build-fuzz bin-fuzz
 
-.PHONY: all asan deps test test-quick test-asan bench bench-long clean run run-sim fuzz fuzz-build fuzz-long fuzz-corpus
+.PHONY: all asan deps test test-quick test-asan bench bench-long chaos clean run run-sim fuzz fuzz-build fuzz-long fuzz-corpus

@@ -16,19 +16,52 @@
 struct _store_t {
     char *conninfo;
     PGconn *conn;
-    char *dq_sql; /* built once: the data-quality report statement */
+    char *dq_sql;       /* built once: the data-quality report statement */
+    int64_t down_since; /* mono ms of the first failed connection of an outage, 0 while reachable */
+    int64_t failures;   /* connection attempts failed in the current outage */
+    int64_t next_try;   /* mono ms: during an outage, no new attempt before this */
 };
 
+/* During an outage, one connection attempt a second at most, each limited to 2 s
+   (libpq's least): an unreachable host cannot stall the broker's loop past the
+   workers' 5 s heartbeat liveness. */
+#define STORE_RETRY_MS 1000
+#define STORE_CONNECT_TIMEOUT "2"
+
+/* Connect if not connected. During an outage every statement fails at once, and a
+   new connection is tried once a second at most, each attempt limited to 2 s unless
+   the connection string says otherwise. An outage is logged once when it starts and
+   once when it ends (with its length and the attempts that failed). */
 static int s_connect(store_t *self)
 {
     if (self->conn && PQstatus(self->conn) == CONNECTION_OK)
         return 0;
+    int64_t now = clock_mono_ms();
+    if (self->down_since != 0 && now < self->next_try)
+        return -1;
     if (self->conn)
         PQfinish(self->conn);
-    self->conn = PQconnectdb(self->conninfo);
+    /* later entries override earlier ones: the caller's string wins over these defaults */
+    const char *keys[] = { "connect_timeout", "fallback_application_name", "dbname", NULL };
+    const char *values[] = { STORE_CONNECT_TIMEOUT, "vinted-broker", self->conninfo, NULL };
+    int n = getenv("PGCONNECT_TIMEOUT") ? 1 : 0;
+    self->conn = PQconnectdbParams(keys + n, values + n, 1);
     if (PQstatus(self->conn) != CONNECTION_OK) {
-        log_warn("database not reachable", "error=%s", log_str(PQerrorMessage(self->conn)));
+        self->next_try = clock_mono_ms() + STORE_RETRY_MS;
+        if (self->down_since == 0) {
+            self->down_since = clock_mono_ms();
+            log_warn("database not reachable", "error=%s meaning=%s", log_str(PQerrorMessage(self->conn)),
+                     log_str("windows cannot be created, started or finished until it is back; "
+                             "the broker retries every second"));
+        }
+        self->failures++;
         return -1;
+    }
+    if (self->down_since != 0) {
+        log_info("database reachable again", "down_ms=%" PRId64 " failed_attempts=%" PRId64,
+                 clock_mono_ms() - self->down_since, self->failures);
+        self->down_since = 0;
+        self->failures = 0;
     }
     return 0;
 }
@@ -413,6 +446,11 @@ int store_window_get(store_t *self, int64_t id, window_t *w, char *error, size_t
     }
     PQclear(res);
     return rc;
+}
+
+int64_t store_down_ms(const store_t *self)
+{
+    return self->down_since ? clock_mono_ms() - self->down_since : 0;
 }
 
 int store_window_counts(store_t *self, int64_t counts[4], int64_t by_kind[WINDOW_KINDS][4])

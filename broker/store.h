@@ -62,6 +62,11 @@ int64_t store_catalogs_count(store_t *self);
 /* A tracking run, images window or catalog refresh is done. */
 int store_window_finish_counted(store_t *self, const window_t *window);
 
+/* 0 while the database answers; during an outage, the milliseconds since the
+   first connection attempt that failed (for status: the counts below are then
+   unknown, not zero). */
+int64_t store_down_ms(const store_t *self);
+
 /* Window counts by state, and by kind (window_kind_t) and state, for status. */
 int store_window_counts(store_t *self, int64_t counts[4], int64_t by_kind[WINDOW_KINDS][4]);
 

@@ -1,9 +1,13 @@
 """harness.py - the end-to-end test harness: real programs, a real PostgreSQL
 cluster and the simulated Vinted, wired together for unittest.
 
-    PgCluster  a private PostgreSQL cluster under a temp dir (one per test module)
+    PgCluster  a private PostgreSQL cluster under a temp dir (one per test module);
+               it can be restarted or stopped for a while and started again
     Sim        tests/sim/vinted_sim.py as a process, and its admin API (/_sim/...)
     Pipeline   the vinted-* programs as real processes sharing one environment
+    FaultyProxy  an HTTP proxy in front of an S3 server that fails every Nth request,
+               or every request while it is "down" (503, reset, or refused connections)
+    MemorySampler  a process's resident memory sampled in a thread (peak VmRSS)
     E2ETestCase  a TestCase that builds a fresh database + sim + pipeline per test,
                prints every log's tail when the test fails and fails the test if a
                program hit a sanitizer error or died on its own
@@ -16,6 +20,8 @@ temp dirs (logs, cluster) even when every test passes.
 
 import decimal
 import glob
+import http.client
+import http.server
 import json
 import os
 import re
@@ -118,6 +124,70 @@ def wait_until(predicate, timeout, interval=0.1, what="condition"):
         if time.monotonic() >= deadline:
             raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+def is_asan_build():
+    """Are the programs under test the ASan+UBSan build? (VINTED_BIN is bin-asan/)"""
+    return os.path.basename(bin_dir().rstrip("/")) == "bin-asan"
+
+
+def proc_memory_kb(pid):
+    """{"VmRSS": kB, "VmHWM": kB, ...} of a live process from /proc/PID/status;
+    {} when it is gone."""
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if key.startswith("Vm") and rest.strip().endswith("kB"):
+                    out[key] = int(rest.split()[0])
+    except (OSError, ValueError):
+        return {}
+    return out
+
+
+class MemorySampler:
+    """Samples the resident memory (VmRSS) of a process every `interval` seconds in
+    a thread. pid_fn() names the process at each sample (it may be restarted).
+
+        m = MemorySampler(lambda: pipe.broker().pid).start()
+        ...
+        m.stop(); m.peak_kb, m.samples
+    """
+
+    def __init__(self, pid_fn, interval=0.1):
+        self.pid_fn, self.interval = pid_fn, interval
+        self.peak_kb = 0
+        self.last_kb = 0
+        self.samples = 0
+        self.series = []  # (monotonic seconds, kB)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def sample(self):
+        pid = self.pid_fn()
+        kb = proc_memory_kb(pid).get("VmRSS", 0) if pid else 0
+        if kb:
+            self.last_kb = kb
+            self.peak_kb = max(self.peak_kb, kb)
+            self.samples += 1
+            self.series.append((time.monotonic(), kb))
+        return kb
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+        return self
 
 
 def figure(name, value):
@@ -235,6 +305,7 @@ class PgCluster:
                 last_error = e
                 continue
             self.running = True
+            self.opts = opts
             break
         if not self.running:
             raise RuntimeError("PostgreSQL did not start: %s\n%s" % (last_error, "\n".join(tail(self.logfile))))
@@ -258,6 +329,22 @@ class PgCluster:
             print("[harness] PostgreSQL cluster kept in %s" % self.root, file=sys.stderr)
         else:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def restart(self):
+        """pg_ctl restart -m fast: every connection is cut; same port, same data."""
+        self._run([self.tool("pg_ctl"), "-D", self.data, "-l", self.logfile, "-m", "fast", "-w",
+                   "-t", "60", "-o", self.opts, "restart"], as_owner=True)
+        wait_until(self._ready, 30, 0.1, "pg_isready on port %d after a restart" % self.port)
+
+    def pause(self):
+        """Stop the server (fast shutdown) and keep its data dir and port for resume()."""
+        self._run([self.tool("pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop"], as_owner=True, timeout=60)
+
+    def resume(self):
+        """Start a server stopped by pause() again, on the same port."""
+        self._run([self.tool("pg_ctl"), "-D", self.data, "-l", self.logfile, "-w", "-t", "60",
+                   "-o", self.opts, "start"], as_owner=True)
+        wait_until(self._ready, 30, 0.1, "pg_isready on port %d after a resume" % self.port)
 
     def dsn(self, db):
         return "host=127.0.0.1 port=%d user=postgres dbname=%s" % (self.port, db)
@@ -399,6 +486,126 @@ class Sim:
 
     def reset_stats(self):
         return self._call("POST", "/_sim/reset-stats")
+
+
+# ---------------------------------------------------------------------------
+# an object store that fails
+
+class FaultyProxy:
+    """An S3 endpoint on 127.0.0.1 that forwards to an upstream server (s3rver) but
+    fails some requests: every `every`-th one (0: none) with, in turn, 503 SlowDown,
+    500 InternalError or a connection closed without an answer; and every request
+    while it is down(mode):
+        "503"     503 SlowDown
+        "reset"   the connection is closed without an answer
+        "refuse"  nothing listens on the port: connections are refused
+    up() ends the outage. count and failed count requests seen and failed."""
+
+    MODES = ("503", "reset", "refuse")
+
+    def __init__(self, upstream_port, every=0):
+        self.upstream_port, self.every = upstream_port, every
+        self.count = self.failed = 0
+        self.mode = None
+        self.lock = threading.Lock()
+        self.port = None
+        self._server = None
+        self._listen()
+
+    def _listen(self):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port or 0), _FaultyHandler)
+        server.daemon_threads = True
+        server.proxy = self
+        self.port = server.server_address[1]
+        self._server = server
+        threading.Thread(target=server.serve_forever, name="s3-proxy", daemon=True).start()
+
+    def _close(self):
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def endpoint(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def down(self, mode="503"):
+        if mode not in self.MODES:
+            raise ValueError("FaultyProxy.down: mode must be one of %s" % ", ".join(self.MODES))
+        with self.lock:
+            self.mode = mode
+        if mode == "refuse":
+            self._close()
+
+    def up(self):
+        with self.lock:
+            refused, self.mode = self.mode == "refuse", None
+        if refused:
+            self._listen()
+
+    def stop(self):
+        self._close()
+
+
+class _FaultyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def _fault(self, kind):
+        if kind == "reset":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        slow = kind == "503"
+        text = b"<Error><Code>%s</Code></Error>" % (b"SlowDown" if slow else b"InternalError")
+        self.send_response(503 if slow else 500)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(text)))
+        self.end_headers()
+        self.wfile.write(text)
+
+    def _handle(self):
+        proxy = self.server.proxy
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with proxy.lock:
+            proxy.count += 1
+            n = proxy.count
+            kind = proxy.mode
+            if kind is None and proxy.every and n % proxy.every == 0:
+                kind = ("503", "500", "reset")[(n // proxy.every) % 3]
+            if kind:
+                proxy.failed += 1
+        try:
+            if kind:
+                return self._fault(kind)
+            try:
+                self._forward(body)
+            except (ConnectionRefusedError, http.client.HTTPException, TimeoutError):  # upstream gone
+                self._fault("reset")
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up on us
+            self.close_connection = True
+
+    def _forward(self, body):
+        proxy = self.server.proxy
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "expect")}
+        conn.request(self.command, self.path, body=body if body or self.command in ("PUT", "POST") else None,
+                     headers=headers)
+        r = conn.getresponse()
+        data = r.read()
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in ("connection", "transfer-encoding", "content-length"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _handle
 
 
 # ---------------------------------------------------------------------------

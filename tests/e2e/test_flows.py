@@ -10,14 +10,10 @@ an empty database and reproduces every table.
 
 import decimal
 import hashlib
-import http.client
-import http.server
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
@@ -127,7 +123,7 @@ class FlowsTest(E2ETestCase):
             self.skipTest("s3rver is not installed: run sh tests/install-deps.sh")
         server = test_objstore.S3rver().start()
         self.addCleanup(server.stop)
-        proxy = FaultyProxy(server.port, every=7)
+        proxy = harness.FaultyProxy(server.port, every=7)
         self.addCleanup(proxy.stop)
         env = {"VINTED_STORE": "s3://%s/flows" % test_objstore.BUCKET, "VINTED_S3_ENDPOINT": proxy.endpoint(),
                "AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER", "AWS_REGION": "us-east-1"}
@@ -241,74 +237,6 @@ def probe_get(env, key):
     p = subprocess.run([harness.program_path("vinted-objstore-probe"), "get", key], env=harness.clean_env(env),
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
     return p.returncode, p.stdout
-
-
-class FaultyProxy(http.server.ThreadingHTTPServer):
-    """An S3 endpoint that forwards to s3rver, but answers every `every`-th request
-    with a fault instead: 503 SlowDown, 500, or a connection closed without answer."""
-
-    daemon_threads = True
-
-    def __init__(self, upstream_port, every):
-        super().__init__(("127.0.0.1", 0), FaultyHandler)
-        self.upstream_port, self.every = upstream_port, every
-        self.count = self.failed = 0
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-        self.thread.start()
-
-    def endpoint(self):
-        return "http://127.0.0.1:%d" % self.server_address[1]
-
-    def stop(self):
-        self.shutdown()
-        self.server_close()
-
-
-class FaultyHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def _handle(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with self.server.lock:
-            self.server.count += 1
-            n = self.server.count
-            fault = n % self.server.every == 0
-            if fault:
-                self.server.failed += 1
-        if fault:
-            kind = (n // self.server.every) % 3
-            if kind == 2:
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return
-            text = b"<Error><Code>%s</Code></Error>" % (b"SlowDown" if kind == 0 else b"InternalError")
-            self.send_response(503 if kind == 0 else 500)
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(text)))
-            self.end_headers()
-            self.wfile.write(text)
-            return
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.upstream_port, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "expect")}
-        conn.request(self.command, self.path, body=body if body or self.command in ("PUT", "POST") else None,
-                     headers=headers)
-        r = conn.getresponse()
-        data = r.read()
-        self.send_response(r.status)
-        for k, v in r.getheaders():
-            if k.lower() not in ("connection", "transfer-encoding", "content-length"):
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-        conn.close()
-
-    do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _handle
 
 
 def harness_sampled(item_id):

@@ -1233,5 +1233,112 @@ class CdnTest(unittest.TestCase):
         self.assertGreater(stats["cdn_bytes"], p["size_bytes"] * 2)
 
 
+class DurationAndReformatTest(unittest.TestCase):
+    """Faults that last a while (a 403 block, a 429 storm) and listings served in a
+    changed format (the "reformat" fault)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sims = {g: Sim("--initial", "30", "--catalogs", "221", "--generation", g, "--bad-every", "4",
+                           "--legacy-price-every", "5") for g in ("v2", "svc")}
+        cls.jars = {g: s.login() for g, s in cls.sims.items()}
+        cls.paths = {"v2": V2 + "?catalog_ids=221&per_page=30",
+                     "svc": SVC + "?attribute_ids[catalog]=221&per_page=30"}
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in cls.sims.values():
+            assert s.stop() == 0
+
+    def setUp(self):
+        for s in self.sims.values():
+            s.admin("DELETE", "/_sim/faults")
+
+    def get(self, gen="v2"):
+        return self.sims[gen].api(self.paths[gen], self.jars[gen])
+
+    def test_duration_fault_lasts_then_clears(self):
+        sim = self.sims["v2"]
+        sim.faults({"kind": "403", "style": "json", "duration": 0.6}, {"kind": "500"})
+        t0 = time.monotonic()
+        blocked = 0
+        while time.monotonic() - t0 < 0.45:
+            status, _, body, _ = self.get()
+            self.assertEqual((status, json.loads(body)["code"]), (403, 106))
+            blocked += 1
+            time.sleep(0.05)
+        self.assertGreater(blocked, 2, "a duration fault must hit more than its count")
+        time.sleep(0.3)
+        self.assertEqual(self.get()[0], 500)  # the block is over: the next fault in the queue
+        self.assertEqual(self.get()[0], 200)
+        _, q = sim.admin("GET", "/_sim/faults")
+        self.assertEqual(q["queued"], [])
+        # a storm with Retry-After; the clock starts at its first request, not when queued
+        sim.faults({"kind": "429", "retry_after": 2, "duration": 0.3})
+        time.sleep(0.4)
+        status, headers, _, _ = self.get()
+        self.assertEqual((status, headers["Retry-After"]), (429, "2"))
+        _, q = sim.admin("GET", "/_sim/faults")
+        self.assertEqual(len(q["queued"]), 1)
+        self.assertNotIn("_until", q["queued"][0])
+        time.sleep(0.35)
+        self.assertEqual(self.get()[0], 200)
+
+    def test_reformat_forms(self):
+        for gen in ("v2", "svc"):
+            sim = self.sims[gen]
+            normal = json.loads(self.get(gen)[2])["items"]
+            by_id = {it["id"]: it for it in normal if "id" in it}
+            for form in ("price_string", "price_number", "id_string", "price_cents", "title_renamed", "photo_ts_ms"):
+                if form == "photo_ts_ms" and gen == "svc":
+                    continue  # svc photos carry no timestamp
+                sim.faults({"kind": "reformat", "form": form})
+                status, _, body, _ = self.get(gen)
+                self.assertEqual(status, 200)
+                served = json.loads(body)["items"]
+                self.assertEqual(len(served), len(normal))
+                changed = sim.admin("GET", "/_sim/faults")[1]["reformatted"][form][-len(served):]
+                changed = set(changed) & set(by_id)
+                self.assertTrue(changed, (gen, form))
+                for it in served:
+                    iid = int(it["id"]) if "id" in it else None
+                    if iid not in changed:
+                        continue
+                    was = by_id[iid]
+                    where = "%s %s item %s" % (gen, form, iid)
+                    if form == "price_string":
+                        self.assertEqual(it["price"], was["price"]["amount"], where)
+                        self.assertEqual(it["currency"], was["price"]["currency_code"], where)
+                        self.assertEqual(it["total_item_price"], was["total_item_price"]["amount"], where)
+                    elif form == "price_number":
+                        self.assertIsInstance(it["price"]["amount"], (int, float), where)
+                        self.assertEqual(cents(repr(it["price"]["amount"])), cents(was["price"]["amount"]), where)
+                    elif form == "id_string":
+                        self.assertEqual(it["id"], str(was["id"]), where)
+                    elif form == "photo_ts_ms":
+                        self.assertEqual(it["photo"]["high_resolution"]["timestamp"],
+                                         was["photo"]["high_resolution"]["timestamp"] * 1000, where)
+                    elif form == "price_cents":
+                        self.assertNotIn("amount", it["price"], where)
+                        self.assertEqual(it["price"]["amount_cents"], cents(was["price"]["amount"]), where)
+                    else:
+                        self.assertNotIn("title", it, where)
+                        self.assertEqual(it["name"], was["title"], where)
+                self.assertEqual(json.loads(self.get(gen)[2])["items"], normal, "one answer only")
+
+    def test_reformat_rejected_where_meaningless(self):
+        sim = self.sims["v2"]
+        for bad in ({"kind": "reformat"}, {"kind": "reformat", "form": "nope"},
+                    {"kind": "reformat", "form": "id_string", "path": "cdn"},
+                    {"kind": "slow", "duration": 2}):
+            status, doc = sim.admin("POST", "/_sim/faults", json.dumps({"faults": [bad]}))
+            self.assertEqual(status, 400, bad)
+            self.assertTrue(doc["error"])
+        sim.faults({"kind": "reformat", "form": "id_string"})
+        self.assertEqual(sim.api(self.paths["v2"], None)[0], 401)  # needs a session: not consumed
+        status, _, body, _ = self.get()
+        self.assertTrue(all(isinstance(it["id"], str) for it in json.loads(body)["items"] if "id" in it))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -175,13 +175,25 @@ HOSTILE_SELLER = "Robert'); DROP TABLE users; --"
 BAD_RULES = ["id_missing", "price_missing", "price_invalid",
              "price_not_positive", "currency_unknown", "title_missing"]
 FAULT_KINDS = {"429", "500", "503", "403", "404", "truncate", "malformed",
-               "expire_session", "slow", "reset"}
+               "expire_session", "slow", "reset", "reformat"}
 # faults that need a valid session to mean anything; not consumed without one
-SESSION_FAULTS = {"truncate", "malformed", "expire_session"}
+SESSION_FAULTS = {"truncate", "malformed", "expire_session", "reformat"}
 # which requests a fault targets ("path" in a fault spec)
 FAULT_PATHS = ("catalog", "users", "user", "item_page", "cdn", "catalogs")
-# kinds that mean nothing for a path class (no session there)
-FAULT_NOT_FOR = {"item_page": {"expire_session"}, "cdn": {"expire_session"}}
+# kinds that mean nothing for a path class (no session there, or no items list)
+FAULT_NOT_FOR = {"item_page": {"expire_session", "reformat"}, "cdn": {"expire_session", "reformat"},
+                 "user": {"reformat"}, "catalogs": {"reformat"}}
+# "reformat" faults: how a listing's fields change format, as Vinted changes its API
+# without notice. Each rewrites every item of the answer it hits (items broken by
+# --bad-every keep their broken field as it is):
+#   price_string  price, service_fee, total_item_price as plain strings plus a separate
+#                 "currency" (the pre-2024 form)
+#   price_number  the amounts inside the price objects as JSON numbers (12.5, not "12.5")
+#   id_string     the item id as a string ("7000123456")
+#   price_cents   the price object renamed to {"amount_cents": 1250, "currency_code": ...}
+#   title_renamed "title" renamed to "name"
+#   photo_ts_ms   photo.high_resolution.timestamp in milliseconds, not seconds (v2 only)
+REFORMAT_FORMS = ("price_string", "price_number", "id_string", "price_cents", "title_renamed", "photo_ts_ms")
 
 V2_PATH = "/api/v2/catalog/items"
 SVC_PATH = "/svc-catalogue/items"
@@ -1143,6 +1155,7 @@ class Faults:
         self.queue = []  # [{"kind":..., "path":..., "count": remaining, ...}]
         self.consumed = {}           # kind -> count (all paths)
         self.consumed_by_path = {}   # "path:kind" -> count
+        self.reformatted = {}        # reformat form -> [item ids served in that form]
 
     @staticmethod
     def check(spec):
@@ -1158,7 +1171,7 @@ class Faults:
         if kind in FAULT_NOT_FOR.get(path, ()):
             raise ValueError("fault %s: means nothing for path %s (no session there)" % (kind, path))
         out = dict(spec, kind=kind, path=path)
-        for key, default in (("count", 1), ("retry_after", None), ("seconds", 1)):
+        for key, default in (("count", 1), ("retry_after", None), ("seconds", 1), ("duration", None)):
             val = out.get(key, default)
             if val is not None and (not isinstance(val, (int, float)) or isinstance(val, bool) or val < 0):
                 raise ValueError("fault %s: %s must be a non-negative number" % (kind, key))
@@ -1170,21 +1183,41 @@ class Faults:
         mode = out.setdefault("mode", "close")
         if mode not in ("close", "length"):
             raise ValueError("fault truncate: mode must be close or length")
+        if kind == "reformat" and out.get("form") not in REFORMAT_FORMS:
+            raise ValueError("fault reformat: form must be one of %s, got %r" % (
+                ", ".join(REFORMAT_FORMS), out.get("form")))
+        if out["duration"] is not None and kind in ("slow", "expire_session"):
+            raise ValueError("fault %s: takes a count, not a duration" % kind)
         return out
+
+    @staticmethod
+    def public(fault):
+        """A queued fault as GET /_sim/faults shows it (without internal keys)."""
+        return {k: v for k, v in fault.items() if not k.startswith("_")}
 
     def take(self, path, authed=True):
         """The fault for this request of path class `path`, or None: the first
         queued fault for that class (each class is its own FIFO). Session-
         dependent faults wait for a request that has a valid session."""
         self.queue = [f for f in self.queue if f["count"] > 0]
-        head = next((f for f in self.queue if f["path"] == path), None)
-        if head is None:
-            return None
+        now = time.monotonic()
+        while True:
+            head = next((f for f in self.queue if f["path"] == path), None)
+            if head is None:
+                return None
+            # a fault with a duration hits every request of its class from the first
+            # one it meets until the duration has passed (its count is not used)
+            if head["duration"] is None or head.get("_until") is None or now < head["_until"]:
+                break
+            self.queue.remove(head)
         if head["kind"] in SESSION_FAULTS and not authed:
             return None
-        head["count"] -= 1
-        if head["count"] <= 0:
-            self.queue.remove(head)
+        if head["duration"] is not None:
+            head.setdefault("_until", now + head["duration"])
+        else:
+            head["count"] -= 1
+            if head["count"] <= 0:
+                self.queue.remove(head)
         self.consumed[head["kind"]] = self.consumed.get(head["kind"], 0) + 1
         key = "%s:%s" % (path, head["kind"])
         self.consumed_by_path[key] = self.consumed_by_path.get(key, 0) + 1
@@ -1591,6 +1624,8 @@ class Handler(BaseHTTPRequestHandler):
             if fault.get("mode") == "length":
                 return self._reply(status, body[:len(body) // 2], ctype, headers)
             return self._reply(status, body, ctype, headers, cut=("close", len(body) // 2))
+        if kind == "reformat":
+            body = self._reformat(fault["form"], body)
         if kind == "malformed":
             if self._class == "cdn":  # same length, not an image any more
                 junk = (b"<html><body>Error</body></html>" * (len(body) // 31 + 1))[:len(body)]
@@ -1598,6 +1633,62 @@ class Handler(BaseHTTPRequestHandler):
             if self._class != "item_page":  # the page garbles its JSON-LD itself
                 body = body[:len(body) // 3] + b',,}]"unterminated <html>'
         return self._reply(status, body, ctype, headers)
+
+    @staticmethod
+    def _decimal(text):
+        """A served amount as a JSON number (12.5 for "12.5"), or None when the
+        text is not a plain positive decimal (a --bad-every item's broken price)."""
+        if not isinstance(text, str) or not re.fullmatch(r"\d{1,9}(\.\d{1,2})?", text):
+            return None
+        return float(text) if "." in text else int(text)
+
+    def _reformat_item(self, form, it):
+        """Rewrite one served item in a changed format; True if it was changed."""
+        if not isinstance(it, dict) or "id" not in it:
+            return False
+        money = ("price", "service_fee", "total_item_price")
+        objects = all(isinstance(it.get(k), dict) for k in money)
+        if form == "price_string" and objects:
+            code = it["price"].get("currency_code")
+            for k in money:
+                it[k] = it[k].get("amount")
+            it["currency"] = code
+        elif form == "price_number" and objects:
+            values = [self._decimal(it[k].get("amount")) for k in money]
+            if any(v is None for v in values):
+                return False
+            for k, v in zip(money, values):
+                it[k]["amount"] = v
+        elif form == "id_string" and isinstance(it["id"], int):
+            it["id"] = str(it["id"])
+        elif form == "price_cents" and isinstance(it.get("price"), dict):
+            amount = it["price"].get("amount")
+            if self._decimal(amount) is None:
+                return False
+            whole, _, frac = amount.partition(".")
+            it["price"] = {"amount_cents": int(whole) * 100 + int((frac + "00")[:2]),
+                           "currency_code": it["price"].get("currency_code")}
+        elif form == "title_renamed" and "title" in it:
+            it["name"] = it.pop("title")
+        elif form == "photo_ts_ms" and isinstance((it.get("photo") or {}).get("high_resolution"), dict) \
+                and isinstance(it["photo"]["high_resolution"].get("timestamp"), int):
+            it["photo"]["high_resolution"]["timestamp"] *= 1000
+        else:
+            return False
+        return True
+
+    def _reformat(self, form, body):
+        """The JSON answer with every listing in it rewritten in the changed format;
+        the ids of the listings changed are recorded under the form."""
+        sim = self.server.sim
+        try:
+            obj = json.loads(body)
+        except ValueError:
+            return body
+        changed = [int(it["id"]) for it in obj.get("items") or [] if self._reformat_item(form, it)]
+        with sim.lock:
+            sim.faults.reformatted.setdefault(form, []).extend(changed)
+        return self._json(obj)
 
     def _json(self, obj):
         sim = self.server.sim
@@ -1857,9 +1948,10 @@ class Handler(BaseHTTPRequestHandler):
                 return send(200, {"queued": 0})
             if cmd == "GET":
                 with sim.lock:
-                    return send(200, {"queued": [dict(f) for f in sim.faults.queue],
+                    return send(200, {"queued": [Faults.public(f) for f in sim.faults.queue],
                                       "consumed": dict(sim.faults.consumed),
-                                      "consumed_by_path": dict(sim.faults.consumed_by_path)})
+                                      "consumed_by_path": dict(sim.faults.consumed_by_path),
+                                      "reformatted": {k: list(v) for k, v in sim.faults.reformatted.items()}})
             if cmd == "POST":
                 try:
                     doc = json.loads(body.decode("utf-8") or "{}")

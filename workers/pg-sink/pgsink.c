@@ -13,7 +13,7 @@
 #include "workers/pg-sink/copy.h"
 
 #define PGSINK_BACKOFF_MIN_MS 1000
-#define PGSINK_BACKOFF_MAX_MS 30000
+#define PGSINK_BACKOFF_MAX_MS 5000 /* a database back from an outage is found within 5 s */
 #define PGSINK_TRANSIENT_TRIES 5       /* serialization failures and deadlocks */
 #define PGSINK_CHUNK (256 * 1024)      /* bytes per PQputCopyData */
 

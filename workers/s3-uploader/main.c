@@ -151,7 +151,7 @@ int main(int argc, char **argv)
         proto_msg_t *task = worker_next(w, 1000);
         if (!task)
             continue;
-        proto_msg_t *reply = uploader_handle(store, cdn, task);
+        proto_msg_t *reply = uploader_handle_patiently(store, cdn, task, s_sleep, w, UPLOADER_STORE_PATIENCE_MS);
         s_metrics_count(&sm, reply);
         if (reply && worker_send(w, reply) != 0)
             log_warn("cannot send to the broker", "cmd=%s", proto_cmd_name(reply->cmd));

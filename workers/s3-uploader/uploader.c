@@ -30,7 +30,9 @@ static proto_msg_t *s_nack(const proto_msg_t *task, const char *reason, bool per
     return s_nack_after(task, reason, permanent, UPLOADER_RETRY_MS);
 }
 
-static proto_msg_t *s_store_raw(objstore_t *store, const proto_msg_t *task)
+/* Every handler below sets *store_failed when the object store itself failed (as
+   opposed to the task, or the CDN): waiting for the store is then worth it. */
+static proto_msg_t *s_store_raw(objstore_t *store, const proto_msg_t *task, bool *store_failed)
 {
     const proto_page_t *page = &task->u.page;
     char key[512], err[512];
@@ -49,6 +51,7 @@ static proto_msg_t *s_store_raw(objstore_t *store, const proto_msg_t *task)
         char reason[700];
         snprintf(reason, sizeof reason, "raw page not stored: %s", err);
         log_warn("raw page not stored", "key=%s error=%s", log_str(key), log_str(err));
+        *store_failed = true;
         return s_nack(task, reason, false);
     }
     log_debug("raw page stored", "key=%s bytes=%zu", log_str(key), len);
@@ -63,7 +66,7 @@ static proto_msg_t *s_store_raw(objstore_t *store, const proto_msg_t *task)
     return res;
 }
 
-static proto_msg_t *s_load_raw(objstore_t *store, const proto_msg_t *task)
+static proto_msg_t *s_load_raw(objstore_t *store, const proto_msg_t *task, bool *store_failed)
 {
     const char *key = task->u.load.key;
     char err[512], reason[900];
@@ -72,6 +75,7 @@ static proto_msg_t *s_load_raw(objstore_t *store, const proto_msg_t *task)
     int rc = objstore_get(store, key, &data, &len, err, sizeof err);
     if (rc != 0) {
         snprintf(reason, sizeof reason, "raw object %s: %s", key, rc > 0 ? "not found" : err);
+        *store_failed = rc < 0;
         return s_nack(task, reason, rc > 0);
     }
     proto_msg_t *res = raw_decode(data, len, err, sizeof err);
@@ -117,7 +121,7 @@ static proto_msg_t *s_photo_result(const proto_msg_t *task, const char *key, int
 /* If key is stored already: *answer_p gets RESULT(PHOTO skipped) from the
    stored bytes, or a NACK if the store failed; returns 1. 0 if not stored. */
 static int s_photo_stored(objstore_t *store, const proto_msg_t *task, const char *key,
-                          const char *ext, proto_msg_t **answer_p)
+                          const char *ext, proto_msg_t **answer_p, bool *store_failed)
 {
     char err[512], reason[800];
     int64_t size = 0;
@@ -127,6 +131,7 @@ static int s_photo_stored(objstore_t *store, const proto_msg_t *task, const char
     if (rc < 0) {
         snprintf(reason, sizeof reason, "object store unavailable checking %s: %s", key, err);
         log_warn("photo not checked", "key=%s error=%s", log_str(key), log_str(err));
+        *store_failed = true;
         *answer_p = s_nack(task, reason, false);
         return 1;
     }
@@ -138,6 +143,7 @@ static int s_photo_stored(objstore_t *store, const proto_msg_t *task, const char
     if (rc != 0) {
         snprintf(reason, sizeof reason, "object store unavailable reading %s: %s", key, err);
         log_warn("photo not read back", "key=%s error=%s", log_str(key), log_str(err));
+        *store_failed = true;
         *answer_p = s_nack(task, reason, false);
         return 1;
     }
@@ -151,7 +157,7 @@ static int s_photo_stored(objstore_t *store, const proto_msg_t *task, const char
     return 1;
 }
 
-static proto_msg_t *s_store_photo(objstore_t *store, cdn_t *cdn, const proto_msg_t *task)
+static proto_msg_t *s_store_photo(objstore_t *store, cdn_t *cdn, const proto_msg_t *task, bool *store_failed)
 {
     const proto_image_t *im = &task->u.image;
     char reason[1200], key[256], err[512];
@@ -168,7 +174,7 @@ static proto_msg_t *s_store_photo(objstore_t *store, cdn_t *cdn, const proto_msg
     if (ext) {
         if (uploader_photo_key(im->item_id, im->photo_id, ext, key, sizeof key) != 0)
             return s_nack(task, "photo key does not fit", true);
-        if (s_photo_stored(store, task, key, ext, &answer))
+        if (s_photo_stored(store, task, key, ext, &answer, store_failed))
             return answer;
     }
     cdn_photo_t photo = { 0 };
@@ -199,7 +205,7 @@ static proto_msg_t *s_store_photo(objstore_t *store, cdn_t *cdn, const proto_msg
             cdn_photo_reset(&photo);
             return s_nack(task, "photo key does not fit", true);
         }
-        if (s_photo_stored(store, task, key, ext, &answer)) {
+        if (s_photo_stored(store, task, key, ext, &answer, store_failed)) {
             cdn_photo_reset(&photo);
             return answer;
         }
@@ -208,6 +214,7 @@ static proto_msg_t *s_store_photo(objstore_t *store, cdn_t *cdn, const proto_msg
         snprintf(reason, sizeof reason, "photo not stored at %s: %s", key, err);
         log_warn("photo not stored", "key=%s error=%s", log_str(key), log_str(err));
         cdn_photo_reset(&photo);
+        *store_failed = true;
         return s_nack(task, reason, false);
     }
     log_info("photo stored",
@@ -220,15 +227,47 @@ static proto_msg_t *s_store_photo(objstore_t *store, cdn_t *cdn, const proto_msg
     return answer;
 }
 
+static proto_msg_t *s_handle(objstore_t *store, cdn_t *cdn, const proto_msg_t *task, bool *store_failed)
+{
+    *store_failed = false;
+    if (task->cmd == PROTO_TASK && task->body == PROTO_BODY_PAGE)
+        return s_store_raw(store, task, store_failed);
+    if (task->cmd == PROTO_TASK && task->body == PROTO_BODY_LOAD)
+        return s_load_raw(store, task, store_failed);
+    if (task->cmd == PROTO_TASK && task->body == PROTO_BODY_IMAGE)
+        return s_store_photo(store, cdn, task, store_failed);
+    return s_nack(task, "the object-store stage takes PAGE, LOAD and IMAGE tasks only", true);
+}
+
 proto_msg_t *uploader_handle(objstore_t *store, cdn_t *cdn, const proto_msg_t *task)
 {
-    if (task->cmd == PROTO_TASK && task->body == PROTO_BODY_PAGE)
-        return s_store_raw(store, task);
-    if (task->cmd == PROTO_TASK && task->body == PROTO_BODY_LOAD)
-        return s_load_raw(store, task);
-    if (task->cmd == PROTO_TASK && task->body == PROTO_BODY_IMAGE)
-        return s_store_photo(store, cdn, task);
-    return s_nack(task, "the object-store stage takes PAGE, LOAD and IMAGE tasks only", true);
+    bool store_failed;
+    return s_handle(store, cdn, task, &store_failed);
+}
+
+proto_msg_t *uploader_handle_patiently(objstore_t *store, cdn_t *cdn, const proto_msg_t *task,
+                                       uploader_sleep_fn *sleep_fn, void *arg, int64_t patience_ms)
+{
+    bool store_failed;
+    proto_msg_t *answer = s_handle(store, cdn, task, &store_failed);
+    int64_t waited = 0, delay = UPLOADER_STORE_WAIT_MIN_MS;
+    while (answer && answer->cmd == PROTO_NACK && !answer->u.nack.permanent && store_failed
+           && waited < patience_ms) {
+        if (delay > patience_ms - waited)
+            delay = patience_ms - waited;
+        log_info("object store unavailable, waiting for it", "task=%" PRIu64 " waited_ms=%" PRId64
+                 " next_try_in_ms=%" PRId64 " patience_ms=%" PRId64 " reason=%s", task->task_id, waited, delay,
+                 patience_ms, log_str(answer->u.nack.reason));
+        proto_msg_destroy(&answer);
+        if (sleep_fn(arg, delay) != 0)
+            return NULL; /* the broker was lost: it dispatches the task again */
+        waited += delay;
+        delay = delay * 2 > UPLOADER_STORE_WAIT_MAX_MS ? UPLOADER_STORE_WAIT_MAX_MS : delay * 2;
+        answer = s_handle(store, cdn, task, &store_failed);
+    }
+    if (waited > 0 && answer && answer->cmd == PROTO_RESULT)
+        log_info("object store back", "task=%" PRIu64 " waited_ms=%" PRId64, task->task_id, waited);
+    return answer;
 }
 
 /* A task to store one photo. */
@@ -242,6 +281,26 @@ static proto_msg_t *s_image_task(uint64_t id, int64_t item_id, int64_t photo_id,
     task->u.image.photo_id = photo_id;
     task->u.image.url = proto_msg_strdup(task, url);
     return task;
+}
+
+/* A sleeper for uploader_handle_patiently: counts, and at call number `clear_at`
+   removes the file that made the store fail; `lost` plays a broker lost meanwhile. */
+typedef struct {
+    int calls;
+    int64_t slept;
+    int clear_at;
+    const char *obstacle;
+    bool lost;
+} s_sleeps_t;
+
+static int s_test_sleep(void *arg, int64_t ms)
+{
+    s_sleeps_t *sl = arg;
+    sl->calls++;
+    sl->slept += ms;
+    if (sl->calls == sl->clear_at)
+        assert(unlink(sl->obstacle) == 0);
+    return sl->lost ? -1 : 0;
 }
 
 /* Whether the file at dir/key holds exactly data. */
@@ -372,6 +431,36 @@ static void s_test_photos(objstore_t *store, const char *dir)
     assert(res && res->cmd == PROTO_NACK && !res->u.nack.permanent);
     assert(strstr(res->u.nack.reason, "images/79/901.webp"));
     proto_msg_destroy(&res);
+    /* patiently: the store keeps failing past the patience (waits 500 + 1000 + 500 ms), then
+       comes back during the wait (the obstacle goes at the second sleep) */
+    s_sleeps_t sl = { .clear_at = -1 };
+    httpstub_script(stub, (httpstub_reply_t[]) { ok, ok, ok, ok }, 4);
+    res = uploader_handle_patiently(store, cdn, task, s_test_sleep, &sl, 2000);
+    assert(res && res->cmd == PROTO_NACK && !res->u.nack.permanent && sl.calls == 3 && sl.slept == 2000);
+    proto_msg_destroy(&res);
+    sl = (s_sleeps_t) { .clear_at = 2, .obstacle = path };
+    httpstub_script(stub, (httpstub_reply_t[]) { ok, ok, ok }, 3);
+    res = uploader_handle_patiently(store, cdn, task, s_test_sleep, &sl, 60000);
+    assert(res && res->cmd == PROTO_RESULT && !res->u.photo.skipped && sl.calls == 2 && sl.slept == 1500);
+    assert(s_file_is(dir, "images/79/901.webp", webp, sizeof webp));
+    proto_msg_destroy(&res);
+    /* a CDN failure is not worth waiting for; a broker lost during the wait abandons */
+    sl = (s_sleeps_t) { .clear_at = -1 };
+    httpstub_script(stub, (httpstub_reply_t[]) { r500, r500, r500 }, 3);
+    proto_msg_t *other = s_image_task(37, 80, 902, url);
+    res = uploader_handle_patiently(store, cdn, other, s_test_sleep, &sl, 60000);
+    assert(res && res->cmd == PROTO_NACK && sl.calls == 0);
+    proto_msg_destroy(&res);
+    proto_msg_destroy(&other);
+    snprintf(path, sizeof path, "%s/images/81", dir);
+    f = fopen(path, "w");
+    assert(f);
+    fclose(f);
+    other = s_image_task(38, 81, 903, url);
+    sl = (s_sleeps_t) { .clear_at = -1, .lost = true };
+    httpstub_script(stub, &ok, 1);
+    assert(uploader_handle_patiently(store, cdn, other, s_test_sleep, &sl, 60000) == NULL && sl.calls == 1);
+    proto_msg_destroy(&other);
     proto_msg_destroy(&task);
     assert(unlink(path) == 0);
 
