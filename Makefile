@@ -19,7 +19,7 @@ CC      ?= cc
 SAN     ?= 0
 PKGS     = libczmq libzmq libcurl msgpack libcjson libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libmicrohttpd,$(PKGS)) 2>/dev/null)
 PG_INC     := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 ifeq ($(SAN),1)
@@ -34,7 +34,7 @@ endif
 
 CFLAGS  += -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror $(PKG_CFLAGS) -I$(PG_INC) -I.
 LDFLAGS += -Wl,--as-needed $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefined)
-LDLIBS  += $(PKG_LIBS) -lpq -lcrypto -lz -lm -lpthread
+LDLIBS  += $(PKG_LIBS) -lpq -lcrypto -lz -lm -lpthread -ldl
 , := ,
 
 COMMON_SRC  = $(wildcard common/*.c) $(wildcard proto/*.c)

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <microhttpd.h>
@@ -502,19 +503,59 @@ char *metrics_render(metrics_t *self, size_t *len_p)
 
 /* -------------------------------------------------------------- server */
 
+/* libmicrohttpd is loaded when a server first starts, not with the program: its
+   load-time set-up (GnuTLS) costs every program about 1 MB of resident memory even
+   with metrics off (BENCHMARKS.md, Footprint). */
+static struct {
+    pthread_once_t once;
+    void *lib;
+    __typeof__(MHD_start_daemon) *start_daemon;
+    __typeof__(MHD_stop_daemon) *stop_daemon;
+    __typeof__(MHD_get_daemon_info) *get_daemon_info;
+    __typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+    __typeof__(MHD_add_response_header) *add_response_header;
+    __typeof__(MHD_queue_response) *queue_response;
+    __typeof__(MHD_destroy_response) *destroy_response;
+    char error[256];
+} s_mhd = { .once = PTHREAD_ONCE_INIT };
+
+static void s_mhd_load(void)
+{
+    void *lib = dlopen("libmicrohttpd.so.12", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(s_mhd.error, sizeof s_mhd.error, "cannot load libmicrohttpd: %s", dlerror());
+        return;
+    }
+#define S_SYM(field, name)                                                                      \
+    if (!(*(void **) &s_mhd.field = dlsym(lib, #name))) {                                       \
+        snprintf(s_mhd.error, sizeof s_mhd.error, "libmicrohttpd lacks %s", #name);             \
+        dlclose(lib);                                                                           \
+        return;                                                                                 \
+    }
+    S_SYM(start_daemon, MHD_start_daemon)
+    S_SYM(stop_daemon, MHD_stop_daemon)
+    S_SYM(get_daemon_info, MHD_get_daemon_info)
+    S_SYM(create_response_from_buffer, MHD_create_response_from_buffer)
+    S_SYM(add_response_header, MHD_add_response_header)
+    S_SYM(queue_response, MHD_queue_response)
+    S_SYM(destroy_response, MHD_destroy_response)
+#undef S_SYM
+    s_mhd.lib = lib;
+}
+
 static enum MHD_Result s_reply(struct MHD_Connection *conn, unsigned int status, char *body,
                                size_t len, const char *type)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = s_mhd.create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(body);
         return MHD_NO;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    s_mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-    enum MHD_Result rc = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
+        s_mhd.add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    enum MHD_Result rc = s_mhd.queue_response(conn, status, r);
+    s_mhd.destroy_response(r);
     return rc;
 }
 
@@ -553,6 +594,11 @@ int metrics_start(metrics_t *self, const char *bind, int port)
 {
     if (!self || self->daemon || port < 0 || port > 65535)
         return -1;
+    pthread_once(&s_mhd.once, s_mhd_load);
+    if (!s_mhd.lib) {
+        log_error("metrics: cannot serve", "error=%s", log_str(s_mhd.error));
+        return -1;
+    }
     struct sockaddr_in in4;
     struct sockaddr_in6 in6;
     struct sockaddr *addr;
@@ -583,7 +629,7 @@ int metrics_start(metrics_t *self, const char *bind, int port)
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    self->daemon = MHD_start_daemon(flags, (uint16_t) port, NULL, NULL, s_handle, self,
+    self->daemon = s_mhd.start_daemon(flags, (uint16_t) port, NULL, NULL, s_handle, self,
                                     MHD_OPTION_SOCK_ADDR, addr,
                                     MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 32,
                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 10,
@@ -595,7 +641,7 @@ int metrics_start(metrics_t *self, const char *bind, int port)
                   log_str(strerror(saved)));
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info = s_mhd.get_daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
     self->port = info && info->port ? info->port : port;
     log_info("metrics served", "bind=%s port=%d path=/metrics", log_str(bind), self->port);
     return 0;
@@ -609,7 +655,7 @@ int metrics_port(const metrics_t *self)
 void metrics_stop(metrics_t *self)
 {
     if (self && self->daemon) {
-        MHD_stop_daemon(self->daemon);
+        s_mhd.stop_daemon(self->daemon);
         self->daemon = NULL;
         self->port = 0;
     }

@@ -532,12 +532,19 @@ int pgsink_connect(pgsink_t *self)
         return 0;
     s_disconnect(self);
     /* later entries override earlier ones: the caller's string wins over our defaults */
-    const char *keys[5];
-    const char *values[5];
+    const char *keys[6];
+    const char *values[6];
     int n = 0;
     if (!getenv("PGCONNECT_TIMEOUT")) {
         keys[n] = "connect_timeout";
         values[n++] = "10";
+    }
+    /* no GSSAPI encryption unless asked for (gssencmode in VINTED_PG, or PGGSSENCMODE):
+       trying it sets up Kerberos, half a megabyte of the sink's memory for nothing on
+       the usual password or TLS connection */
+    if (!getenv("PGGSSENCMODE")) {
+        keys[n] = "gssencmode";
+        values[n++] = "disable";
     }
     keys[n] = "fallback_application_name";
     values[n++] = "vinted-pg-sink";
