@@ -185,7 +185,7 @@ class ChaosTest(E2ETestCase):
             # no sink at all: batches wait; once MAX_QUEUED of them do, transforming stops,
             # then fetching: most of the first windows' pages are not even asked for
             self.wait_stage_full("sink", "no sink runs")
-            time.sleep(2)  # and it stays so while windows are scheduled and listings come in
+            time.sleep(1)  # and it stays so while windows are scheduled and listings come in
             sinkless = self.status()
             api_sinkless = self.sim.stats()["api"]
             peak_sinkless = memory.peak_kb
@@ -198,7 +198,7 @@ class ChaosTest(E2ETestCase):
                 self.pipe.kill(t, signal.SIGKILL)
             self.sim.tick(new=450, bumps=0)
             self.wait_stage_full("transform", "no transformer runs")
-            time.sleep(2)
+            time.sleep(1)
             xformless = self.status()
             for _ in range(2):
                 self.pipe.start_worker("transformer")
