@@ -69,6 +69,7 @@ typedef struct {
     int64_t not_before;  /* mono ms */
     int64_t dispatched_at; /* mono ms, last dispatch */
     int deliveries;
+    int refusals;        /* NACKs (a lost worker or a deadline is not the task's fault) */
 } task_t;
 
 /* What the broker publishes to Prometheus (all NULL when metrics are off). */
@@ -541,28 +542,34 @@ static void s_window_loaded(void *arg, window_t *w)
 }
 
 /* Start the oldest pending window of every catalog that has none running. */
+/* Per catalog: the running window, else the oldest pending one (one pass over the
+   open windows, so a backlog of many pending windows stays cheap). */
+static zhashx_t *s_catalog_heads(broker_t *self)
+{
+    zhashx_t *heads = zhashx_new();
+    for (window_t *w = zhashx_first(self->windows); w; w = zhashx_next(self->windows)) {
+        if (w->state != WINDOW_RUNNING && w->state != WINDOW_PENDING)
+            continue;
+        char key[16];
+        snprintf(key, sizeof key, "%d", w->catalog_id);
+        window_t *head = zhashx_lookup(heads, key);
+        if (!head || (head->state == WINDOW_PENDING
+                      && (w->state == WINDOW_RUNNING || w->id < head->id)))
+            zhashx_update(heads, key, w);
+    }
+    return heads;
+}
+
+/* Start the oldest pending window of every catalog that has none running. */
 static void s_start_windows(broker_t *self)
 {
-    zlistx_t *pending = zlistx_new();
-    zlistx_set_comparator(pending, NULL);
-    for (window_t *w = zhashx_first(self->windows); w; w = zhashx_next(self->windows))
+    zhashx_t *heads = s_catalog_heads(self);
+    zlistx_t *start = zlistx_new();
+    for (window_t *w = zhashx_first(heads); w; w = zhashx_next(heads))
         if (w->state == WINDOW_PENDING)
-            zlistx_add_end(pending, w);
-    window_t *start[64];
-    int n = 0;
-    for (window_t *w = zlistx_first(pending); w; w = zlistx_next(pending)) {
-        bool busy = false;
-        for (window_t *o = zhashx_first(self->windows); o && !busy; o = zhashx_next(self->windows))
-            busy = o->catalog_id == w->catalog_id
-                   && (o->state == WINDOW_RUNNING || (o->state == WINDOW_PENDING && o->id < w->id));
-        for (int i = 0; i < n && !busy; i++)
-            busy = start[i]->catalog_id == w->catalog_id;
-        if (!busy && n < 64)
-            start[n++] = w;
-    }
-    zlistx_destroy(&pending);
-    for (int i = 0; i < n; i++) {
-        window_t *w = start[i];
+            zlistx_add_end(start, w);
+    zhashx_destroy(&heads);
+    for (window_t *w = zlistx_first(start); w; w = zlistx_next(start)) {
         if (store_window_start(self->store, w) != 0)
             continue;
         w->state = WINDOW_RUNNING;
@@ -570,6 +577,7 @@ static void s_start_windows(broker_t *self)
                  w->hwm_before);
         s_fetch_page(self, w, 1);
     }
+    zlistx_destroy(&start);
 }
 
 static int64_t s_create_window(broker_t *self, int32_t catalog, int64_t start_s, int64_t end_s, const char *kind)
@@ -626,8 +634,24 @@ static void s_schedule(broker_t *self)
     int64_t start, end;
     window_slice(now_s, len_s, &start, &end);
     bool failed = false;
-    for (int i = 0; i < self->cfg.n_catalogs; i++)
-        failed |= s_create_window(self, self->cfg.catalogs[i], start - len_s, start, "scheduled") < 0;
+    /* a catalog whose last window has not even started yet needs no other: that
+       window pulls everything past the mark when it runs (so backlogs stay short) */
+    zhashx_t *waiting = zhashx_new();
+    for (window_t *w = zhashx_first(self->windows); w; w = zhashx_next(self->windows))
+        if (w->state == WINDOW_PENDING && w->kind == WINDOW_CATALOG) {
+            char key[16];
+            snprintf(key, sizeof key, "%d", w->catalog_id);
+            zhashx_update(waiting, key, w);
+        }
+    for (int i = 0; i < self->cfg.n_catalogs; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", self->cfg.catalogs[i]);
+        if (zhashx_lookup(waiting, key))
+            log_debug("scheduled window skipped: the catalog has one waiting", "catalog=%d", self->cfg.catalogs[i]);
+        else
+            failed |= s_create_window(self, self->cfg.catalogs[i], start - len_s, start, "scheduled") < 0;
+    }
+    zhashx_destroy(&waiting);
     /* database down: try again in a second (creating is idempotent); a period missed
        entirely is no loss: the next window of a catalog pulls everything past its mark */
     self->next_schedule_s = failed ? now_s + 1 : end;
@@ -935,7 +959,8 @@ static void s_on_nack(broker_t *self, peer_t *peer, proto_msg_t *msg)
              msg->u.nack.permanent, log_str(reason));
     snprintf(self->last_error, sizeof self->last_error, "%s", reason);
     self->nacked++;
-    if (w && (msg->u.nack.permanent || task->deliveries >= self->cfg.max_attempts)) {
+    task->refusals++;
+    if (w && (msg->u.nack.permanent || task->refusals >= self->cfg.max_attempts)) {
         task->peer->inflight--;
         task->peer = NULL;
         zhashx_delete(self->tasks, key);
@@ -1422,9 +1447,19 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
                                zlistx_size(self->queue[s]), self->queued_bytes[s], self->queued_peak[s], inflight[s],
                                self->results[s]);
     int64_t counts[4], by_kind[WINDOW_KINDS][4];
-    store_window_counts(self->store, counts, by_kind);
-    char err[600];
-    s_json_str(err, sizeof err, self->last_error);
+    /* database down: the counts are unknown (null), and that is the error to show */
+    if (store_window_counts(self->store, counts, by_kind) != 0) {
+        for (int i = 0; i < 4; i++) {
+            counts[i] = -1;
+            for (int k = 0; k < WINDOW_KINDS; k++)
+                by_kind[k][i] = -1;
+        }
+    }
+    int64_t db_down_ms = store_down_ms(self->store);
+    char err[600], down[160];
+    snprintf(down, sizeof down, "the database does not answer (for %" PRId64 " s); work waits for it",
+             db_down_ms / 1000);
+    s_json_str(err, sizeof err, db_down_ms > 0 ? down : self->last_error);
     o += (size_t) snprintf(json + o, size - o,
                            "},\"windows_by_kind\":{");
     for (int k = WINDOW_CATALOG; k < WINDOW_KINDS; k++)
@@ -1438,11 +1473,12 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
                            ",\"failed\":%" PRId64 "},\"requests\":%" PRId64 ",\"rate_per_min\":%g,\"backoff_ms\":%" PRId64
                            ",\"token_waiters\":%zu,\"dispatched\":%" PRIu64 ",\"redelivered\":%" PRIu64
                            ",\"nacked\":%" PRIu64 ",\"invalid_frames\":%" PRIu64 ",\"refused_handshakes\":%" PRIu64
-                           ",\"last_error\":%s}",
+                           ",\"database_down_ms\":%" PRId64 ",\"last_error\":%s}",
                            counts[0], counts[1], counts[2], counts[3], self->rate.granted, self->cfg.rate_per_min,
                            self->rate.paused_until > now ? self->rate.paused_until - now : 0,
                            zlistx_size(self->token_waiters), self->dispatched, self->redelivered, self->nacked,
-                           self->invalid_frames, self->refused, self->last_error[0] ? err : "null");
+                           self->invalid_frames, self->refused, db_down_ms,
+                           self->last_error[0] || db_down_ms > 0 ? err : "null");
     s_ctl_reply(self, identity, 0, "status", json);
     free(json);
 }

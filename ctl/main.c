@@ -100,14 +100,19 @@ static void s_print_status(const char *json)
                cJSON_GetObjectItemCaseSensitive(w, "done")->valuedouble);
     }
     cJSON *win = cJSON_GetObjectItemCaseSensitive(root, "windows");
-    printf("\nwindows: pending %.0f, running %.0f, done %.0f, failed %.0f\n",
-           cJSON_GetObjectItemCaseSensitive(win, "pending")->valuedouble,
-           cJSON_GetObjectItemCaseSensitive(win, "running")->valuedouble,
-           cJSON_GetObjectItemCaseSensitive(win, "done")->valuedouble,
-           cJSON_GetObjectItemCaseSensitive(win, "failed")->valuedouble);
+    if (cJSON_GetObjectItemCaseSensitive(win, "pending")->valuedouble < 0)
+        printf("\nwindows: unknown (the database does not answer)\n");
+    else
+        printf("\nwindows: pending %.0f, running %.0f, done %.0f, failed %.0f\n",
+               cJSON_GetObjectItemCaseSensitive(win, "pending")->valuedouble,
+               cJSON_GetObjectItemCaseSensitive(win, "running")->valuedouble,
+               cJSON_GetObjectItemCaseSensitive(win, "done")->valuedouble,
+               cJSON_GetObjectItemCaseSensitive(win, "failed")->valuedouble);
     cJSON *kind;
     cJSON_ArrayForEach(kind, cJSON_GetObjectItemCaseSensitive(root, "windows_by_kind"))
     {
+        if (cJSON_GetObjectItemCaseSensitive(kind, "pending")->valuedouble < 0)
+            continue;
         printf("  %-9s pending %.0f, running %.0f, done %.0f, failed %.0f\n", kind->string,
                cJSON_GetObjectItemCaseSensitive(kind, "pending")->valuedouble,
                cJSON_GetObjectItemCaseSensitive(kind, "running")->valuedouble,

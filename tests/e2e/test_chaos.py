@@ -330,6 +330,8 @@ class ChaosTest(E2ETestCase):
             feeder.stop(check=False)
         print("broker during the outage (status exit code, sink queue, last error, windows, stderr): %s" % samples)
         self.assertEqual([x[0] for x in samples if x[0] != 0], [], "the broker stopped answering status")
+        self.assertTrue([x for x in samples if x[2] and "database does not answer" in x[2]],
+                        "status never said the database was down")
         figure("pg_down_s", down_s)
         figure("pg_down_api_requests", api_down)
         figure("pg_down_sink_queue_max", max(s[1] for s in samples))
