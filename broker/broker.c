@@ -35,6 +35,7 @@
 #include "common/clock.h"
 #include "common/objstore.h"
 #include "common/raw.h"
+#include "common/pgconf.h"
 #include "common/redact.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -1633,7 +1634,7 @@ broker_t *broker_new(const broker_config_t *config)
     if (!self->store) {
         char shown[512];
         log_error("cannot open the database", "pg=%s",
-                  log_str(redact_conninfo(config->pg, shown, sizeof shown)));
+                  log_str(pgconf_shown(config->pg, shown, sizeof shown)));
         broker_destroy(&self);
         return NULL;
     }

@@ -5,6 +5,7 @@
 
 #include "broker/broker.h"
 #include "common/config.h"
+#include "common/pgconf.h"
 #include "common/curve.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -106,7 +107,7 @@ int main(int argc, char **argv)
     cfg.images_main = strcmp(images, "main") == 0;
     cfg.max_attempts = (int) attempts;
     if (config_endpoint(s_opts, "broker", true) != 0 || config_endpoint(s_opts, "control", true) != 0
-        || config_conninfo(s_opts, "pg") != 0)
+        || pgconf_check(s_opts, "pg") != 0)
         return 2;
     if (strcmp(config_get(s_opts, "broker"), config_get(s_opts, "control")) == 0) {
         fprintf(stderr, "invalid --control / VINTED_CONTROL '%s': the same endpoint as --broker\n",

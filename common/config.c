@@ -5,7 +5,6 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,9 +153,7 @@ static void s_register_secrets(const config_opt_t *opts)
         }
         else
             value = getenv(s_secrets[i].env);
-        if (s_secrets[i].conninfo)
-            redact_add_conninfo(value);
-        else
+        if (!s_secrets[i].conninfo) /* a connection string's password: pgconf_check */
             redact_add(value);
     }
 }
@@ -367,26 +364,9 @@ int config_endpoint(const config_opt_t *opts, const char *name, bool bind)
     return 0;
 }
 
-int config_conninfo(const config_opt_t *opts, const char *name)
+void config_invalid(const config_opt_t *opts, const char *name, const char *why)
 {
-    const config_opt_t *o = s_get(opts, name);
-    if (!o->value || !*o->value)
-        return 0;
-    char *err = NULL;
-    PQconninfoOption *parsed = PQconninfoParse(o->value, &err);
-    if (!parsed) {
-        char why[300];
-        snprintf(why, sizeof why, "not a PostgreSQL connection string or URI: %s",
-                 err ? err : "out of memory");
-        size_t n = strlen(why);
-        while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == ' '))
-            why[--n] = 0;
-        s_invalid(o, why);
-        PQfreemem(err);
-        return -1;
-    }
-    PQconninfoFree(parsed);
-    return 0;
+    s_invalid(s_get(opts, name), why);
 }
 
 int config_parse_size(const char *text, int64_t *out)
@@ -606,12 +586,6 @@ void config_test(bool verbose)
         eps[0].value = endpoints[i].value;
         assert((config_endpoint(eps, "ep", endpoints[i].bind) == 0) == endpoints[i].ok);
     }
-    const char *conninfos[] = { "", "host=127.0.0.1 port=5432 dbname=x", "postgresql://u@h:5/db", "nonsense",
-                                "nosuchkey=1", "host='unterminated" };
-    for (size_t i = 0; i < sizeof conninfos / sizeof conninfos[0]; i++) {
-        eps[1].value = conninfos[i];
-        assert((config_conninfo(eps, "pg") == 0) == (i < 3));
-    }
 
     char *argv3[] = { "p", "--nope", NULL };
     fprintf(stderr, "(an error message about --nope is expected here)\n");
@@ -651,8 +625,9 @@ void config_test(bool verbose)
     char *argv8[] = { "p", "--wait-file", rate_file, NULL };
     assert(config_parse(opts, 3, argv8, "p", "test") == -1); /* a flag has no file form */
 
-    /* secrets: the conninfo's password and the AWS keys are registered with redact,
-       whether they come from the environment, a flag or a file */
+    /* secrets: the AWS keys are registered with redact, whether they come from the
+       environment, a flag or a file; a connection string's password is registered by
+       pgconf_check (common/pgconf.h), which the programs that use one call at start */
     config_opt_t pg_opts[] = {
         { "pg", "VINTED_PG", "", "conninfo", NULL },
         { NULL, NULL, NULL, NULL, NULL },
@@ -668,7 +643,7 @@ void config_test(bool verbose)
     char line[] = "pg=\"host=127.0.0.1 password=file-pass-123\" key=secret-from-file";
     size_t n = redact_text(line, strlen(line));
     line[n] = '\0';
-    assert(strcmp(line, "pg=\"host=127.0.0.1 password=***\" key=***") == 0);
+    assert(strcmp(line, "pg=\"host=127.0.0.1 password=file-pass-123\" key=***") == 0);
     unsetenv("AWS_SECRET_ACCESS_KEY_FILE");
     unsetenv("AWS_SECRET_ACCESS_KEY");
     redact_clear();

@@ -43,9 +43,8 @@ int config_duration_ms(const config_opt_t *opts, const char *name, int64_t *out_
 /* A ZeroMQ endpoint: tcp://HOST:PORT (PORT 1..65535; HOST and PORT may be * when bind is
    true), ipc://PATH or inproc://NAME. 0 ok; -1 after printing "invalid --name: ...". */
 int config_endpoint(const config_opt_t *opts, const char *name, bool bind);
-/* A libpq connection string or URI libpq can read (empty: libpq's PG* variables); it is
-   not connected to. 0 ok; -1 after printing "invalid --name: <libpq's reason>". */
-int config_conninfo(const config_opt_t *opts, const char *name);
+/* Print "invalid --name / ENV 'value': why" to stderr (for checks made elsewhere). */
+void config_invalid(const config_opt_t *opts, const char *name, const char *why);
 
 /* A size in bytes: "67108864", "512K", "64M", "1G" (also KiB, MiB, GiB; powers of 1024),
    between min and max. 0 and the value, or -1 after printing "invalid --name: ...". */

@@ -4,11 +4,8 @@
     secret keys) is registered once, at start, before other threads run; from
     then on every log line passes through redact_text, which writes "***" in
     place of each registered value. config_parse registers the secret settings
-    itself (common/config.h), curve.c the CURVE secret keys it loads.
-
-        redact_add_conninfo("host=db user=vinted password=s3cret");
-        char shown[256];
-        redact_conninfo(conninfo, shown, sizeof shown);   // "host=db user=vinted password=***"
+    itself (common/config.h), pgconf.c the password of a connection string,
+    curve.c the CURVE secret keys it loads.
 
     Values shorter than REDACT_MIN_LEN bytes are not registered: masking every
     "ab" in a log would destroy it, and such a secret protects nothing anyway.
@@ -24,14 +21,9 @@
 
 /* Register a secret value (copied). 0 ok or ignored (NULL, short, already known), -1 full. */
 int redact_add(const char *secret);
-/* Register the password of a libpq connection string or URI, if it has one. */
-void redact_add_conninfo(const char *conninfo);
 /* Mask every registered secret in text[0..len) in place ("***"); the new length
    (never more than len; nothing is written past it, no NUL added). */
 size_t redact_text(char *text, size_t len);
-/* A conninfo for humans: its settings as key=value with the password shown as ***,
-   or "(unparsable connection string)". Returns out. */
-const char *redact_conninfo(const char *conninfo, char *out, size_t size);
 /* Forget every registered secret (wiping the copies). */
 void redact_clear(void);
 

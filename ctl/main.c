@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/pgconf.h"
 #include "common/curve.h"
 #include "common/log.h"
 #include "ctl/backfill.h"
@@ -392,7 +393,7 @@ int main(int argc, char **argv)
         return s_keygen(n_pos == 2 ? positional[1] : NULL, json);
     if (strcmp(verb, "prices") == 0 || strcmp(verb, "quality") == 0 || strcmp(verb, "catalogs") == 0 ||
         strcmp(verb, "report") == 0)
-        return config_conninfo(s_opts, "pg") != 0 ? 2 : s_db_verb(verb, json);
+        return pgconf_check(s_opts, "pg") != 0 ? 2 : s_db_verb(verb, json);
     curve_t *curve = NULL;
     rc = curve_client_setup(s_opts, &curve);
     if (rc != 0)

@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/pgconf.h"
 #include "common/curve.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -175,7 +176,7 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     int64_t batch_max;
     if (config_int(s_opts, "batch", 1, SINK_BATCH_MAX, &batch_max) != 0
-        || config_endpoint(s_opts, "broker", false) != 0 || config_conninfo(s_opts, "pg") != 0)
+        || config_endpoint(s_opts, "broker", false) != 0 || pgconf_check(s_opts, "pg") != 0)
         return 2;
     const char *conninfo = config_get(s_opts, "pg");
     const char *endpoint = config_get(s_opts, "broker");
