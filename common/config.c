@@ -300,6 +300,19 @@ static void s_invalid(const config_opt_t *o, const char *why)
             o->value ? o->value : "", why);
 }
 
+/* v into *out if min <= v <= max, else "must be between MIN and MAX<unit>" and -1. */
+static int s_in_range(const config_opt_t *o, int64_t v, int64_t min, int64_t max, const char *unit, int64_t *out)
+{
+    if (v < min || v > max) {
+        char why[128];
+        snprintf(why, sizeof why, "must be between %lld and %lld%s", (long long) min, (long long) max, unit);
+        s_invalid(o, why);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int config_int(const config_opt_t *opts, const char *name, int64_t min, int64_t max, int64_t *out)
 {
     const config_opt_t *o = s_get(opts, name);
@@ -310,14 +323,7 @@ int config_int(const config_opt_t *opts, const char *name, int64_t min, int64_t 
         s_invalid(o, "not a whole number");
         return -1;
     }
-    if (v < min || v > max) {
-        char why[96];
-        snprintf(why, sizeof why, "must be between %lld and %lld", (long long) min, (long long) max);
-        s_invalid(o, why);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    return s_in_range(o, v, min, max, "", out);
 }
 
 int config_duration_ms(const config_opt_t *opts, const char *name, int64_t *out_ms)
@@ -401,14 +407,7 @@ int config_size(const config_opt_t *opts, const char *name, int64_t min, int64_t
         s_invalid(o, "not a size (examples: 67108864, 512K, 64M, 1G)");
         return -1;
     }
-    if (v < min || v > max) {
-        char why[96];
-        snprintf(why, sizeof why, "must be between %lld and %lld bytes", (long long) min, (long long) max);
-        s_invalid(o, why);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    return s_in_range(o, v, min, max, " bytes", out);
 }
 
 int config_parse_duration_ms(const char *text, int64_t *out_ms)
