@@ -40,7 +40,7 @@ static config_opt_t s_opts[] = {
     { "broker", "VINTED_BROKER", "tcp://127.0.0.1:5555", "broker endpoint", NULL },
     { "pg", "VINTED_PG", NULL,
       "PostgreSQL connection string or URI (unset: libpq's PG* variables)", NULL },
-    { "batch", "VINTED_SINK_BATCH", "16", "tasks written per transaction (1..1024)", NULL },
+    { "batch", "VINTED_SINK_BATCH", "12", "tasks written per transaction (1..1024)", NULL },
     METRICS_CONFIG_OPTS,
     CURVE_CLIENT_CONFIG_OPTS,
     { NULL, NULL, NULL, NULL, NULL }
