@@ -635,24 +635,8 @@ static void s_schedule(broker_t *self)
     int64_t start, end;
     window_slice(now_s, len_s, &start, &end);
     bool failed = false;
-    /* a catalog whose last window has not even started yet needs no other: that
-       window pulls everything past the mark when it runs (so backlogs stay short) */
-    zhashx_t *waiting = zhashx_new();
-    for (window_t *w = zhashx_first(self->windows); w; w = zhashx_next(self->windows))
-        if (w->state == WINDOW_PENDING && w->kind == WINDOW_CATALOG) {
-            char key[16];
-            snprintf(key, sizeof key, "%d", w->catalog_id);
-            zhashx_update(waiting, key, w);
-        }
-    for (int i = 0; i < self->cfg.n_catalogs; i++) {
-        char key[16];
-        snprintf(key, sizeof key, "%d", self->cfg.catalogs[i]);
-        if (zhashx_lookup(waiting, key))
-            log_debug("scheduled window skipped: the catalog has one waiting", "catalog=%d", self->cfg.catalogs[i]);
-        else
-            failed |= s_create_window(self, self->cfg.catalogs[i], start - len_s, start, "scheduled") < 0;
-    }
-    zhashx_destroy(&waiting);
+    for (int i = 0; i < self->cfg.n_catalogs; i++)
+        failed |= s_create_window(self, self->cfg.catalogs[i], start - len_s, start, "scheduled") < 0;
     /* database down: try again in a second (creating is idempotent); a period missed
        entirely is no loss: the next window of a catalog pulls everything past its mark */
     self->next_schedule_s = failed ? now_s + 1 : end;
