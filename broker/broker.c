@@ -542,7 +542,6 @@ static void s_window_loaded(void *arg, window_t *w)
     }
 }
 
-/* Start the oldest pending window of every catalog that has none running. */
 /* Per catalog: the running window, else the oldest pending one (one pass over the
    open windows, so a backlog of many pending windows stays cheap). */
 static zhashx_t *s_catalog_heads(broker_t *self)
