@@ -507,8 +507,19 @@ static int s_list_parse(const char *xml, size_t len, s_page_t *page, char *err, 
 
 static int s_parse_file_url(objstore_t *self, const char *path, char *err, size_t errlen)
 {
+    /* file://./DIR is DIR under the working directory (the programs' default) */
+    char cwd_path[4096];
+    if (strncmp(path, "./", 2) == 0) {
+        char cwd[2048];
+        if (!getcwd(cwd, sizeof cwd))
+            return s_fail(err, errlen, "file store %s: cannot read the working directory", path);
+        snprintf(cwd_path, sizeof cwd_path, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path + 2);
+        path = cwd_path;
+    }
     if (path[0] != '/')
-        return s_fail(err, errlen, "file store URL needs an absolute path, as in file:///var/raw (got file://%s)",
+        return s_fail(err, errlen,
+                      "file store URL needs an absolute path, as in file:///var/raw, or one under the "
+                      "working directory, as in file://./var/raw (got file://%s)",
                       path);
     size_t n = strlen(path);
     while (n > 1 && path[n - 1] == '/')
@@ -1559,6 +1570,13 @@ static void s_test_urls(bool verbose)
     char err[512];
     objstore_env_t env = { .access_key = "AKIDEXAMPLE", .secret_key = "secret/Key+1", .region = NULL,
                            .endpoint = "http://127.0.0.1:4568/" };
+    char here[2048], want_here[2100], *here_url = "file://./var/store";
+    assert(getcwd(here, sizeof here));
+    objstore_t *rel = objstore_new(here_url, err, sizeof err);
+    assert(rel);
+    snprintf(want_here, sizeof want_here, "file://%s/var/store", strcmp(here, "/") == 0 ? "" : here);
+    assert(strcmp(objstore_describe(rel), want_here) == 0);
+    objstore_destroy(&rel);
     const char *bad[] = { NULL, "", "http://x", "file://relative/dir", "s3://", "s3://ab", "s3://Upper",
                           "s3://-bucket", "s3://bucket_x", "s3://bucket/a//b", "s3://bucket/../x" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
