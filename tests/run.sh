@@ -55,8 +55,8 @@ count_unittest() {
     summary=$(grep -E '^(OK|FAILED)( \(|$)' "$out" | tail -n 1)
     n_fail=0
     for key in failures errors "unexpected successes"; do
-        n=$(printf '%s\n' "$summary" | sed -n "s/.*[(, ]$key=\([0-9][0-9]*\).*/\1/p")
-        n_fail=$((n_fail + ${n:-0}))
+        n_key=$(printf '%s\n' "$summary" | sed -n "s/.*[(, ]$key=\([0-9][0-9]*\).*/\1/p")
+        n_fail=$((n_fail + ${n_key:-0}))
     done
     n_skip=$(printf '%s\n' "$summary" | sed -n 's/.*[(, ]skipped=\([0-9][0-9]*\).*/\1/p')
     n_skip=${n_skip:-0}
@@ -137,16 +137,16 @@ if [ -f "$work/fuzz.out" ]; then
 else
     failed=$((failed + 1))
 fi
-n=0
+lane=0
 for BIN in $BINS; do
-    n=$((n + 1))
-    if [ "$(cat "$work/selftest$n.rc" 2>/dev/null || echo 1)" -eq 0 ]; then
+    lane=$((lane + 1))
+    if [ "$(cat "$work/selftest$lane.rc" 2>/dev/null || echo 1)" -eq 0 ]; then
         passed=$((passed + 1))
     else
         echo "selftest against $BIN failed"
         failed=$((failed + 1))
     fi
-    count_unittest "e2e$n"
+    count_unittest "e2e$lane"
 done
 
 echo "$passed passed, $failed failed"
