@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "ctl/bar.h"
 #include "ctl/control.h"
+#include "ctl/report.h"
 
 typedef struct {
     int64_t id;
@@ -219,10 +220,7 @@ int backfill_run(const char *endpoint, const char *catalog, const backfill_span_
                 cJSON_AddStringToObject(o, "error", w[i].error);
             cJSON_AddItemToArray(list, o);
         }
-        char *text = cJSON_PrintUnformatted(root);
-        printf("%s\n", text);
-        free(text);
-        cJSON_Delete(root);
+        report_json_print(root, stdout);
     }
     else if (rc == 0 || rc == 1) {
         printf("backfill: %d of %d windows committed, %d failed, %lld items in %llds\n", done - failed, n, failed,

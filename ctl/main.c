@@ -274,10 +274,7 @@ static int s_db_verb(const char *verb, bool json)
         else if (json) {
             cJSON *root = cJSON_CreateObject();
             cJSON_AddStringToObject(root, "html", html);
-            char *text = cJSON_PrintUnformatted(root);
-            printf("%s\n", text);
-            free(text);
-            cJSON_Delete(root);
+            report_json_print(root, stdout);
         }
         else
             printf("report written to %s\n", html);
@@ -353,10 +350,7 @@ static int s_keygen(const char *name, bool json)
         snprintf(path, sizeof path, "%s/%s_secret", out, name);
         cJSON_AddStringToObject(root, "secret", path);
         cJSON_AddStringToObject(root, "public_key", key);
-        char *text = cJSON_PrintUnformatted(root);
-        printf("%s\n", text);
-        free(text);
-        cJSON_Delete(root);
+        report_json_print(root, stdout);
     }
     else
         printf("public certificate: %s/%s (for the broker's --curve-clients directory, or --curve-server)\n"

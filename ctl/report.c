@@ -202,7 +202,7 @@ static void s_json_str(cJSON *obj, const char *key, PGresult *res, int row, int 
         cJSON_AddNullToObject(obj, key);
 }
 
-static void s_json_print(cJSON *root, FILE *out)
+void report_json_print(cJSON *root, FILE *out)
 {
     char *text = cJSON_PrintUnformatted(root);
     fprintf(out, "%s\n", text ? text : "null");
@@ -280,7 +280,7 @@ int report_prices(PGconn *db, const report_filter_t *filter, bool json, FILE *ou
     }
     PQclear(res);
     if (json)
-        s_json_print(root, out);
+        report_json_print(root, out);
     return 0;
 }
 
@@ -343,7 +343,7 @@ int report_quality(PGconn *db, const report_filter_t *filter, bool json, FILE *o
             s_json_str(o, "example", rules, r, 4);
             cJSON_AddItemToArray(q, o);
         }
-        s_json_print(root, out);
+        report_json_print(root, out);
     }
     else {
         fprintf(out, "data-quality reports: %d window%s\n", n, n == 1 ? "" : "s");
@@ -424,7 +424,7 @@ int report_catalogs(PGconn *db, const report_filter_t *filter, bool json, FILE *
             s_json_num(o, "items", res, r, 4);
             cJSON_AddItemToArray(list, o);
         }
-        s_json_print(root, out);
+        report_json_print(root, out);
     }
     else {
         if (!table)

@@ -13,6 +13,7 @@
 #ifndef CTL_REPORT_H_INCLUDED
 #define CTL_REPORT_H_INCLUDED
 
+#include <cjson/cJSON.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -64,6 +65,9 @@ int report_cents(const char *text, int64_t *cents);
 int report_int_array(const char *text, int64_t *out, int max);
 
 /* The reports: 0, or 3 after a database error (said on stderr). */
+/* Print root as one line of JSON to out, then free it. */
+void report_json_print(cJSON *root, FILE *out);
+
 int report_prices(PGconn *db, const report_filter_t *filter, bool json, FILE *out);
 int report_quality(PGconn *db, const report_filter_t *filter, bool json, FILE *out);
 int report_catalogs(PGconn *db, const report_filter_t *filter, bool json, FILE *out);
