@@ -69,7 +69,6 @@ typedef struct {
     int64_t deadline;    /* mono ms */
     int64_t not_before;  /* mono ms */
     int64_t dispatched_at; /* mono ms, last dispatch */
-    int deliveries;
     int refusals;        /* NACKs (a lost worker or a deadline is not the task's fault) */
 } task_t;
 
@@ -358,12 +357,13 @@ static void s_dispatch(broker_t *self)
                 self->held++;
             continue;
         }
+        bool held = false;
         task_t *task = zlistx_first(q);
         while (task) {
             task_t *next = zlistx_next(q);
             if (task->not_before <= now) {
                 if (s_held(self, s_feeds(task->stage, task->body))) {
-                    self->held++;
+                    held = true;
                     task = next;
                     continue;
                 }
@@ -372,7 +372,6 @@ static void s_dispatch(broker_t *self)
                     break;
                 s_queue_remove(self, task);
                 task->peer = peer;
-                task->deliveries++;
                 task->dispatched_at = now;
                 int64_t timeout = self->cfg.task_timeout_ms;
                 task->deadline = now + timeout;
@@ -384,6 +383,8 @@ static void s_dispatch(broker_t *self)
             }
             task = next;
         }
+        if (held)
+            self->held++;
     }
 }
 
