@@ -305,8 +305,10 @@ class CurveTest(SecureCase):
             with open(outsider.log, "rb") as f:
                 self.assertNotIn("task=", f.read().decode("utf-8", "replace"), "%s saw a task" % outsider.name)
         self.assertEqual(status["stages"]["transform"]["workers"], 1)
-        # and the broker said and counted that it refused them
-        self.assertGreaterEqual(status["refused_handshakes"], 2, status)
+        # and the broker said and counted that it refused the unlisted key (ZAP refusal on
+        # its side; a peer without CURVE may only show there as a closed handshake, not counted)
+        wait_until(lambda: (self.pipe.status_json() or {}).get("refused_handshakes", 0) >= 1, 10, 0.2,
+                   "the broker to count the refused handshake")
         with open(self.pipe.broker().log, "rb") as f:
             blog = f.read().decode("utf-8", "replace")
         self.assertIn("peer refused at the CURVE handshake", blog)
