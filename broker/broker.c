@@ -18,7 +18,9 @@
     sampled items no seller list showed:
         TASK(FETCH USER_ITEMS / ITEM_PAGE) -> RESULT(PAGE) -> transform, sink, store
     A committed catalog window triggers its images window:
-        TASK(IMAGE)        to the store stage, RESULT(PHOTO) -> TASK(PHOTO) to a sink
+        TASK(IMAGE)        to the photo stage, RESULT(PHOTO) -> TASK(PHOTO) to a sink
+                              (its own stage and credit: a dead CDN never holds up
+                              the raw landing a catalog window waits for)
     Windows other than catalog windows are done when no task of theirs is left.
     Every task stays in `tasks` until its result arrives; a task whose worker
     dies or whose deadline passes is dispatched again (at-least-once; the
@@ -30,6 +32,7 @@
 #include <inttypes.h>
 
 #include "broker/ratelimit.h"
+#include "broker/stall.h"
 #include "broker/store.h"
 #include "broker/window.h"
 #include "common/clock.h"
@@ -70,6 +73,7 @@ typedef struct {
     int64_t not_before;  /* mono ms */
     int64_t dispatched_at; /* mono ms, last dispatch */
     int refusals;        /* NACKs (a lost worker or a deadline is not the task's fault) */
+    char *refusal;       /* the last NACK's reason, or NULL (said by get while it waits) */
 } task_t;
 
 /* What the broker publishes to Prometheus (all NULL when metrics are off). */
@@ -96,6 +100,7 @@ struct _broker_t {
     zlistx_t *queue[PROTO_STAGES];    /* task_t waiting for a worker */
     size_t queued_bytes[PROTO_STAGES]; /* encoded size of the tasks in queue[stage] */
     size_t queued_peak[PROTO_STAGES]; /* the most queued_bytes[stage] ever reached */
+    size_t task_max[PROTO_STAGES];    /* the largest task ever queued for the stage (flow control's bound) */
     size_t queued_n[PROTO_STAGES][PROTO_BODY_PHOTO + 1]; /* tasks in queue[stage] per body */
     uint64_t held;                    /* dispatches held back by flow control */
     zlistx_t *token_waiters;          /* peer keys (char*) */
@@ -108,12 +113,15 @@ struct _broker_t {
     int64_t next_schedule_s;          /* wall: when the next scheduled windows are due */
     int64_t next_track;               /* mono: when the next tracking run is due */
     int64_t next_catalogs;            /* mono: when the next catalog tree refresh is due */
+    int64_t next_photo_retry;         /* mono: when unstored photos are tried again */
     char last_error[512];
     uint64_t results[PROTO_STAGES];   /* tasks completed per stage */
     uint64_t dispatched, redelivered, nacked, invalid_frames;
     int64_t reject_second;            /* mono s of the invalid frames counted in reject_logged */
     int reject_logged;                /* invalid frames logged in that second */
     uint64_t reject_quiet;            /* invalid frames not logged since the last summary */
+    int64_t stage_seen[PROTO_STAGES]; /* mono: when the stage last had a worker (start: the broker's start) */
+    int64_t stall_logged[PROTO_STAGES]; /* mono: when "no worker of stage" was last logged */
     broker_metrics_t metrics;
 };
 
@@ -150,6 +158,7 @@ static void s_task_free(task_t **task_p)
     task_t *task = *task_p;
     if (task) {
         free(task->data);
+        free(task->refusal);
         free(task);
         *task_p = NULL;
     }
@@ -169,6 +178,8 @@ static void s_queue_add(broker_t *self, task_t *task)
     task->queue_handle = zlistx_add_end(self->queue[task->stage], task);
     self->queued_bytes[task->stage] += task->size;
     self->queued_n[task->stage][task->body]++;
+    if (task->size > self->task_max[task->stage])
+        self->task_max[task->stage] = task->size;
     if (self->queued_bytes[task->stage] > self->queued_peak[task->stage])
         self->queued_peak[task->stage] = self->queued_bytes[task->stage];
 }
@@ -208,6 +219,7 @@ static void s_peer_remove(broker_t *self, peer_t *peer, const char *why)
     for (task_t *t = zlistx_first(mine); t; t = zlistx_next(mine))
         s_requeue(self, t, 0);
     zlistx_destroy(&mine);
+    self->stage_seen[peer->stage] = clock_mono_ms(); /* "no worker for N s" counts from here */
     zhashx_delete(self->peers, peer->key);
 }
 
@@ -315,7 +327,7 @@ static peer_t *s_pick(broker_t *self, proto_stage_t stage)
 
 /* Flow control. The stages a task's result feeds: a fetched page goes to a
    transformer and to the raw area, a transformed batch to a sink, a page loaded
-   from the raw area to a transformer, a downloaded photo to a sink; a sink's
+   from the raw area to a transformer, a downloaded photo (photo stage) to a sink; a sink's
    commit and a stored page feed nothing. A task is held back while one of the
    stages it feeds has more than VINTED_MAX_QUEUED bytes waiting, so a slow or
    absent stage stops the work upstream of it instead of piling up in the broker:
@@ -329,7 +341,7 @@ static unsigned s_feeds(proto_stage_t stage, proto_body_t body)
         return 1u << PROTO_STAGE_SINK;
     if (stage == PROTO_STAGE_STORE && body == PROTO_BODY_LOAD)
         return 1u << PROTO_STAGE_TRANSFORM;
-    if (stage == PROTO_STAGE_STORE && body == PROTO_BODY_IMAGE)
+    if (stage == PROTO_STAGE_PHOTO)
         return 1u << PROTO_STAGE_SINK;
     return 0;
 }
@@ -598,10 +610,30 @@ static int64_t s_create_window(broker_t *self, int32_t catalog, int64_t start_s,
 static int64_t s_track_now(broker_t *self);
 static int64_t s_catalogs_now(broker_t *self);
 
+/* Every VINTED_PHOTO_RETRY, the photos earlier images windows could not store (a CDN
+   that was down) are tried again, once no images window is open (while one is, its
+   own retries are still going: the next check is a period later). */
+static void s_photo_retry(broker_t *self)
+{
+    int64_t now = clock_mono_ms();
+    if (self->cfg.photo_retry_ms <= 0 || self->cfg.images_off)
+        return;
+    if (self->next_photo_retry == 0)
+        self->next_photo_retry = now + self->cfg.photo_retry_ms;
+    if (now < self->next_photo_retry)
+        return;
+    self->next_photo_retry = now + self->cfg.photo_retry_ms;
+    for (window_t *w = zhashx_first(self->windows); w; w = zhashx_next(self->windows))
+        if (w->kind == WINDOW_IMAGES)
+            return;
+    s_images_start(self, 0, 0, NULL);
+}
+
 /* At each window boundary, one window per configured catalog for the period just closed;
    every VINTED_TRACK_EVERY, a tracking run unless one is still going. */
 static void s_schedule(broker_t *self)
 {
+    s_photo_retry(self);
     if (self->cfg.catalogs_every_ms > 0) {
         int64_t now = clock_mono_ms();
         if (self->next_catalogs == 0) {
@@ -801,8 +833,11 @@ static void s_msg_destructor(void **item)
     proto_msg_destroy((proto_msg_t **) item);
 }
 
+#define S_PHOTO_RETRY_MAX 10000 /* photos one retry window takes on */
+
 /* The photos a committed catalog window (or tracking run) brought in: all photos of sampled
    items (and, with VINTED_IMAGES=main, the main photo of every item), those not stored yet.
+   parent_id 0: the retry of what earlier images windows could not store (VINTED_PHOTO_RETRY).
    An images window is created only when there is something to fetch. */
 static void s_images_start(broker_t *self, int64_t parent_id, int32_t catalog_id, window_t *existing)
 {
@@ -810,8 +845,12 @@ static void s_images_start(broker_t *self, int64_t parent_id, int32_t catalog_id
         return;
     zlistx_t *tasks = zlistx_new();
     zlistx_set_destructor(tasks, s_msg_destructor);
-    if (store_photos_to_fetch(self->store, parent_id, self->cfg.sample_threshold, self->cfg.images_main,
-                              s_image_collect, tasks) != 0) {
+    int rc = parent_id > 0 ? store_photos_to_fetch(self->store, parent_id, self->cfg.sample_threshold,
+                                                   self->cfg.images_main, s_image_collect, tasks)
+                           : store_photos_to_retry(self->store, self->cfg.photo_retry_ms, S_PHOTO_RETRY_MAX,
+                                                   self->cfg.sample_threshold, self->cfg.images_main,
+                                                   s_image_collect, tasks);
+    if (rc != 0) {
         zlistx_destroy(&tasks);
         if (existing)
             s_window_failed(self, existing, "cannot read the photos to fetch from the database");
@@ -839,7 +878,7 @@ static void s_images_start(broker_t *self, int64_t parent_id, int32_t catalog_id
     w->expected = w->completed = 0;
     for (proto_msg_t *msg = zlistx_first(tasks); msg; msg = zlistx_next(tasks)) {
         msg->u.image.window_id = parent_id;
-        s_task_new(self, PROTO_STAGE_STORE, w->id, 0, msg);
+        s_task_new(self, PROTO_STAGE_PHOTO, w->id, 0, msg);
         w->expected++;
     }
     zlistx_destroy(&tasks);
@@ -945,6 +984,8 @@ static void s_on_nack(broker_t *self, peer_t *peer, proto_msg_t *msg)
     snprintf(self->last_error, sizeof self->last_error, "%s", reason);
     self->nacked++;
     task->refusals++;
+    free(task->refusal);
+    task->refusal = strdup(reason);
     if (w && (msg->u.nack.permanent || task->refusals >= self->cfg.max_attempts)) {
         task->peer->inflight--;
         task->peer = NULL;
@@ -1103,6 +1144,111 @@ done:
     zmsg_destroy(&zmsg);
 }
 
+/* -------------------------------------------------------------- stalls */
+
+/* The pipeline-wide facts a stall is explained with (broker/stall.h). */
+static void s_pipeline(broker_t *self, stall_pipeline_t *p)
+{
+    int64_t now = clock_mono_ms();
+    memset(p, 0, sizeof *p);
+    for (peer_t *peer = zhashx_first(self->peers); peer; peer = zhashx_next(self->peers)) {
+        p->workers[peer->stage]++;
+        if (peer->capacity > peer->inflight)
+            p->free_credit[peer->stage] += peer->capacity - peer->inflight;
+    }
+    for (int s = PROTO_STAGE_FETCH; s < PROTO_STAGES; s++) {
+        if (p->workers[s] > 0)
+            self->stage_seen[s] = now;
+        p->no_worker_ms[s] = p->workers[s] > 0 ? 0 : now - self->stage_seen[s];
+        p->queued_bytes[s] = self->queued_bytes[s];
+    }
+    p->max_queued = self->cfg.max_queued;
+    p->db_down_ms = store_down_ms(self->store);
+    p->paused_ms = self->rate.paused_until > now ? self->rate.paused_until - now : 0;
+    p->next_token_ms = ratelimit_wait_ms(&self->rate, now);
+    p->rate_per_min = self->cfg.rate_per_min;
+}
+
+/* Why window w is not progressing: its reason, in words into text. */
+static stall_reason_t s_window_stall(broker_t *self, const window_t *w, proto_stage_t *stage, char *text,
+                                     size_t size)
+{
+    stall_pipeline_t p;
+    s_pipeline(self, &p);
+    stall_window_t sw = { .pending = w->state == WINDOW_PENDING, .recording = w->finish_pending };
+    int64_t now = clock_mono_ms(), first_due = INT64_MAX;
+    for (task_t *t = zhashx_first(self->tasks); t; t = zhashx_next(self->tasks)) {
+        if (t->window_id != w->id)
+            continue;
+        if (t->peer)
+            sw.inflight[t->stage]++;
+        else if (t->not_before > now) {
+            sw.delayed[t->stage]++;
+            if (t->not_before < first_due) {
+                first_due = t->not_before;
+                sw.refusal = t->refusal;
+            }
+        }
+        else if (t->queue_handle) {
+            sw.queued[t->stage]++;
+            sw.feeds[t->stage] |= s_feeds(t->stage, t->body);
+        }
+    }
+    sw.delayed_ms = first_due == INT64_MAX ? 0 : first_due - now;
+    for (char *key = zlistx_first(self->token_waiters); key && !sw.token_wait; key = zlistx_next(self->token_waiters)) {
+        peer_t *peer = zhashx_lookup(self->peers, key);
+        sw.token_wait = peer && peer->window_id == w->id;
+    }
+    if (sw.pending) {
+        zhashx_t *heads = s_catalog_heads(self);
+        char key[16];
+        snprintf(key, sizeof key, "%d", w->catalog_id);
+        window_t *head = zhashx_lookup(heads, key);
+        sw.behind = head && head != w && head->state == WINDOW_RUNNING ? head->id : 0;
+        zhashx_destroy(&heads);
+    }
+    return stall_explain(&p, &sw, stage, text, size);
+}
+
+/* Per stage, why the tasks queued there wait (pipeline-wide, for status): the
+   reason, its words in text (empty when none). */
+static stall_reason_t s_stage_stall(broker_t *self, const stall_pipeline_t *p, proto_stage_t stage, char *text,
+                                    size_t size)
+{
+    int queued = 0;
+    unsigned feeds = 0;
+    int64_t now = clock_mono_ms();
+    for (task_t *t = zlistx_first(self->queue[stage]); t; t = zlistx_next(self->queue[stage]))
+        if (t->not_before <= now) {
+            queued++;
+            feeds |= s_feeds(t->stage, t->body);
+        }
+    text[0] = 0;
+    return stall_stage(p, stage, queued, feeds, text, size);
+}
+
+#define S_STALL_LOG_MS 30000 /* a stage with work waiting and no worker this long is logged (then once a minute) */
+
+/* Said in the log: a stage that has had work waiting and no worker for 30 s. */
+static void s_log_stalls(broker_t *self)
+{
+    stall_pipeline_t p;
+    s_pipeline(self, &p);
+    int64_t now = clock_mono_ms();
+    for (int s = PROTO_STAGE_FETCH; s < PROTO_STAGES; s++) {
+        if (p.workers[s] > 0 || p.no_worker_ms[s] < S_STALL_LOG_MS || zlistx_size(self->queue[s]) == 0
+            || now - self->stall_logged[s] < 2 * S_STALL_LOG_MS)
+            continue;
+        char text[256];
+        if (s_stage_stall(self, &p, (proto_stage_t) s, text, sizeof text) != STALL_NO_WORKER)
+            continue;
+        self->stall_logged[s] = now;
+        log_warn("work waits for a stage that has no worker", "stage=%s no_worker_s=%" PRId64 " queued=%zu detail=%s",
+                 proto_stage_name((proto_stage_t) s), p.no_worker_ms[s] / 1000, zlistx_size(self->queue[s]),
+                 log_str(text));
+    }
+}
+
 /* What the database refused while it was down, tried again every second: windows
    whose completion could not be recorded, and pending windows that could not start. */
 static void s_retry(broker_t *self)
@@ -1139,6 +1285,7 @@ static void s_sweep(broker_t *self)
     if (now >= self->next_retry) {
         self->next_retry = now + 1000;
         s_retry(self);
+        s_log_stalls(self);
     }
     zlistx_t *dead = zlistx_new();
     for (peer_t *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers))
@@ -1367,23 +1514,36 @@ static void s_ctl_get(broker_t *self, zframe_t *identity, proto_ctl_req_t *req)
         return;
     }
     window_t copy, *w = s_window(self, id);
-    char error[256] = "";
-    if (!w) {
+    char error[256] = "", waiting[512] = "", waiting_json[1024] = "null";
+    if (w) {
+        /* open: why it is not progressing (or what it is doing) */
+        proto_stage_t stage;
+        stall_reason_t why = s_window_stall(self, w, &stage, waiting, sizeof waiting);
+        char text[600];
+        s_json_str(text, sizeof text, waiting);
+        snprintf(waiting_json, sizeof waiting_json, "{\"reason\":\"%s\",\"stage\":%s%s%s,\"message\":%s}",
+                 stall_reason_name(why), stage ? "\"" : "", stage ? proto_stage_name(stage) : "null",
+                 stage ? "\"" : "", text);
+    }
+    else {
         int rc = store_window_get(self->store, id, &copy, error, sizeof error);
         if (rc != 0) {
             s_ctl_reply(self, identity, rc > 0 ? 2 : 3, rc > 0 ? "get: no such window" : "get: database error", NULL);
             return;
         }
         w = &copy;
+        snprintf(waiting, sizeof waiting, "as the database records it (this broker does not hold it open)");
     }
-    char message[512], json[768], err_json[600];
+    char message[1024], json[2048], err_json[600];
     s_json_str(err_json, sizeof err_json, error);
     snprintf(json, sizeof json,
-             "{\"window_id\":%" PRId64 ",\"catalog_id\":%d,\"state\":\"%s\",\"pages\":%d,\"items\":%d,"
-             "\"requests\":%d,\"max_item_id\":%" PRId64 ",\"truncated\":%s,\"replay\":%s,\"error\":%s}",
-             w->id, w->catalog_id, window_state_name(w->state), (w->kind == WINDOW_REPLAY) ? w->completed : w->pages_done, w->items,
-             w->requests, w->max_item_id, w->truncated ? "true" : "false", (w->kind == WINDOW_REPLAY) ? "true" : "false",
-             *error ? err_json : "null");
+             "{\"window_id\":%" PRId64 ",\"catalog_id\":%d,\"kind\":\"%s\",\"state\":\"%s\",\"pages\":%d,"
+             "\"items\":%d,\"requests\":%d,\"max_item_id\":%" PRId64 ",\"truncated\":%s,\"replay\":%s,\"error\":%s,"
+             "\"waiting\":%s}",
+             w->id, w->catalog_id, window_kind_name(w->kind), window_state_name(w->state),
+             (w->kind == WINDOW_REPLAY) ? w->completed : w->pages_done, w->items, w->requests, w->max_item_id,
+             w->truncated ? "true" : "false", (w->kind == WINDOW_REPLAY) ? "true" : "false", *error ? err_json : "null",
+             waiting_json);
     if (w->state == WINDOW_DONE && (w->kind == WINDOW_REPLAY))
         snprintf(message, sizeof message, "replay %" PRId64 " committed: %d pages, %d items", w->id,
                  w->pages_done, w->items);
@@ -1394,11 +1554,14 @@ static void s_ctl_get(broker_t *self, zframe_t *identity, proto_ctl_req_t *req)
     else if (w->state == WINDOW_FAILED)
         snprintf(message, sizeof message, "window %" PRId64 " failed: %s", w->id, error);
     else if (w->kind == WINDOW_REPLAY)
-        snprintf(message, sizeof message, "replay %" PRId64 " %s: %d of %d pages committed", w->id,
-                 window_state_name(w->state), w->completed, w->expected);
+        snprintf(message, sizeof message, "replay %" PRId64 " %s: %d of %d pages committed; %s", w->id,
+                 window_state_name(w->state), w->completed, w->expected, waiting);
+    else if (w->kind != WINDOW_CATALOG)
+        snprintf(message, sizeof message, "window %" PRId64 " (%s) %s: %d of %d tasks done; %s", w->id,
+                 window_kind_name(w->kind), window_state_name(w->state), w->completed, w->expected, waiting);
     else
-        snprintf(message, sizeof message, "window %" PRId64 " %s: %d pages committed", w->id,
-                 window_state_name(w->state), w->pages_done);
+        snprintf(message, sizeof message, "window %" PRId64 " %s: %d pages committed; %s", w->id,
+                 window_state_name(w->state), w->pages_done, waiting);
     s_ctl_reply(self, identity, 0, message, json);
 }
 
@@ -1413,7 +1576,7 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
     for (peer_t *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers)) {
         workers[p->stage]++;
         inflight[p->stage] += p->inflight;
-        if (o + 512 > size)
+        if (o + 16384 > size) /* room for the rest, stages and stalls included (under 12 KiB) */
             continue;
         char name[300];
         s_json_str(name, sizeof name, p->name);
@@ -1425,12 +1588,38 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
         first = false;
     }
     o += (size_t) snprintf(json + o, size - o, "],\"stages\":{");
-    for (int s = PROTO_STAGE_FETCH; s < PROTO_STAGES; s++)
+    /* per stage, why what is queued there waits (a stage without workers, flow control, ...) */
+    stall_pipeline_t pipe;
+    s_pipeline(self, &pipe);
+    char stalls[PROTO_STAGES][600];
+    for (int s = PROTO_STAGE_FETCH; s < PROTO_STAGES; s++) {
+        char text[512];
+        stall_reason_t why = s_stage_stall(self, &pipe, (proto_stage_t) s, text, sizeof text);
+        if (why == STALL_NONE)
+            snprintf(stalls[s], sizeof stalls[s], "null");
+        else
+            s_json_str(stalls[s], sizeof stalls[s], text);
         o += (size_t) snprintf(json + o, size - o, "%s\"%s\":{\"workers\":%d,\"queued\":%zu,\"queued_bytes\":%zu,"
-                               "\"queued_bytes_peak\":%zu,\"inflight\":%d,\"done\":%" PRIu64 "}",
+                               "\"queued_bytes_peak\":%zu,\"task_bytes_max\":%zu,\"inflight\":%d,\"done\":%" PRIu64
+                               ",\"no_worker_ms\":%" PRId64 ",\"waiting\":%s}",
                                s == PROTO_STAGE_FETCH ? "" : ",", proto_stage_name((proto_stage_t) s), workers[s],
-                               zlistx_size(self->queue[s]), self->queued_bytes[s], self->queued_peak[s], inflight[s],
-                               self->results[s]);
+                               zlistx_size(self->queue[s]), self->queued_bytes[s], self->queued_peak[s],
+                               self->task_max[s], inflight[s], self->results[s], pipe.no_worker_ms[s], stalls[s]);
+    }
+    o += (size_t) snprintf(json + o, size - o, "},\"stalls\":[");
+    first = true;
+    for (int s = PROTO_STAGE_FETCH; s < PROTO_STAGES; s++)
+        if (strcmp(stalls[s], "null") != 0) {
+            o += (size_t) snprintf(json + o, size - o, "%s%s", first ? "" : ",", stalls[s]);
+            first = false;
+        }
+    if (pipe.paused_ms > 0) {
+        char text[160], quoted[200];
+        snprintf(text, sizeof text, "fetching paused after a 403 block (%" PRId64 " s left)",
+                 (pipe.paused_ms + 999) / 1000);
+        s_json_str(quoted, sizeof quoted, text);
+        o += (size_t) snprintf(json + o, size - o, "%s%s", first ? "" : ",", quoted);
+    }
     int64_t counts[4], by_kind[WINDOW_KINDS][4];
     /* database down: the counts are unknown (null), and that is the error to show */
     if (store_window_counts(self->store, counts, by_kind) != 0) {
@@ -1446,7 +1635,7 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
              db_down_ms / 1000);
     s_json_str(err, sizeof err, db_down_ms > 0 ? down : self->last_error);
     o += (size_t) snprintf(json + o, size - o,
-                           "},\"windows_by_kind\":{");
+                           "],\"windows_by_kind\":{");
     for (int k = WINDOW_CATALOG; k < WINDOW_KINDS; k++)
         o += (size_t) snprintf(json + o, size - o,
                                "%s\"%s\":{\"pending\":%" PRId64 ",\"running\":%" PRId64 ",\"done\":%" PRId64
@@ -1672,6 +1861,8 @@ broker_t *broker_new(const broker_config_t *config)
     self->token_waiters = zlistx_new();
     zlistx_set_destructor(self->token_waiters, (zlistx_destructor_fn *) zstr_free);
     ratelimit_init(&self->rate, config->rate_per_min, clock_mono_ms());
+    for (int s = 0; s < PROTO_STAGES; s++)
+        self->stage_seen[s] = clock_mono_ms();
     s_metrics_init(self);
     store_windows_open(self->store, s_window_loaded, self);
     s_start_windows(self);

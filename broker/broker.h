@@ -32,6 +32,7 @@ typedef struct {
     int64_t catalogs_every_ms; /* refresh the catalog tree this often (0: only on request) */
     bool images_off;          /* no images windows */
     bool images_main;         /* also the main photo of every item, not only the sample's photos */
+    int64_t photo_retry_ms;   /* photos left unstored by their images window are tried again this often (0: never) */
     int64_t max_message;      /* largest frame accepted on the worker socket (ZMQ_MAXMSGSIZE) */
     metrics_t *metrics;       /* Prometheus registry (borrowed), or NULL when metrics are off */
     const curve_t *curve;     /* CURVE keys and allow-list of both sockets (borrowed), or NULL: plain */

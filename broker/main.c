@@ -24,6 +24,7 @@ static config_opt_t s_opts[] = {
     { "track-every", "VINTED_TRACK_EVERY", "6h", "a tracking run this often (0: only on vinted-ctl track)", NULL },
     { "catalogs-every", "VINTED_CATALOGS_EVERY", "24h", "refresh the site's catalog tree (names for the reports) this often; also at start when none is loaded (0: only on vinted-ctl refresh-catalogs)", NULL },
     { "images", "VINTED_IMAGES", "sampled", "photos to store: sampled (all photos of sampled items), main (also the main photo of every item), off", NULL },
+    { "photo-retry", "VINTED_PHOTO_RETRY", "1h", "try again this often the photos their images window could not store (a CDN that was down); 0: never", NULL },
     { "task-timeout", "VINTED_TASK_TIMEOUT", "10m", "a task unanswered this long is dispatched again", NULL },
     { "max-attempts", "VINTED_MAX_ATTEMPTS", "8", "refusals of one task before its window fails", NULL },
     { "max-queued", "VINTED_MAX_QUEUED", "32M", "flow control: when this much work waits for a stage, the stages feeding it are held back (bytes, or with K, M, G; bounds the broker's memory)", NULL },
@@ -93,6 +94,10 @@ int main(int argc, char **argv)
     if (strcmp(config_get(s_opts, "track-every"), "0") == 0)
         cfg.track_every_ms = 0;
     else if (config_duration_ms(s_opts, "track-every", &cfg.track_every_ms) != 0)
+        return 2;
+    if (strcmp(config_get(s_opts, "photo-retry"), "0") == 0)
+        cfg.photo_retry_ms = 0;
+    else if (config_duration_ms(s_opts, "photo-retry", &cfg.photo_retry_ms) != 0)
         return 2;
     if (strcmp(config_get(s_opts, "catalogs-every"), "0") == 0)
         cfg.catalogs_every_ms = 0;

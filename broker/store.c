@@ -360,6 +360,20 @@ int store_photos_to_fetch(store_t *self, int64_t window_id, uint64_t threshold, 
                       3, params, fn, arg);
 }
 
+int store_photos_to_retry(store_t *self, int64_t older_ms, int limit, uint64_t threshold, bool main_of_all,
+                          int (*fn)(void *arg, const int64_t *cols, const char *text), void *arg)
+{
+    char a[24], b[24], c[24];
+    const char *params[] = { I64(a, older_ms), I64(b, (int64_t) threshold), main_of_all ? "t" : "f", I64(c, limit) };
+    return s_each_row(self,
+                      "SELECT p.item_id, p.photo_id, p.url FROM photos p JOIN items i USING (item_id)"
+                      " WHERE p.stored_at IS NULL"
+                      "   AND i.first_seen_at < now() - $1::bigint * interval '1 millisecond'"
+                      "   AND (i.sample_bucket < $2 OR ($3::boolean AND p.is_main))"
+                      " ORDER BY p.item_id, p.photo_id LIMIT $4",
+                      4, params, fn, arg);
+}
+
 int64_t store_catalogs_count(store_t *self)
 {
     PGresult *res = s_exec(self, "SELECT count(*) FROM catalogs", 0, NULL);

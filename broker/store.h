@@ -55,6 +55,10 @@ int store_track_targets(store_t *self, uint64_t threshold, store_row_fn fn, void
 int store_track_missing(store_t *self, int64_t run_id, uint64_t threshold, store_row_fn fn, void *arg);
 /* Images: unstored photos of the items a window (catalog window or tracking run) saw, of sampled items (all photos) or, with
    main_of_all, the main photo of every item (cols: item_id, photo_id; text: url). */
+/* The retry of what images windows left: unstored photos (same policy) of items first seen more than
+   older_ms ago, at most limit of them. */
+int store_photos_to_retry(store_t *self, int64_t older_ms, int limit, uint64_t threshold, bool main_of_all,
+                          store_row_fn fn, void *arg);
 int store_photos_to_fetch(store_t *self, int64_t window_id, uint64_t threshold, bool main_of_all, store_row_fn fn,
                           void *arg);
 /* Catalogs in the catalog tree table (-1 on error). */

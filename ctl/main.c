@@ -69,7 +69,9 @@ static const char *s_summary =
     "                                                  DIR/NAME_secret (mode 0600), never overwriting\n"
     "With --curve-server and --curve-cert, broker commands go over CURVE (README, Security).\n"
     "Exit status: 0 ok; 1 the broker answered with an error, refused our CURVE key (or a window failed);\n"
-    "2 bad arguments; 3 the broker or the database could not be reached or could not do it.";
+    "2 bad arguments; 3 the broker or the database could not be reached or could not do it;\n"
+    "4 --wait: the window was not done within --timeout (the reason it was waiting is said).\n"
+    "While --wait waits, the reason a window is not progressing is said on stderr every 10 s.";
 
 static void s_print_status(const char *json)
 {
@@ -126,16 +128,37 @@ static void s_print_status(const char *json)
            cJSON_GetObjectItemCaseSensitive(root, "backoff_ms")->valuedouble);
     cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "last_error");
     printf("last error: %s\n", cJSON_IsString(err) ? err->valuestring : "none");
+    cJSON *stall;
+    bool said = false;
+    cJSON_ArrayForEach(stall, cJSON_GetObjectItemCaseSensitive(root, "stalls"))
+    {
+        if (!cJSON_IsString(stall))
+            continue;
+        printf("%s %s\n", said ? "        " : "waiting:", stall->valuestring);
+        said = true;
+    }
     cJSON_Delete(root);
 }
 
+#define S_WAIT_SAY_MS 10000 /* --wait says why a window is not done this often */
+
+/* The "waiting" message of a get answer (why the window is not progressing), or NULL. */
+static const char *s_waiting(cJSON *root)
+{
+    cJSON *waiting = cJSON_GetObjectItemCaseSensitive(root, "waiting");
+    cJSON *message = cJSON_IsObject(waiting) ? cJSON_GetObjectItemCaseSensitive(waiting, "message") : NULL;
+    return cJSON_IsString(message) ? message->valuestring : NULL;
+}
+
 /* --wait: poll the window's state until it is done or failed, riding out broker restarts. */
-static int s_wait_window(const char *endpoint, int64_t window_id, int64_t deadline, bool json)
+static int s_wait_window(const char *endpoint, int64_t window_id, int64_t deadline, const char *timeout_text,
+                         bool json)
 {
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long) window_id);
     bool said_unreachable = false;
-    int64_t poll_ms = 50;
+    int64_t poll_ms = 50, next_say = clock_mono_ms() + S_WAIT_SAY_MS;
+    char why[1024] = "";
     while (!zsys_interrupted) {
         const char *keys[] = { "window" }, *values[] = { id };
         int64_t left = deadline - clock_mono_ms();
@@ -154,6 +177,13 @@ static int s_wait_window(const char *endpoint, int64_t window_id, int64_t deadli
             cJSON *state = root ? cJSON_GetObjectItemCaseSensitive(root, "state") : NULL;
             const char *st = cJSON_IsString(state) ? state->valuestring : "";
             int rc = strcmp(st, "done") == 0 ? 0 : strcmp(st, "failed") == 0 ? 1 : -1;
+            const char *waiting = root ? s_waiting(root) : NULL;
+            if (rc < 0 && rep->u.ctl_rep.message)
+                snprintf(why, sizeof why, "%s", rep->u.ctl_rep.message);
+            if (rc < 0 && waiting && clock_mono_ms() >= next_say) {
+                fprintf(stderr, "vinted-ctl: %s\n", why);
+                next_say = clock_mono_ms() + S_WAIT_SAY_MS;
+            }
             if (rc >= 0) {
                 if (json)
                     printf("%s\n", rep->u.ctl_rep.json);
@@ -167,13 +197,18 @@ static int s_wait_window(const char *endpoint, int64_t window_id, int64_t deadli
         }
         else if (!unreachable)
             return 1; /* malformed answer, or the broker refused our key: said on stderr */
-        else if (!said_unreachable) {
-            fprintf(stderr, "vinted-ctl: the broker at %s does not answer; still waiting for window %s\n", endpoint, id);
-            said_unreachable = true;
+        else {
+            snprintf(why, sizeof why, "the broker at %s does not answer", endpoint);
+            if (!said_unreachable) {
+                fprintf(stderr, "vinted-ctl: the broker at %s does not answer; still waiting for window %s\n", endpoint,
+                        id);
+                said_unreachable = true;
+            }
         }
         if (clock_mono_ms() >= deadline) {
-            fprintf(stderr, "vinted-ctl: window %s not committed within the timeout\n", id);
-            return 3;
+            fprintf(stderr, "vinted-ctl: window %s not done within --timeout %s: %s\n", id, timeout_text,
+                    *why ? why : "no answer yet");
+            return 4;
         }
         zclock_sleep((int) poll_ms);
         poll_ms = poll_ms * 2 > 500 ? 500 : poll_ms * 2;
@@ -504,7 +539,7 @@ static int s_broker_verb(const char *verb, bool wait, bool json, bool curve)
             fprintf(stderr, "vinted-ctl: the broker did not say which window it queued\n");
             return 1;
         }
-        return s_wait_window(endpoint, window_id, deadline, json);
+        return s_wait_window(endpoint, window_id, deadline, timeout_text, json);
     }
     if (json)
         printf("%s\n", rep->u.ctl_rep.json ? rep->u.ctl_rep.json : "{}");

@@ -172,7 +172,7 @@ const char *proto_cmd_name(proto_cmd_t cmd)
     return cmd >= PROTO_READY && cmd <= PROTO_REPORT ? s_cmd_names[cmd] : "UNKNOWN";
 }
 
-static const char *s_stage_names[PROTO_STAGES] = {"none", "fetch", "transform", "sink", "store"};
+static const char *s_stage_names[PROTO_STAGES] = {"none", "fetch", "transform", "sink", "store", "photo"};
 
 const char *proto_stage_name(proto_stage_t stage)
 {
@@ -855,7 +855,7 @@ static int s_get_field(s_dec_t *d, const msgpack_object *o, const s_field_t *f, 
         }
         else if (f->type == F_STAGE) {
             if (v < PROTO_STAGE_FETCH || v >= PROTO_STAGES)
-                problem = "is not a stage (1 fetch, 2 transform, 3 sink, 4 store)";
+                problem = "is not a stage (1 fetch, 2 transform, 3 sink, 4 store, 5 photo)";
             else
                 *(proto_stage_t *)p = (proto_stage_t)v;
         }

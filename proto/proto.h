@@ -42,9 +42,10 @@ typedef enum {
     PROTO_STAGE_FETCH = 1,
     PROTO_STAGE_TRANSFORM = 2,
     PROTO_STAGE_SINK = 3,
-    PROTO_STAGE_STORE = 4, /* the object store: raw landing area (and photos) */
+    PROTO_STAGE_STORE = 4, /* the object store: raw landing area, replay loads */
+    PROTO_STAGE_PHOTO = 5, /* photo downloads into the object store (own credit: a dead CDN never delays raw landing) */
 } proto_stage_t;
-#define PROTO_STAGES 5
+#define PROTO_STAGES 6
 
 /* What a TASK or RESULT carries. */
 typedef enum {

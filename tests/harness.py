@@ -499,9 +499,11 @@ class FaultyProxy:
         "503"     503 SlowDown
         "reset"   the connection is closed without an answer
         "refuse"  nothing listens on the port: connections are refused
-    up() ends the outage. count and failed count requests seen and failed."""
+        "hang"    the request is held without an answer until up() (a black hole)
+    up() ends the outage. count and failed count requests seen and failed.
+    It forwards any HTTP server: the simulator's image CDN as well as s3rver."""
 
-    MODES = ("503", "reset", "refuse")
+    MODES = ("503", "reset", "refuse", "hang")
 
     def __init__(self, upstream_port, every=0):
         self.upstream_port, self.every = upstream_port, every
@@ -554,6 +556,12 @@ class _FaultyHandler(http.server.BaseHTTPRequestHandler):
         pass
 
     def _fault(self, kind):
+        if kind == "hang":
+            proxy = self.server.proxy
+            deadline = time.monotonic() + 120
+            while proxy.mode == "hang" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            kind = "reset"
         if kind == "reset":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)

@@ -173,6 +173,8 @@ class ChaosTest(E2ETestCase):
             for _ in range(n):
                 self.pipe.start_worker(kind)
         self.pipe.wait_ready()
+        harness.wait_until(lambda: self.stage("fetch").get("workers") == 2, 30, 0.2, "both fetchers to register")
+        self.fetch_capacity = max(w["capacity"] for w in self.status()["workers"] if w["stage"] == "fetch")
         broker = self.pipe.broker()
         baseline = harness.proc_memory_kb(broker.pid)["VmRSS"]
         bound = memory_bound_kb(baseline)
@@ -222,11 +224,19 @@ class ChaosTest(E2ETestCase):
         figure("zero_workers_broker_vmhwm_kb", harness.proc_memory_kb(broker.pid).get("VmHWM", 0))
         figure("zero_workers_drain_s", drain)
         figure("zero_workers_items", self.pipe.scalar("SELECT count(*) FROM items"))
-        # what waits in the broker is held near MAX_QUEUED: the sink queue may pass it by
-        # what the 8 transforms in flight return (a batch < 100 KB), the transform queue by
-        # the 2 pages being fetched and the 8 pages the killed transformers held (< 200 KB each)
-        self.assertLessEqual(sink_peak, MAX_QUEUED + 8 * 100 * 1024)
-        self.assertLessEqual(xform_peak, MAX_QUEUED + 10 * 200 * 1024)
+        # what waits in the broker is held near MAX_QUEUED (PROTOCOL.md, flow control): a
+        # stage's queue passes it by at most one task (the largest the broker ever queued
+        # for it, task_bytes_max) per task in flight upstream when the limit was reached,
+        # plus the tasks its own lost workers held, which come back to the queue. Upstream
+        # of the sink: 2 transformers of capacity 4; of the transformer: 2 fetchers of
+        # capacity fetch_credit, and the 2 killed transformers' 4 tasks each.
+        fetch_credit = max(self.fetch_capacity, 1)
+        sink_bound = MAX_QUEUED + sinkless["stages"]["sink"]["task_bytes_max"] * (2 * 4)
+        xform_bound = MAX_QUEUED + xformless["stages"]["transform"]["task_bytes_max"] * (2 * fetch_credit + 2 * 4)
+        figure("zero_sinks_queued_bytes_bound", sink_bound)
+        figure("zero_transformers_queued_bytes_bound", xform_bound)
+        self.assertLessEqual(sink_peak, sink_bound)
+        self.assertLessEqual(xform_peak, xform_bound)
         self.assertLess(api_sinkless, api_needed, "fetching did not stop while no sink ran")
         self.assertLessEqual(memory.peak_kb, bound, "the broker's memory grew past its bound while a stage "
                                                     "had no worker")

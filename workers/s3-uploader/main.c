@@ -1,6 +1,12 @@
-/*  vinted-s3-uploader - the object-store stage: raw pages in, raw pages back out
-    for replays, and listing photos downloaded from the CDN into the store. */
+/*  vinted-s3-uploader - two stages over the object store: the store stage (raw
+    pages in, raw pages back out for replays) and the photo stage (listing photos
+    downloaded from the CDN into the store). Each stage has its own connection to
+    the broker, its own credit and its own thread, so a photo download waiting on a
+    dead CDN never holds up the raw landing a catalog window waits for.
+    --stages store or --stages photo runs one of them (to scale them apart). */
+#include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <curl/curl.h>
 
 #include "common/config.h"
@@ -17,7 +23,11 @@ static config_opt_t s_opts[] = {
     { "store", "VINTED_STORE", "file://./var/store",
       "object store: s3://bucket/prefix (VINTED_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION) or file:///path",
       NULL },
-    { "capacity", "VINTED_UPLOAD_CAPACITY", "4", "tasks in flight at this worker", NULL },
+    { "stages", "VINTED_UPLOAD_STAGES", "store,photo",
+      "stages served, each over its own broker connection: store (raw landing, replay loads), photo (photo downloads)",
+      NULL },
+    { "capacity", "VINTED_UPLOAD_CAPACITY", "4", "store stage: tasks in flight at this worker", NULL },
+    { "photo-capacity", "VINTED_PHOTO_CAPACITY", "4", "photo stage: downloads in flight at this worker", NULL },
     { "cdn-url", "VINTED_CDN_URL", "",
       "image CDN base that replaces the scheme and host of photo URLs (http(s)://host[:port]); empty: "
       "download photo URLs as they are",
@@ -73,20 +83,89 @@ static void s_metrics_count(const s_metrics_t *sm, const proto_msg_t *reply)
 static int s_pump(void *ctx) { return worker_pump(ctx); }
 static int s_sleep(void *ctx, int64_t ms) { return worker_sleep(ctx, ms); }
 
+/* One stage served by this process: its broker connection, its object store
+   handle and (photo stage) its CDN client, run by its own thread. */
+typedef struct {
+    proto_stage_t stage;
+    worker_t *worker;
+    objstore_t *store;
+    cdn_t *cdn;
+    const s_metrics_t *sm;
+    pthread_t thread;
+    bool threaded;
+} s_stage_t;
+
+static void *s_serve(void *arg)
+{
+    s_stage_t *st = arg;
+    while (!worker_interrupted(st->worker)) {
+        proto_msg_t *task = worker_next(st->worker, 1000);
+        if (!task)
+            continue;
+        proto_msg_t *reply = uploader_handle_patiently(st->store, st->cdn, task, s_sleep, st->worker,
+                                                       UPLOADER_STORE_PATIENCE_MS);
+        s_metrics_count(st->sm, reply);
+        if (reply && worker_send(st->worker, reply) != 0)
+            log_warn("cannot send to the broker", "stage=%s cmd=%s", proto_stage_name(st->stage),
+                     proto_cmd_name(reply->cmd));
+        proto_msg_destroy(&reply);
+        proto_msg_destroy(&task);
+    }
+    return NULL;
+}
+
+static void s_stage_close(s_stage_t *st)
+{
+    cdn_destroy(&st->cdn);
+    worker_destroy(&st->worker);
+    objstore_destroy(&st->store);
+}
+
+/* --stages: "store", "photo" or both, comma-separated. 0 ok, -1 (said) if bad. */
+static int s_parse_stages(const char *text, bool *store, bool *photo)
+{
+    *store = *photo = false;
+    const char *p = text ? text : "";
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n == 5 && strncmp(p, "store", 5) == 0)
+            *store = true;
+        else if (n == 5 && strncmp(p, "photo", 5) == 0)
+            *photo = true;
+        else {
+            fprintf(stderr, "invalid --stages / VINTED_UPLOAD_STAGES '%s': '%.*s' is not a stage (store, photo)\n",
+                    text, (int) n, p);
+            return -1;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    if (!*store && !*photo) {
+        fprintf(stderr, "invalid --stages / VINTED_UPLOAD_STAGES '%s': name store, photo or both\n", text ? text : "");
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int rc = config_parse(s_opts, argc, argv, "vinted-s3-uploader",
                           "Stores every raw API page, gzip-compressed with its request context, in the\n"
-                          "object store's raw landing area, and reads stored pages back for replays.\n"
-                          "Downloads listing photos from the image CDN (retrying 5xx, 429, network\n"
-                          "errors and damaged bodies) into images/<item_id>/<photo_id>.<ext>, skips\n"
-                          "photos already stored, and reports key, size, content type and SHA-256.");
+                          "object store's raw landing area, and reads stored pages back for replays\n"
+                          "(the store stage). Downloads listing photos from the image CDN (retrying 5xx,\n"
+                          "429, network errors and damaged bodies) into images/<item_id>/<photo_id>.<ext>,\n"
+                          "skips photos already stored, and reports key, size, content type and SHA-256\n"
+                          "(the photo stage). Each stage has its own broker connection, credit and thread.");
     if (rc != 0)
         return rc > 0 ? 0 : 2;
-    int64_t capacity, cdn_timeout_ms;
+    int64_t capacity, photo_capacity, cdn_timeout_ms;
+    bool want_store, want_photo;
     if (config_int(s_opts, "capacity", 1, 1000, &capacity) != 0
+        || config_int(s_opts, "photo-capacity", 1, 1000, &photo_capacity) != 0
         || config_duration_ms(s_opts, "cdn-timeout", &cdn_timeout_ms) != 0
-        || config_endpoint(s_opts, "broker", false) != 0)
+        || config_endpoint(s_opts, "broker", false) != 0
+        || s_parse_stages(config_get(s_opts, "stages"), &want_store, &want_photo) != 0)
         return 2;
     if (cdn_timeout_ms <= 0) {
         fprintf(stderr, "invalid --cdn-timeout: must be more than 0\n");
@@ -121,48 +200,58 @@ int main(int argc, char **argv)
         return 2;
     }
     cdn_destroy(&cdn);
-    objstore_t *store = objstore_new(config_get(s_opts, "store"), err, sizeof err);
-    if (!store) {
-        fprintf(stderr, "invalid --store / VINTED_STORE '%s': %s\n", config_get(s_opts, "store"), err);
-        curl_global_cleanup();
-        metrics_destroy(&metrics);
-        curve_destroy(&curve);
-        return 2;
-    }
-    log_info("object store", "store=%s", log_str(objstore_describe(store)));
-    worker_t *w = worker_new_curve(config_get(s_opts, "broker"), PROTO_STAGE_STORE, (int) capacity,
-                                   "s3-uploader", curve);
-    cdn_gate_t gate = { s_pump, s_sleep, w };
-    cdn = w ? cdn_new(&settings, &gate, err, sizeof err) : NULL;
-    if (!cdn) {
-        log_error("cannot start", "broker=%s error=%s", log_str(config_get(s_opts, "broker")),
-                  log_str(w ? err : "no worker"));
-        worker_destroy(&w);
-        objstore_destroy(&store);
-        curl_global_cleanup();
-        metrics_destroy(&metrics);
-        curve_destroy(&curve);
-        return 1;
-    }
-    log_info("cdn", "cdn_url=%s timeout_ms=%lld retries=%d",
-             log_str(settings.base_url && *settings.base_url ? settings.base_url : "(as served)"),
-             (long long) cdn_timeout_ms, CDN_RETRIES);
-    while (!worker_interrupted(w)) {
-        proto_msg_t *task = worker_next(w, 1000);
-        if (!task)
+    /* every stage gets its own store handle (libcurl handles are not shared across threads) */
+    s_stage_t stages[2] = { { .stage = PROTO_STAGE_STORE, .sm = &sm }, { .stage = PROTO_STAGE_PHOTO, .sm = &sm } };
+    bool wanted[2] = { want_store, want_photo };
+    int64_t capacities[2] = { capacity, photo_capacity };
+    rc = 0;
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        if (!wanted[i])
             continue;
-        proto_msg_t *reply = uploader_handle_patiently(store, cdn, task, s_sleep, w, UPLOADER_STORE_PATIENCE_MS);
-        s_metrics_count(&sm, reply);
-        if (reply && worker_send(w, reply) != 0)
-            log_warn("cannot send to the broker", "cmd=%s", proto_cmd_name(reply->cmd));
-        proto_msg_destroy(&reply);
-        proto_msg_destroy(&task);
+        s_stage_t *st = &stages[i];
+        st->store = objstore_new(config_get(s_opts, "store"), err, sizeof err);
+        if (!st->store) {
+            fprintf(stderr, "invalid --store / VINTED_STORE '%s': %s\n", config_get(s_opts, "store"), err);
+            rc = 2;
+            break;
+        }
+        if (i == 0 || !wanted[0])
+            log_info("object store", "store=%s", log_str(objstore_describe(st->store)));
+        st->worker = worker_new_curve(config_get(s_opts, "broker"), st->stage, (int) capacities[i],
+                                      "s3-uploader", curve);
+        if (st->worker && st->stage == PROTO_STAGE_PHOTO) {
+            cdn_gate_t gate = { s_pump, s_sleep, st->worker };
+            st->cdn = cdn_new(&settings, &gate, err, sizeof err);
+        }
+        if (!st->worker || (st->stage == PROTO_STAGE_PHOTO && !st->cdn)) {
+            log_error("cannot start", "stage=%s broker=%s error=%s", proto_stage_name(st->stage),
+                      log_str(config_get(s_opts, "broker")), log_str(st->worker ? err : "no worker"));
+            rc = 1;
+        }
     }
-    cdn_destroy(&cdn);
-    worker_destroy(&w);
-    objstore_destroy(&store);
+    if (rc == 0 && want_photo)
+        log_info("cdn", "cdn_url=%s timeout_ms=%lld retries=%d",
+                 log_str(settings.base_url && *settings.base_url ? settings.base_url : "(as served)"),
+                 (long long) cdn_timeout_ms, CDN_RETRIES);
+    if (rc == 0) {
+        /* the photo stage in a thread of its own when both run; the last one here */
+        if (want_store && want_photo) {
+            if (pthread_create(&stages[1].thread, NULL, s_serve, &stages[1]) != 0) {
+                log_error("cannot start the photo stage's thread", NULL);
+                rc = 1;
+            }
+            else
+                stages[1].threaded = true;
+        }
+        if (rc == 0)
+            s_serve(want_store ? &stages[0] : &stages[1]);
+        if (stages[1].threaded)
+            pthread_join(stages[1].thread, NULL);
+    }
+    for (int i = 0; i < 2; i++)
+        s_stage_close(&stages[i]);
     curl_global_cleanup();
     metrics_destroy(&metrics);
     curve_destroy(&curve);
-    return 0;
+    return rc;
 }
