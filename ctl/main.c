@@ -198,7 +198,9 @@ static int s_wait_window(const char *endpoint, int64_t window_id, int64_t deadli
         else if (!unreachable)
             return 1; /* malformed answer, or the broker refused our key: said on stderr */
         else {
-            snprintf(why, sizeof why, "the broker at %s does not answer", endpoint);
+            /* a request cut short by the deadline says nothing new: keep the last reason */
+            if (left >= 1000 || !*why)
+                snprintf(why, sizeof why, "the broker at %s does not answer", endpoint);
             if (!said_unreachable) {
                 fprintf(stderr, "vinted-ctl: the broker at %s does not answer; still waiting for window %s\n", endpoint,
                         id);
