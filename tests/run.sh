@@ -28,6 +28,7 @@ PYTHON=${PYTHON:-python3}
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vinted-run.XXXXXX") || exit 2
+work=$(cd "$work" && pwd) || exit 2 # absolute: lanes may run steps from another directory
 trap 'rm -rf "$work"' EXIT
 passed=0
 failed=0
@@ -102,18 +103,10 @@ lane_bin() {
     if [ -n "$only" ]; then
         echo "==== e2e$1: only $only"
         # shellcheck disable=SC2086
-        (cd tests/e2e && run_at="$work" run_here "e2e$1" "$PYTHON" -m unittest -v $only)
+        (cd tests/e2e && run "e2e$1" "$PYTHON" -m unittest -v $only) # $work is absolute
     else
         run "e2e$1" "$PYTHON" -m unittest discover -s tests/e2e -t tests/e2e -v
     fi
-}
-
-# run_here NAME CMD...: run, from the current directory, keeping output and exit code in $run_at
-run_here() {
-    name=$1
-    shift
-    echo "==== $name: $*"
-    { "$@"; echo $? > "$run_at/$name.rc"; } 2>&1 | tee "$run_at/$name.out"
 }
 
 fuzz_bin=${FUZZ_BIN:-bin-fuzz}
