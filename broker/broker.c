@@ -120,7 +120,7 @@ struct _broker_t {
     int64_t reject_second;            /* mono s of the invalid frames counted in reject_logged */
     int reject_logged;                /* invalid frames logged in that second */
     uint64_t reject_quiet;            /* invalid frames not logged since the last summary */
-    int64_t stage_seen[PROTO_STAGES]; /* mono: when the stage last had a worker (start: the broker's start) */
+    int64_t stage_seen[PROTO_STAGES]; /* mono: when the stage last lost a worker (start: the broker's start) */
     int64_t stall_logged[PROTO_STAGES]; /* mono: when "no worker of stage" was last logged */
     broker_metrics_t metrics;
 };
@@ -1147,7 +1147,7 @@ done:
 /* -------------------------------------------------------------- stalls */
 
 /* The pipeline-wide facts a stall is explained with (broker/stall.h). */
-static void s_pipeline(broker_t *self, stall_pipeline_t *p)
+static void s_pipeline(const broker_t *self, stall_pipeline_t *p)
 {
     int64_t now = clock_mono_ms();
     memset(p, 0, sizeof *p);
@@ -1157,8 +1157,6 @@ static void s_pipeline(broker_t *self, stall_pipeline_t *p)
             p->free_credit[peer->stage] += peer->capacity - peer->inflight;
     }
     for (int s = PROTO_STAGE_FETCH; s < PROTO_STAGES; s++) {
-        if (p->workers[s] > 0)
-            self->stage_seen[s] = now;
         p->no_worker_ms[s] = p->workers[s] > 0 ? 0 : now - self->stage_seen[s];
         p->queued_bytes[s] = self->queued_bytes[s];
     }
@@ -1592,10 +1590,11 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
     stall_pipeline_t pipe;
     s_pipeline(self, &pipe);
     char stalls[PROTO_STAGES][600];
+    stall_reason_t why[PROTO_STAGES];
     for (int s = PROTO_STAGE_FETCH; s < PROTO_STAGES; s++) {
         char text[512];
-        stall_reason_t why = s_stage_stall(self, &pipe, (proto_stage_t) s, text, sizeof text);
-        if (why == STALL_NONE)
+        why[s] = s_stage_stall(self, &pipe, (proto_stage_t) s, text, sizeof text);
+        if (why[s] == STALL_NONE)
             snprintf(stalls[s], sizeof stalls[s], "null");
         else
             s_json_str(stalls[s], sizeof stalls[s], text);
@@ -1609,15 +1608,13 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
     o += (size_t) snprintf(json + o, size - o, "},\"stalls\":[");
     first = true;
     for (int s = PROTO_STAGE_FETCH; s < PROTO_STAGES; s++)
-        if (strcmp(stalls[s], "null") != 0) {
+        if (why[s] != STALL_NONE) {
             o += (size_t) snprintf(json + o, size - o, "%s%s", first ? "" : ",", stalls[s]);
             first = false;
         }
-    if (pipe.paused_ms > 0) {
-        char text[160], quoted[200];
-        snprintf(text, sizeof text, "fetching paused after a 403 block (%" PRId64 " s left)",
-                 (pipe.paused_ms + 999) / 1000);
-        s_json_str(quoted, sizeof quoted, text);
+    char paused[160], quoted[200];
+    if (stall_paused(&pipe, paused, sizeof paused) == STALL_BLOCKED) {
+        s_json_str(quoted, sizeof quoted, paused);
         o += (size_t) snprintf(json + o, size - o, "%s%s", first ? "" : ",", quoted);
     }
     int64_t counts[4], by_kind[WINDOW_KINDS][4];

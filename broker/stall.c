@@ -48,6 +48,14 @@ static const char *s_tasks(int n)
     return n == 1 ? "task waits" : "tasks wait";
 }
 
+stall_reason_t stall_paused(const stall_pipeline_t *p, char *text, size_t size)
+{
+    if (p->paused_ms <= 0)
+        return STALL_NONE;
+    s_put(text, size, "fetching paused after a 403 block (%lld s left)", s_secs(p->paused_ms));
+    return STALL_BLOCKED;
+}
+
 stall_reason_t stall_stage(const stall_pipeline_t *p, proto_stage_t stage, int queued, unsigned feeds,
                            char *text, size_t size)
 {
@@ -74,10 +82,8 @@ stall_reason_t stall_stage(const stall_pipeline_t *p, proto_stage_t stage, int q
               proto_stage_name((proto_stage_t) s), have, limit, why);
         return STALL_FLOW_CONTROL;
     }
-    if (stage == PROTO_STAGE_FETCH && p->paused_ms > 0) {
-        s_put(text, size, "fetching paused after a 403 block (%lld s left)", s_secs(p->paused_ms));
+    if (stage == PROTO_STAGE_FETCH && stall_paused(p, text, size) == STALL_BLOCKED)
         return STALL_BLOCKED;
-    }
     if (p->free_credit[stage] == 0) {
         s_put(text, size, "%d %s for a free worker of stage %s (%d %s, all at capacity)", queued, s_tasks(queued), name,
               p->workers[stage], p->workers[stage] == 1 ? "worker" : "workers");
@@ -128,10 +134,8 @@ stall_reason_t stall_explain(const stall_pipeline_t *p, const stall_window_t *w,
     }
     if (w->token_wait) {
         *stage = PROTO_STAGE_FETCH;
-        if (p->paused_ms > 0) {
-            s_put(text, size, "fetching paused after a 403 block (%lld s left)", s_secs(p->paused_ms));
+        if (stall_paused(p, text, size) == STALL_BLOCKED)
             return STALL_BLOCKED;
-        }
         s_put(text, size, "waiting for the request budget (%g requests a minute; next token in %lld s)",
               p->rate_per_min, s_secs(p->next_token_ms));
         return STALL_BUDGET;
@@ -226,12 +230,15 @@ void stall_test(bool verbose)
     p.paused_ms = 3600000;
     assert(stall_explain(&p, &w, &stage, text, sizeof text) == STALL_BLOCKED);
     assert(strcmp(text, "fetching paused after a 403 block (3600 s left)") == 0);
+    char paused[64];
+    assert(stall_paused(&p, paused, sizeof paused) == STALL_BLOCKED && strcmp(paused, text) == 0);
     w.token_wait = false;
     w.queued[PROTO_STAGE_FETCH] = 1;
     p.free_credit[PROTO_STAGE_FETCH] = 0;
     assert(stall_explain(&p, &w, &stage, text, sizeof text) == STALL_BLOCKED);
     w.queued[PROTO_STAGE_FETCH] = 0;
     p.paused_ms = 0;
+    assert(stall_paused(&p, paused, sizeof paused) == STALL_NONE);
 
     /* a refused task waiting for its retry */
     w.delayed[PROTO_STAGE_PHOTO] = 1;

@@ -81,6 +81,9 @@ stall_reason_t stall_explain(const stall_pipeline_t *p, const stall_window_t *w,
 stall_reason_t stall_stage(const stall_pipeline_t *p, proto_stage_t stage, int queued, unsigned feeds,
                            char *text, size_t size);
 
+/* STALL_BLOCKED and its words when fetching is paused after a 403 block, else STALL_NONE. */
+stall_reason_t stall_paused(const stall_pipeline_t *p, char *text, size_t size);
+
 /* "database", "no_worker", ... */
 const char *stall_reason_name(stall_reason_t reason);
 
