@@ -1043,6 +1043,7 @@ class E2ETestCase(unittest.TestCase):
         if PgModule.cluster is None:
             raise unittest.SkipTest("no PostgreSQL cluster (setUpModule must call PgModule.setup)")
         self.pg = PgModule.cluster
+        self._started = time.monotonic()
         self.workdir = tempfile.mkdtemp(prefix="vinted-e2e-%s-" % self._testMethodName)
         self.db = self.pg.create_db(self._testMethodName)
         self.sim = None
@@ -1061,6 +1062,8 @@ class E2ETestCase(unittest.TestCase):
         return any(exc is not None for _, exc in getattr(outcome, "errors", None) or [])
 
     def _finish(self):
+        # one line per test with its wall time, so that the slow ones can be found in a run's log
+        print("TIME %s %.1f s" % (self.id(), time.monotonic() - self._started))
         problems = []
         if self.pipe:
             self.pipe.stop()
