@@ -556,12 +556,14 @@ static void s_window_loaded(void *arg, window_t *w)
 }
 
 /* Per catalog: the running window, else the oldest pending one (one pass over the
-   open windows, so a backlog of many pending windows stays cheap). */
+   open windows, so a backlog of many pending windows stays cheap). An images window
+   carries its catalog window's catalog but is not one of its windows: the next
+   catalog window never waits on photo downloads. */
 static zhashx_t *s_catalog_heads(broker_t *self)
 {
     zhashx_t *heads = zhashx_new();
     for (window_t *w = zhashx_first(self->windows); w; w = zhashx_next(self->windows)) {
-        if (w->state != WINDOW_RUNNING && w->state != WINDOW_PENDING)
+        if ((w->state != WINDOW_RUNNING && w->state != WINDOW_PENDING) || w->kind == WINDOW_IMAGES)
             continue;
         char key[16];
         snprintf(key, sizeof key, "%d", w->catalog_id);

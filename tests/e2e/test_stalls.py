@@ -89,6 +89,9 @@ class StallTest(E2ETestCase):
         stored_before = int(self.pipe.scalar("SELECT count(*) FROM photos WHERE stored_at IS NOT NULL"))
         cdn.down("hang")  # every photo request held unanswered
         dead = [commit_seconds(c) for c in catalogs[3:]]
+        # the next window of a catalog whose images window still waits on the dead CDN
+        self.assertGreater(images_open(), 0, "no images window open while the CDN is dead")
+        dead.append(commit_seconds(catalogs[3]))
         held = cdn.failed
         figure("dead_cdn_commit_s_working", "/".join("%.2f" % s for s in working))
         figure("dead_cdn_commit_s_dead", "/".join("%.2f" % s for s in dead))
