@@ -15,6 +15,11 @@
 #   make fuzz       libFuzzer harnesses (tests/fuzz/) built with clang into bin-fuzz/, each run
 #                   FUZZ_SECONDS (default 15); make fuzz-long runs each for an hour
 
+# Build with every core unless -j was given (make 4.3 honours -j set here).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+
 CC      ?= cc
 SAN     ?= 0
 PKGS     = libczmq libzmq libcurl msgpack libcjson libmicrohttpd

@@ -1,11 +1,14 @@
 /*  vinted-s3-uploader - two stages over the object store: the store stage (raw
     pages in, raw pages back out for replays) and the photo stage (listing photos
-    downloaded from the CDN into the store). Each stage has its own connection to
-    the broker, its own credit and its own thread, so a photo download waiting on a
-    dead CDN never holds up the raw landing a catalog window waits for.
+    downloaded from the CDN into the store). Each stage's capacity is that many
+    threads, each with its own connection to the broker (a credit of one), its own
+    object-store handle and (photo) CDN client: the tasks in flight at a worker are
+    really worked on at the same time, and a photo download waiting on a dead CDN
+    never holds up the raw landing a catalog window waits for.
     --stages store or --stages photo runs one of them (to scale them apart). */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
 
@@ -26,8 +29,10 @@ static config_opt_t s_opts[] = {
     { "stages", "VINTED_UPLOAD_STAGES", "store,photo",
       "stages served, each over its own broker connection: store (raw landing, replay loads), photo (photo downloads)",
       NULL },
-    { "capacity", "VINTED_UPLOAD_CAPACITY", "4", "store stage: tasks in flight at this worker", NULL },
-    { "photo-capacity", "VINTED_PHOTO_CAPACITY", "4", "photo stage: downloads in flight at this worker", NULL },
+    { "capacity", "VINTED_UPLOAD_CAPACITY", "4",
+      "store stage: tasks in flight at this worker, each in its own thread (1..64)", NULL },
+    { "photo-capacity", "VINTED_PHOTO_CAPACITY", "4",
+      "photo stage: downloads in flight at this worker, each in its own thread (1..64)", NULL },
     { "cdn-url", "VINTED_CDN_URL", "",
       "image CDN base that replaces the scheme and host of photo URLs (http(s)://host[:port]); empty: "
       "download photo URLs as they are",
@@ -83,8 +88,8 @@ static void s_metrics_count(const s_metrics_t *sm, const proto_msg_t *reply)
 static int s_pump(void *ctx) { return worker_pump(ctx); }
 static int s_sleep(void *ctx, int64_t ms) { return worker_sleep(ctx, ms); }
 
-/* One stage served by this process: its broker connection, its object store
-   handle and (photo stage) its CDN client, run by its own thread. */
+/* One thread of a stage served by this process: its broker connection (credit
+   one), its object store handle and (photo stage) its CDN client. */
 typedef struct {
     proto_stage_t stage;
     worker_t *worker;
@@ -161,8 +166,8 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     int64_t capacity, photo_capacity, cdn_timeout_ms;
     bool want_store, want_photo;
-    if (config_int(s_opts, "capacity", 1, 1000, &capacity) != 0
-        || config_int(s_opts, "photo-capacity", 1, 1000, &photo_capacity) != 0
+    if (config_int(s_opts, "capacity", 1, UPLOADER_THREADS_MAX, &capacity) != 0
+        || config_int(s_opts, "photo-capacity", 1, UPLOADER_THREADS_MAX, &photo_capacity) != 0
         || config_duration_ms(s_opts, "cdn-timeout", &cdn_timeout_ms) != 0
         || config_endpoint(s_opts, "broker", false) != 0
         || s_parse_stages(config_get(s_opts, "stages"), &want_store, &want_photo) != 0)
@@ -200,25 +205,32 @@ int main(int argc, char **argv)
         return 2;
     }
     cdn_destroy(&cdn);
-    /* every stage gets its own store handle (libcurl handles are not shared across threads) */
-    s_stage_t stages[2] = { { .stage = PROTO_STAGE_STORE, .sm = &sm }, { .stage = PROTO_STAGE_PHOTO, .sm = &sm } };
-    bool wanted[2] = { want_store, want_photo };
-    int64_t capacities[2] = { capacity, photo_capacity };
+    /* every thread gets its own store handle (libcurl handles are not shared across
+       threads): the store stage's first, then the photo stage's */
+    int n_store = want_store ? (int) capacity : 0, n = n_store + (want_photo ? (int) photo_capacity : 0);
+    s_stage_t *stages = calloc((size_t) n, sizeof *stages);
+    if (!stages) {
+        log_error("out of memory", NULL);
+        curl_global_cleanup();
+        metrics_destroy(&metrics);
+        curve_destroy(&curve);
+        return 1;
+    }
     rc = 0;
-    for (int i = 0; i < 2 && rc == 0; i++) {
-        if (!wanted[i])
-            continue;
+    for (int i = 0; i < n && rc == 0; i++) {
         s_stage_t *st = &stages[i];
+        st->stage = i < n_store ? PROTO_STAGE_STORE : PROTO_STAGE_PHOTO;
+        st->sm = &sm;
         st->store = objstore_new(config_get(s_opts, "store"), err, sizeof err);
         if (!st->store) {
             fprintf(stderr, "invalid --store / VINTED_STORE '%s': %s\n", config_get(s_opts, "store"), err);
             rc = 2;
             break;
         }
-        if (i == 0 || !wanted[0])
-            log_info("object store", "store=%s", log_str(objstore_describe(st->store)));
-        st->worker = worker_new_curve(config_get(s_opts, "broker"), st->stage, (int) capacities[i],
-                                      "s3-uploader", curve);
+        if (i == 0)
+            log_info("object store", "store=%s store_threads=%d photo_threads=%d",
+                     log_str(objstore_describe(st->store)), n_store, n - n_store);
+        st->worker = worker_new_curve(config_get(s_opts, "broker"), st->stage, 1, "s3-uploader", curve);
         if (st->worker && st->stage == PROTO_STAGE_PHOTO) {
             cdn_gate_t gate = { s_pump, s_sleep, st->worker };
             st->cdn = cdn_new(&settings, &gate, err, sizeof err);
@@ -234,22 +246,26 @@ int main(int argc, char **argv)
                  log_str(settings.base_url && *settings.base_url ? settings.base_url : "(as served)"),
                  (long long) cdn_timeout_ms, CDN_RETRIES);
     if (rc == 0) {
-        /* the photo stage in a thread of its own when both run; the last one here */
-        if (want_store && want_photo) {
-            if (pthread_create(&stages[1].thread, NULL, s_serve, &stages[1]) != 0) {
-                log_error("cannot start the photo stage's thread", NULL);
+        /* every thread but the last in a thread of its own; the last one here */
+        for (int i = 0; i < n - 1 && rc == 0; i++) {
+            if (pthread_create(&stages[i].thread, NULL, s_serve, &stages[i]) != 0) {
+                log_error("cannot start a stage's thread", "stage=%s", proto_stage_name(stages[i].stage));
                 rc = 1;
             }
             else
-                stages[1].threaded = true;
+                stages[i].threaded = true;
         }
         if (rc == 0)
-            s_serve(want_store ? &stages[0] : &stages[1]);
-        if (stages[1].threaded)
-            pthread_join(stages[1].thread, NULL);
+            s_serve(&stages[n - 1]);
+        else
+            zsys_interrupted = 1; /* the threads started end */
+        for (int i = 0; i < n; i++)
+            if (stages[i].threaded)
+                pthread_join(stages[i].thread, NULL);
     }
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < n; i++)
         s_stage_close(&stages[i]);
+    free(stages);
     curl_global_cleanup();
     metrics_destroy(&metrics);
     curve_destroy(&curve);

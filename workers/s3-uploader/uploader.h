@@ -29,6 +29,7 @@ typedef int(uploader_sleep_fn)(void *arg, int64_t ms);
 #define UPLOADER_STORE_WAIT_MIN_MS 500    /* first wait for an object store that failed */
 #define UPLOADER_STORE_WAIT_MAX_MS 4000   /* the waits double up to this */
 #define UPLOADER_STORE_PATIENCE_MS 120000 /* waited in all before the task is refused */
+#define UPLOADER_THREADS_MAX 64 /* threads per stage (one per task in flight) */
 
 /* uploader_handle, but while the object store itself fails (a put, a get or an
    existence check; not a CDN download, not a bad task) the task is tried again after
