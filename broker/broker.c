@@ -1565,6 +1565,23 @@ static void s_ctl_get(broker_t *self, zframe_t *identity, proto_ctl_req_t *req)
     s_ctl_reply(self, identity, 0, message, json);
 }
 
+/* Per stage: the worker processes (distinct names; an s3-uploader connects once per
+   thread of a stage) and the tasks in flight at them. */
+static void s_count_workers(broker_t *self, int workers[PROTO_STAGES], int inflight[PROTO_STAGES])
+{
+    memset(workers, 0, PROTO_STAGES * sizeof *workers);
+    memset(inflight, 0, PROTO_STAGES * sizeof *inflight);
+    zhashx_t *seen = zhashx_new();
+    for (peer_t *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers)) {
+        inflight[p->stage] += p->inflight;
+        char key[320];
+        snprintf(key, sizeof key, "%d %s", (int) p->stage, p->name ? p->name : "?");
+        if (zhashx_insert(seen, key, p) == 0)
+            workers[p->stage]++;
+    }
+    zhashx_destroy(&seen);
+}
+
 static void s_ctl_status(broker_t *self, zframe_t *identity)
 {
     size_t size = 65536, o = 0;
@@ -1572,10 +1589,9 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
     int64_t now = clock_mono_ms();
     o += (size_t) snprintf(json + o, size - o, "{\"workers\":[");
     bool first = true;
-    int workers[PROTO_STAGES] = { 0 }, inflight[PROTO_STAGES] = { 0 };
+    int workers[PROTO_STAGES], inflight[PROTO_STAGES];
+    s_count_workers(self, workers, inflight);
     for (peer_t *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers)) {
-        workers[p->stage]++;
-        inflight[p->stage] += p->inflight;
         if (o + 16384 > size) /* room for the rest, stages and stalls included (under 12 KiB) */
             continue;
         char name[300];
@@ -1710,7 +1726,7 @@ static void s_metrics_init(broker_t *self)
     if (!m)
         return;
     metrics_family_t *workers = metrics_family(m, METRICS_GAUGE, "vinted_broker_workers",
-        "Live workers per stage (a worker silent past the heartbeat liveness is dropped)", "stage", NULL, 0);
+        "Live worker processes per stage (a worker silent past the heartbeat liveness is dropped)", "stage", NULL, 0);
     metrics_family_t *queued = metrics_family(m, METRICS_GAUGE, "vinted_broker_queued_tasks",
         "Tasks waiting for a worker, per stage", "stage", NULL, 0);
     metrics_family_t *queued_bytes = metrics_family(m, METRICS_GAUGE, "vinted_broker_queued_bytes",
@@ -1762,11 +1778,8 @@ static void s_metrics_publish(broker_t *self)
     if (!self->cfg.metrics || now < bm->next_publish)
         return;
     bm->next_publish = now + 200;
-    int workers[PROTO_STAGES] = { 0 }, inflight[PROTO_STAGES] = { 0 };
-    for (peer_t *p = zhashx_first(self->peers); p; p = zhashx_next(self->peers)) {
-        workers[p->stage]++;
-        inflight[p->stage] += p->inflight;
-    }
+    int workers[PROTO_STAGES], inflight[PROTO_STAGES];
+    s_count_workers(self, workers, inflight);
     for (int s = PROTO_STAGE_FETCH; s < PROTO_STAGES; s++) {
         metrics_set(bm->workers[s], workers[s]);
         metrics_set(bm->inflight[s], inflight[s]);
