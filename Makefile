@@ -62,7 +62,7 @@ PROGRAMS = $(BIN)/vinted-broker $(BIN)/vinted-fetcher $(BIN)/vinted-transformer 
            $(BIN)/vinted-pg-sink $(BIN)/vinted-s3-uploader $(BIN)/vinted-ctl $(BIN)/vinted-selftest \
            $(BIN)/vinted-objstore-probe $(BIN)/vinted-rogue-peer
 # benchmark tools (tests/bench/): built with everything so that they always compile
-BENCH_PROGRAMS = $(BIN)/vinted-bench-stages $(BIN)/vinted-bench-routing
+BENCH_PROGRAMS = $(BIN)/vinted-bench-stages $(BIN)/vinted-bench-routing $(BIN)/vinted-bench-schedule
 
 all: $(PROGRAMS) $(BENCH_PROGRAMS)
 
@@ -78,6 +78,7 @@ $(BIN)/vinted-selftest: $(call obj,tests/selftest.c $(BROKER_SRC) $(FETCH_SRC) $
 
 $(BIN)/vinted-bench-stages: $(call obj,tests/bench/stages.c $(XFORM_SRC)) $(COMMON_OBJ)
 $(BIN)/vinted-bench-routing: $(call obj,tests/bench/routing.c) $(COMMON_OBJ)
+$(BIN)/vinted-bench-schedule: $(call obj,tests/bench/schedule.c broker/schedule.c) $(COMMON_OBJ)
 
 $(PROGRAMS) $(BENCH_PROGRAMS):
 	@mkdir -p $(dir $@)

@@ -32,6 +32,7 @@
 #include <inttypes.h>
 
 #include "broker/ratelimit.h"
+#include "broker/schedule.h"
 #include "broker/stall.h"
 #include "broker/store.h"
 #include "broker/window.h"
@@ -114,6 +115,10 @@ struct _broker_t {
     int64_t next_track;               /* mono: when the next tracking run is due */
     int64_t next_catalogs;            /* mono: when the next catalog tree refresh is due */
     int64_t next_photo_retry;         /* mono: when unstored photos are tried again */
+    schedule_t *schedule;             /* VINTED_SCHEDULE=adaptive, else NULL */
+    int64_t *poll_end_s;              /* adaptive, per configured catalog: end of its last scheduled window */
+    int64_t *poll_not_before;         /* adaptive, per configured catalog: wall ms before which none is created */
+    int64_t next_adaptive;            /* mono: when the adaptive schedule is looked at next */
     char last_error[512];
     uint64_t results[PROTO_STAGES];   /* tasks completed per stage */
     uint64_t dispatched, redelivered, nacked, invalid_frames;
@@ -125,7 +130,13 @@ struct _broker_t {
     broker_metrics_t metrics;
 };
 
+#define S_SCHEDULE_SHARE 0.9 /* adaptive: the share of VINTED_RATE catalog polls plan to spend (the rest:
+                                 tracking, sessions, the catalog tree, retries) */
+#define S_SCHEDULE_HALF_LIFE_MS 3600000 /* adaptive: how fast a catalog's rate estimate forgets */
+#define S_SCHEDULE_HISTORY 16  /* adaptive: stored polls per catalog read back at start */
+
 static void s_window_failed(broker_t *self, window_t *w, const char *reason);
+static void s_schedule_learn(broker_t *self, const window_t *w);
 static void s_start_windows(broker_t *self);
 static void s_track_start(broker_t *self, window_t *w);
 static void s_track_fetch(broker_t *self, window_t *w, proto_fetch_kind_t kind, int64_t target, int32_t page);
@@ -492,6 +503,7 @@ static void s_window_done(broker_t *self, window_t *w)
         log_info("window committed", "window=%" PRId64 " catalog=%d pages=%d items=%d requests=%d max_item_id=%" PRId64
                  " truncated=%d degraded=%d", w->id, w->catalog_id, w->pages_done, w->items, w->requests,
                  w->max_item_id, w->truncated, w->degraded);
+    s_schedule_learn(self, w);
     /* what committed brings in photos: the images flow follows (for a replay: the photos of
        every window it replayed, found already stored, so only their rows are filled in) */
     int64_t id = w->id;
@@ -633,6 +645,96 @@ static void s_photo_retry(broker_t *self)
 
 /* At each window boundary, one window per configured catalog for the period just closed;
    every VINTED_TRACK_EVERY, a tracking run unless one is still going. */
+/* VINTED_SCHEDULE=adaptive: four times a second, a window for every configured catalog
+   whose next poll is due (broker/schedule.c) and that has none open. Each window
+   starts where the catalog's last scheduled one ended, so the windows still tile
+   time; what a poll pulls is decided by the mark, as with fixed windows. */
+static void s_schedule_adaptive(broker_t *self)
+{
+    int64_t mono = clock_mono_ms();
+    if (mono < self->next_adaptive)
+        return;
+    self->next_adaptive = mono + 250;
+    int64_t now_ms = clock_wall_ms(), now_s = now_ms / 1000;
+    int64_t first_s = self->cfg.window_ms / 1000 > 0 ? self->cfg.window_ms / 1000 : 1;
+    zhashx_t *heads = s_catalog_heads(self);
+    bool created = false;
+    for (int i = 0; i < self->cfg.n_catalogs; i++) {
+        int32_t catalog = self->cfg.catalogs[i];
+        char key[16];
+        snprintf(key, sizeof key, "%d", catalog);
+        if (zhashx_lookup(heads, key) || now_ms < self->poll_not_before[i]
+            || now_ms < schedule_due_ms(self->schedule, catalog))
+            continue;
+        int64_t start_s = self->poll_end_s[i] > 0 ? self->poll_end_s[i] : now_s - first_s;
+        if (start_s >= now_s)
+            continue;
+        if (s_create_window(self, catalog, start_s, now_s, "scheduled") >= 0) {
+            self->poll_end_s[i] = now_s;
+            created = true;
+        }
+        /* one window of a catalog per min interval, whatever becomes of it (a failed
+           window teaches the estimate nothing and must not turn into a loop) */
+        self->poll_not_before[i] = now_ms + self->cfg.min_interval_ms;
+    }
+    zhashx_destroy(&heads);
+    if (created)
+        s_start_windows(self);
+}
+
+/* A catalog window committed: what it found teaches the adaptive schedule. */
+static void s_schedule_learn(broker_t *self, const window_t *w)
+{
+    if (!self->schedule || w->kind != WINDOW_CATALOG)
+        return;
+    schedule_observe(self->schedule, w->catalog_id, w->polled_ms > 0 ? w->polled_ms : w->end_s * 1000, w->new_items,
+                     w->truncated);
+    schedule_replan(self->schedule);
+}
+
+static int s_history_row(void *arg, const int64_t *cols, const char *text)
+{
+    (void) text;
+    broker_t *self = arg;
+    schedule_observe(self->schedule, (int32_t) cols[0], cols[1], cols[2], cols[3] != 0);
+    return 0;
+}
+
+/* At start: the adaptive schedule, its estimates rebuilt from the stored polls. */
+static int s_schedule_setup(broker_t *self)
+{
+    if (!self->cfg.adaptive)
+        return 0;
+    schedule_settings_t st = { .budget_per_min = self->cfg.rate_per_min * S_SCHEDULE_SHARE,
+                               .min_interval_ms = self->cfg.min_interval_ms,
+                               .max_interval_ms = self->cfg.max_interval_ms,
+                               .first_interval_ms = self->cfg.window_ms, .half_life_ms = S_SCHEDULE_HALF_LIFE_MS,
+                               .request_ms = (int64_t) (60000.0 / self->cfg.rate_per_min) };
+    self->schedule = schedule_new(&st);
+    int n = self->cfg.n_catalogs > 0 ? self->cfg.n_catalogs : 1;
+    self->poll_end_s = calloc((size_t) n, sizeof *self->poll_end_s);
+    self->poll_not_before = calloc((size_t) n, sizeof *self->poll_not_before);
+    if (!self->schedule || !self->poll_end_s || !self->poll_not_before)
+        return -1;
+    for (int i = 0; i < self->cfg.n_catalogs; i++) {
+        if (schedule_add(self->schedule, self->cfg.catalogs[i], self->cfg.weights[i] > 0 ? self->cfg.weights[i] : 1)
+            != 0)
+            return -1;
+        int64_t end = store_schedule_last_end(self->store, self->cfg.catalogs[i]);
+        if (end < 0)
+            return -1;
+        self->poll_end_s[i] = end;
+    }
+    if (store_schedule_history(self->store, S_SCHEDULE_HISTORY, s_history_row, self) != 0)
+        return -1;
+    schedule_replan(self->schedule);
+    double req, missed;
+    schedule_totals(self->schedule, &req, &missed);
+    log_info("adaptive schedule", "catalogs=%d budget_per_min=%g requests_per_h=%.1f missed_per_h=%.1f",
+             self->cfg.n_catalogs, self->cfg.rate_per_min * S_SCHEDULE_SHARE, req, missed);
+    return 0;
+}
+
 static void s_schedule(broker_t *self)
 {
     s_photo_retry(self);
@@ -662,6 +764,10 @@ static void s_schedule(broker_t *self)
     }
     if (self->cfg.n_catalogs == 0)
         return;
+    if (self->schedule) {
+        s_schedule_adaptive(self);
+        return;
+    }
     int64_t now_s = clock_wall_ms() / 1000;
     if (now_s < self->next_schedule_s)
         return;
@@ -682,6 +788,8 @@ static void s_schedule(broker_t *self)
 static void s_on_fetched(broker_t *self, window_t *w, proto_msg_t *msg)
 {
     proto_page_t *page = &msg->u.page;
+    if (page->page == 1 && w->polled_ms == 0)
+        w->polled_ms = page->fetched_at_ms;
     if (page->max_item_id > w->max_item_id)
         w->max_item_id = page->max_item_id;
     if (page->error) {
@@ -1582,6 +1690,39 @@ static void s_count_workers(broker_t *self, int workers[PROTO_STAGES], int infli
     zhashx_destroy(&seen);
 }
 
+/* Status: the adaptive schedule's plan, per catalog (NULL with fixed windows). */
+static char *s_schedule_json(broker_t *self)
+{
+    if (!self->schedule)
+        return NULL;
+    int n = schedule_size(self->schedule);
+    size_t size = 256 + (size_t) n * 260, o = 0;
+    char *json = malloc(size);
+    if (!json)
+        return NULL;
+    double req, missed;
+    schedule_totals(self->schedule, &req, &missed);
+    int64_t now = clock_wall_ms();
+    o += (size_t) snprintf(json + o, size - o,
+                           "{\"mode\":\"adaptive\",\"budget_per_min\":%g,\"requests_per_h\":%.1f,"
+                           "\"missed_per_h\":%.1f,\"catalogs\":[",
+                           self->cfg.rate_per_min * S_SCHEDULE_SHARE, req, missed);
+    for (int i = 0; i < n; i++) {
+        schedule_plan_t p;
+        schedule_get(self->schedule, i, &p);
+        int64_t due_in = p.due_ms > now ? p.due_ms - now : 0;
+        o += (size_t) snprintf(json + o, size - o,
+                               "%s{\"catalog\":%d,\"weight\":%g,\"rate_per_h\":%.1f,\"interval_s\":%.0f,"
+                               "\"requests_per_h\":%.2f,\"missed_per_h\":%.1f,\"short_of_budget\":%s,"
+                               "\"due_in_s\":%.0f}",
+                               i ? "," : "", p.catalog, p.weight, p.rate_per_h, (double) p.interval_ms / 1000.0,
+                               p.requests_per_h, p.missed_per_h, p.short_of_budget ? "true" : "false",
+                               (double) due_in / 1000.0);
+    }
+    snprintf(json + o, size - o, "]}");
+    return json;
+}
+
 static void s_ctl_status(broker_t *self, zframe_t *identity)
 {
     size_t size = 65536, o = 0;
@@ -1668,6 +1809,19 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
                            zlistx_size(self->token_waiters), self->dispatched, self->redelivered, self->nacked,
                            self->invalid_frames, self->refused, db_down_ms,
                            self->last_error[0] || db_down_ms > 0 ? err : "null");
+    char *schedule = s_schedule_json(self);
+    if (schedule && o + 2 < size) {
+        /* "...}" + ",\"schedule\":{...}}" */
+        size_t n = strlen(schedule);
+        char *both = malloc(o + n + 32);
+        if (both) {
+            memcpy(both, json, o - 1);
+            snprintf(both + o - 1, n + 32, ",\"schedule\":%s}", schedule);
+            free(json);
+            json = both;
+        }
+    }
+    free(schedule);
     s_ctl_reply(self, identity, 0, "status", json);
     free(json);
 }
@@ -1876,6 +2030,11 @@ broker_t *broker_new(const broker_config_t *config)
     for (int s = 0; s < PROTO_STAGES; s++)
         self->stage_seen[s] = clock_mono_ms();
     s_metrics_init(self);
+    if (s_schedule_setup(self) != 0) {
+        log_error("cannot set up the adaptive schedule (database error or out of memory)", NULL);
+        broker_destroy(&self);
+        return NULL;
+    }
     store_windows_open(self->store, s_window_loaded, self);
     s_start_windows(self);
     log_info("broker started",
@@ -1893,6 +2052,9 @@ void broker_destroy(broker_t **self_p)
     if (!self)
         return;
     zhashx_destroy(&self->windows);
+    schedule_destroy(&self->schedule);
+    free(self->poll_end_s);
+    free(self->poll_not_before);
     for (int s = 0; s < PROTO_STAGES; s++)
         zlistx_destroy(&self->queue[s]);
     zhashx_destroy(&self->tasks);

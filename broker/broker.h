@@ -12,7 +12,7 @@
 #include "common/curve.h"
 #include "common/metrics.h"
 
-#define BROKER_MAX_CATALOGS 256
+#define BROKER_MAX_CATALOGS 4096
 #define BROKER_CONTROL_MAX_MESSAGE (1 << 20) /* control requests are small: larger frames are refused */
 
 typedef struct {
@@ -21,8 +21,12 @@ typedef struct {
     const char *pg;           /* libpq connection string ("" = PG* variables) */
     const char *store;        /* object store URL: the raw landing area replays read */
     int32_t catalogs[BROKER_MAX_CATALOGS];
+    double weights[BROKER_MAX_CATALOGS]; /* adaptive: each catalog's share of a short budget (default 1) */
     int n_catalogs;
-    int64_t window_ms;        /* window length */
+    int64_t window_ms;        /* window length (adaptive: the first interval, until a rate is known) */
+    bool adaptive;            /* VINTED_SCHEDULE=adaptive: poll times from each catalog's rate (broker/schedule.h) */
+    int64_t min_interval_ms;  /* adaptive: polls of one catalog at least this far apart */
+    int64_t max_interval_ms;  /* adaptive: ... and, budget allowing, at most this far */
     double rate_per_min;      /* requests per minute, all fetchers together */
     int64_t task_timeout_ms;  /* a task unanswered this long is dispatched again */
     int max_attempts;         /* NACKs/redeliveries of one task before its window fails */

@@ -18,7 +18,11 @@ static config_opt_t s_opts[] = {
     { "pg", "VINTED_PG", "", "PostgreSQL connection string or URI (empty: libpq's PG* variables)", NULL },
     { "store", "VINTED_STORE", "file://./var/store", "object store holding the raw landing area (s3://bucket/prefix or file:///path)", NULL },
     { "catalogs", "VINTED_CATALOGS", "", "comma-separated catalog ids to schedule every window (empty: only ad-hoc windows)", NULL },
-    { "window", "VINTED_WINDOW", "1h", "window length, e.g. 1h, 300s", NULL },
+    { "window", "VINTED_WINDOW", "1h", "window length, e.g. 1h, 300s (adaptive: the first interval of a catalog, until its rate is known)", NULL },
+    { "schedule", "VINTED_SCHEDULE", "fixed", "fixed: every catalog polled every window; adaptive: each catalog polled when about a whole number of pages of new listings is due, the budget shared across catalogs", NULL },
+    { "min-interval", "VINTED_MIN_INTERVAL", "1m", "adaptive: polls of one catalog at least this far apart", NULL },
+    { "max-interval", "VINTED_MAX_INTERVAL", "24h", "adaptive: polls of one catalog, budget allowing, at most this far apart", NULL },
+    { "catalog-weights", "VINTED_CATALOG_WEIGHTS", "", "adaptive: a short budget's share per catalog, like 221=3,1242=0.5 (default 1)", NULL },
     { "rate", "VINTED_RATE", "1", "most requests per minute all fetchers together send to Vinted", NULL },
     { "sample-frac", "VINTED_SAMPLE_FRAC", "0.01", "fraction of items the tracking and images flows follow (0..1)", NULL },
     { "track-every", "VINTED_TRACK_EVERY", "6h", "a tracking run this often (0: only on vinted-ctl track)", NULL },
@@ -55,6 +59,41 @@ static int s_parse_catalogs(const char *text, broker_config_t *cfg)
     return 0;
 }
 
+/* --catalog-weights "id=w,...": each id must be a configured catalog. */
+static int s_parse_weights(const char *text, broker_config_t *cfg)
+{
+    for (int i = 0; i < cfg->n_catalogs; i++)
+        cfg->weights[i] = 1.0;
+    const char *p = text;
+    while (p && *p) {
+        char *end;
+        long id = strtol(p, &end, 10);
+        double w = 0;
+        if (end != p && *end == '=') {
+            const char *q = end + 1;
+            w = strtod(q, &end);
+            if (end == q)
+                w = 0;
+        }
+        if (w <= 0 || !(w < 1e6) || (*end && *end != ',')) {
+            fprintf(stderr, "invalid --catalog-weights / VINTED_CATALOG_WEIGHTS '%s': expected id=weight pairs with"
+                            " weights above 0, like 221=3,1242=0.5\n", text);
+            return -1;
+        }
+        int i = 0;
+        while (i < cfg->n_catalogs && cfg->catalogs[i] != id)
+            i++;
+        if (i == cfg->n_catalogs) {
+            fprintf(stderr, "invalid --catalog-weights / VINTED_CATALOG_WEIGHTS '%s': catalog %ld is not in"
+                            " --catalogs / VINTED_CATALOGS\n", text, id);
+            return -1;
+        }
+        cfg->weights[i] = w;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int rc = config_parse(s_opts, argc, argv, "vinted-broker",
@@ -64,7 +103,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     log_init("broker");
-    broker_config_t cfg = { 0 };
+    static broker_config_t cfg; /* 48 KB of catalogs: not on the stack */
     cfg.endpoint = config_get(s_opts, "broker");
     cfg.control = config_get(s_opts, "control");
     cfg.pg = config_get(s_opts, "pg");
@@ -78,6 +117,26 @@ int main(int argc, char **argv)
         || config_size(s_opts, "max-queued", 1, (int64_t) 1 << 40, &max_queued) != 0
         || config_size(s_opts, "max-message", 1 << 20, 1 << 30, &cfg.max_message) != 0)
         return 2;
+    const char *schedule = config_get(s_opts, "schedule");
+    if (strcmp(schedule, "fixed") != 0 && strcmp(schedule, "adaptive") != 0) {
+        fprintf(stderr, "invalid --schedule / VINTED_SCHEDULE '%s': fixed or adaptive\n", schedule);
+        return 2;
+    }
+    cfg.adaptive = strcmp(schedule, "adaptive") == 0;
+    if (config_duration_ms(s_opts, "min-interval", &cfg.min_interval_ms) != 0
+        || config_duration_ms(s_opts, "max-interval", &cfg.max_interval_ms) != 0
+        || s_parse_weights(config_get(s_opts, "catalog-weights"), &cfg) != 0)
+        return 2;
+    if (cfg.min_interval_ms < 1000) {
+        fprintf(stderr, "invalid --min-interval / VINTED_MIN_INTERVAL '%s': at least 1s\n",
+                config_get(s_opts, "min-interval"));
+        return 2;
+    }
+    if (cfg.max_interval_ms < cfg.min_interval_ms) {
+        fprintf(stderr, "invalid --max-interval / VINTED_MAX_INTERVAL '%s': less than --min-interval '%s'\n",
+                config_get(s_opts, "max-interval"), config_get(s_opts, "min-interval"));
+        return 2;
+    }
     if (cfg.window_ms < 1000) {
         fprintf(stderr, "invalid --window / VINTED_WINDOW '%s': at least 1s\n", config_get(s_opts, "window"));
         return 2;

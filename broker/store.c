@@ -253,16 +253,25 @@ int store_window_progress(store_t *self, const window_t *w)
                  8, params);
 }
 
-int store_window_finish(store_t *self, const window_t *w)
+int store_window_finish(store_t *self, window_t *w)
 {
     if (s_run(self, "BEGIN", 0, NULL) != 0)
         return -1;
     if (store_window_progress(self, w) != 0)
         goto fail;
     char a[24], b[24], c[24];
-    const char *p1[] = { I64(a, w->id) };
-    if (s_run(self, "UPDATE windows SET state = 'done', finished_at = now() WHERE window_id = $1", 1, p1) != 0)
+    /* the poll moment (page 1's fetch; the window's end when the broker restarted
+       after it) and the listings seen first: what the adaptive schedule learns from */
+    const char *p1[] = { I64(a, w->id), I64(b, w->polled_ms > 0 ? w->polled_ms : w->end_s * 1000) };
+    PGresult *res = s_exec(self,
+                           "UPDATE windows SET state = 'done', finished_at = now(), polled_at = to_timestamp($2 / 1000.0),"
+                           " new_items = (SELECT count(*) FROM items WHERE first_window_id = $1)"
+                           " WHERE window_id = $1 RETURNING new_items",
+                           2, p1);
+    if (!res)
         goto fail;
+    w->new_items = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    PQclear(res);
     if (!w->degraded) {
         const char *p2[] = { I64(a, w->catalog_id), I64(b, w->max_item_id), I64(c, w->id) };
         if (s_run(self,
@@ -486,4 +495,44 @@ int store_window_counts(store_t *self, int64_t counts[4], int64_t by_kind[WINDOW
     }
     PQclear(res);
     return 0;
+}
+
+int store_schedule_history(store_t *self, int per_catalog, store_row_fn fn, void *arg)
+{
+    char a[24];
+    const char *params[] = { I64(a, per_catalog) };
+    PGresult *res = s_exec(self,
+                           "SELECT catalog_id, (extract(epoch FROM polled_at) * 1000)::bigint, new_items,"
+                           " truncated::int, (extract(epoch FROM end_at))::bigint FROM ("
+                           " SELECT *, row_number() OVER (PARTITION BY catalog_id ORDER BY polled_at DESC) AS n"
+                           " FROM windows WHERE kind IN ('scheduled', 'adhoc') AND state = 'done'"
+                           " AND polled_at IS NOT NULL AND new_items IS NOT NULL) w"
+                           " WHERE n <= $1 ORDER BY polled_at",
+                           1, params);
+    if (!res)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+        int64_t cols[5];
+        for (int j = 0; j < 5; j++)
+            cols[j] = strtoll(PQgetvalue(res, i, j), NULL, 10);
+        rc = fn(arg, cols, NULL);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int64_t store_schedule_last_end(store_t *self, int32_t catalog_id)
+{
+    char a[24];
+    const char *params[] = { I64(a, catalog_id) };
+    PGresult *res = s_exec(self,
+                           "SELECT coalesce(extract(epoch FROM max(end_at))::bigint, 0) FROM windows"
+                           " WHERE catalog_id = $1 AND kind = 'scheduled'",
+                           1, params);
+    if (!res)
+        return -1;
+    int64_t end = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    PQclear(res);
+    return end;
 }

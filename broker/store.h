@@ -31,7 +31,7 @@ int store_window_start(store_t *self, window_t *window);
 int store_window_progress(store_t *self, const window_t *window);
 /* Done: in one transaction, state done, the catalog mark advanced (unless degraded),
    and the data-quality report computed from the window's sightings and quarantine. */
-int store_window_finish(store_t *self, const window_t *window);
+int store_window_finish(store_t *self, window_t *window); /* also sets window->new_items */
 /* A replay is done: state done, and the quality report of every original window it
    replayed computed again from the (replayed) sightings. */
 int store_replay_finish(store_t *self, const window_t *window, const int64_t *windows, const int32_t *catalogs,
@@ -65,6 +65,13 @@ int store_photos_to_fetch(store_t *self, int64_t window_id, uint64_t threshold, 
 int64_t store_catalogs_count(store_t *self);
 /* A tracking run, images window or catalog refresh is done. */
 int store_window_finish_counted(store_t *self, const window_t *window);
+
+/* Adaptive schedule: the last per_catalog done catalog windows of every catalog that
+   recorded a poll, oldest first (cols: catalog_id, polled_at ms, new_items, truncated,
+   end_at s). */
+int store_schedule_history(store_t *self, int per_catalog, store_row_fn fn, void *arg);
+/* The end (unix s) of the catalog's last scheduled window; 0 if none; -1 on error. */
+int64_t store_schedule_last_end(store_t *self, int32_t catalog_id);
 
 /* 0 while the database answers; during an outage, the milliseconds since the
    first connection attempt that failed (for status: the counts below are then

@@ -38,6 +38,8 @@ typedef struct {
     bool truncated;               /* stopped at the result cap before the mark */
     bool degraded;                /* a page was quarantined: keep the mark where it was */
     bool finish_pending;          /* complete, but recording it failed (database down): retried */
+    int64_t polled_ms;            /* catalog window: when page 1 was fetched (UTC ms; 0: not yet) */
+    int64_t new_items;            /* catalog window, once done: listings it saw first */
     int64_t max_item_id;
     int32_t items;
     int32_t requests;

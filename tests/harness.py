@@ -455,8 +455,12 @@ class Sim:
             raise AssertionError("sim %s %s answered %d: %s" % (method, path, e.code, e.read()[:300]))
         return json.loads(text) if text.strip() else None
 
-    def tick(self, new=0, bumps=0):
-        return self._call("POST", "/_sim/tick?" + urllib.parse.urlencode({"new": new, "bumps": bumps}))
+    def tick(self, new=0, bumps=0, rates=None):
+        """rates: {catalog: new items} for the catalogs named (the others get new)."""
+        q = {"new": new, "bumps": bumps}
+        if rates:
+            q["rates"] = ",".join("%d:%d" % kv for kv in sorted(rates.items()))
+        return self._call("POST", "/_sim/tick?" + urllib.parse.urlencode(q))
 
     def truth(self):
         return self._call("GET", "/_sim/truth")["items"]

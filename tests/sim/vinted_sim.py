@@ -556,12 +556,12 @@ class World:
         """Does catalog search still show this listing?"""
         return not (rec["removed"] or rec["hidden"] or rec["closed"])
 
-    def tick(self, new, bumps):
-        """Each catalog gets `new` new items and `bumps` pushed-up older ones,
-        interleaved in time."""
+    def tick(self, new, bumps, per_catalog=None):
+        """Each catalog gets `new` new items (per_catalog: {catalog: n} instead, for
+        the catalogs it names) and `bumps` pushed-up older ones, interleaved in time."""
         events = []
         for cat in self.catalogs:
-            events += [("new", cat)] * new
+            events += [("new", cat)] * (per_catalog.get(cat, new) if per_catalog else new)
             older = [r for r in self.by_catalog[cat] if self.in_search(r)]
             k = min(bumps, len(older))
             events += [("bump", rec) for rec in self.rng.sample(older, k)]
@@ -1851,8 +1851,14 @@ class Handler(BaseHTTPRequestHandler):
                 bumps = 0
             if not (0 <= new <= 100000 and 0 <= bumps <= 100000):
                 return send(400, {"error": "new and bumps must be integers in 0..100000"})
+            rates = {}
+            for part in (x for x in query.get("rates", [""])[0].split(",") if x.strip()):
+                cat, _, n = part.partition(":")
+                if not (cat.isdigit() and n.isdigit() and int(cat) in sim.world.catalogs and int(n) <= 100000):
+                    return send(400, {"error": "rates: CAT:N pairs of served catalogs, N in 0..100000"})
+                rates[int(cat)] = int(n)
             with sim.lock:
-                out = sim.world.tick(new, bumps)
+                out = sim.world.tick(new, bumps, rates)
             return send(200, out)
         if path == "/_sim/hostile" and cmd == "POST":
             names = [c[0] for c in HOSTILE_CASES]
@@ -2014,6 +2020,8 @@ def parse_args(argv):
                         " (0 = only on POST /_sim/tick; for demo runs)")
     p.add_argument("--tick-new", type=int, default=20, help="new items per catalog per auto tick (default 20)")
     p.add_argument("--tick-bumps", type=int, default=2, help="bumps per catalog per auto tick (default 2)")
+    p.add_argument("--tick-rates", default="", metavar="CAT:N,...",
+                   help="new items per auto tick for the catalogs named (the others: --tick-new)")
     a = p.parse_args(argv)
     if a.auto_tick < 0 or a.tick_new < 0 or a.tick_bumps < 0:
         p.error("--auto-tick, --tick-new and --tick-bumps must be >= 0")
@@ -2023,6 +2031,16 @@ def parse_args(argv):
         p.error("--catalogs: expected comma-joined integers, got %r" % a.catalogs)
     if not a.catalogs or any(c <= 0 for c in a.catalogs) or len(set(a.catalogs)) != len(a.catalogs):
         p.error("--catalogs: need distinct positive catalog ids")
+    rates = {}
+    for part in (x for x in a.tick_rates.split(",") if x.strip()):
+        cat, _, n = part.partition(":")
+        try:
+            rates[int(cat)] = int(n)
+        except ValueError:
+            p.error("--tick-rates: expected CAT:N pairs, got %r" % part)
+        if int(cat) not in a.catalogs or rates[int(cat)] < 0:
+            p.error("--tick-rates: %r: the catalog must be in --catalogs and N >= 0" % part)
+    a.tick_rates = rates
     if a.site not in SITES:
         p.error("--site: unknown site %r (known: %s)" % (a.site, " ".join(SITES)))
     for name in ("initial", "bad_every", "legacy_price_every"):
@@ -2060,7 +2078,7 @@ def main(argv=None):
             while True:
                 time.sleep(args.auto_tick)
                 with sim.lock:
-                    sim.world.tick(args.tick_new, args.tick_bumps)
+                    sim.world.tick(args.tick_new, args.tick_bumps, args.tick_rates)
         threading.Thread(target=auto_tick, daemon=True).start()
     sys.stderr.write("vinted-sim: listening port=%d generation=%s site=%s seed=%d catalogs=%s items=%d\n"
                      % (port, args.generation, args.site, args.seed,
