@@ -15,9 +15,12 @@
 #   make fuzz       libFuzzer harnesses (tests/fuzz/) built with clang into bin-fuzz/, each run
 #                   FUZZ_SECONDS (default 15); make fuzz-long runs each for an hour
 
-# Build with every core unless -j was given (make 4.3 honours -j set here).
+# Build with every core unless -j was given (make 4.3 honours -j set here); only at
+# the top level: a sub-make (make asan) shares its jobserver.
+ifeq ($(MAKELEVEL),0)
 ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 endif
 
 CC      ?= cc

@@ -643,8 +643,6 @@ static void s_photo_retry(broker_t *self)
     s_images_start(self, 0, 0, NULL);
 }
 
-/* At each window boundary, one window per configured catalog for the period just closed;
-   every VINTED_TRACK_EVERY, a tracking run unless one is still going. */
 /* VINTED_SCHEDULE=adaptive: four times a second, a window for every configured catalog
    whose next poll is due (broker/schedule.c) and that has none open. Each window
    starts where the catalog's last scheduled one ended, so the windows still tile
@@ -700,6 +698,16 @@ static int s_history_row(void *arg, const int64_t *cols, const char *text)
     return 0;
 }
 
+static int s_last_end_row(void *arg, const int64_t *cols, const char *text)
+{
+    (void) text;
+    broker_t *self = arg;
+    for (int i = 0; i < self->cfg.n_catalogs; i++)
+        if (self->cfg.catalogs[i] == (int32_t) cols[0])
+            self->poll_end_s[i] = cols[1];
+    return 0;
+}
+
 /* At start: the adaptive schedule, its estimates rebuilt from the stored polls. */
 static int s_schedule_setup(broker_t *self)
 {
@@ -720,12 +728,9 @@ static int s_schedule_setup(broker_t *self)
         if (schedule_add(self->schedule, self->cfg.catalogs[i], self->cfg.weights[i] > 0 ? self->cfg.weights[i] : 1)
             != 0)
             return -1;
-        int64_t end = store_schedule_last_end(self->store, self->cfg.catalogs[i]);
-        if (end < 0)
-            return -1;
-        self->poll_end_s[i] = end;
     }
-    if (store_schedule_history(self->store, S_SCHEDULE_HISTORY, s_history_row, self) != 0)
+    if (store_schedule_last_ends(self->store, s_last_end_row, self) != 0
+        || store_schedule_history(self->store, S_SCHEDULE_HISTORY, s_history_row, self) != 0)
         return -1;
     schedule_replan(self->schedule);
     double req, missed;
@@ -735,6 +740,8 @@ static int s_schedule_setup(broker_t *self)
     return 0;
 }
 
+/* At each window boundary, one window per configured catalog for the period just closed;
+   every VINTED_TRACK_EVERY, a tracking run unless one is still going. */
 static void s_schedule(broker_t *self)
 {
     s_photo_retry(self);

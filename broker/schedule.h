@@ -62,7 +62,7 @@ void schedule_observe(schedule_t *self, int32_t catalog, int64_t polled_ms, int6
 void schedule_replan(schedule_t *self);
 /* When the catalog's next poll is due (wall ms; 0: at once; -1: unknown catalog). */
 int64_t schedule_due_ms(const schedule_t *self, int32_t catalog);
-/* The plan of the i-th catalog (0 <= i < schedule_size). */
+/* The plan of the i-th catalog in id order (0 <= i < schedule_size). */
 int schedule_size(const schedule_t *self);
 void schedule_get(const schedule_t *self, int i, schedule_plan_t *out);
 /* Whole plan: requests an hour spent, and listings an hour expected missed. */

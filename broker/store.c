@@ -501,38 +501,19 @@ int store_schedule_history(store_t *self, int per_catalog, store_row_fn fn, void
 {
     char a[24];
     const char *params[] = { I64(a, per_catalog) };
-    PGresult *res = s_exec(self,
-                           "SELECT catalog_id, (extract(epoch FROM polled_at) * 1000)::bigint, new_items,"
-                           " truncated::int, (extract(epoch FROM end_at))::bigint FROM ("
-                           " SELECT *, row_number() OVER (PARTITION BY catalog_id ORDER BY polled_at DESC) AS n"
-                           " FROM windows WHERE kind IN ('scheduled', 'adhoc') AND state = 'done'"
-                           " AND polled_at IS NOT NULL AND new_items IS NOT NULL) w"
-                           " WHERE n <= $1 ORDER BY polled_at",
-                           1, params);
-    if (!res)
-        return -1;
-    int rc = 0;
-    for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
-        int64_t cols[5];
-        for (int j = 0; j < 5; j++)
-            cols[j] = strtoll(PQgetvalue(res, i, j), NULL, 10);
-        rc = fn(arg, cols, NULL);
-    }
-    PQclear(res);
-    return rc;
+    return s_each_row(self,
+                      "SELECT catalog_id, (extract(epoch FROM polled_at) * 1000)::bigint, new_items, truncated::int"
+                      " FROM (SELECT *, row_number() OVER (PARTITION BY catalog_id ORDER BY polled_at DESC) AS n"
+                      " FROM windows WHERE kind IN ('scheduled', 'adhoc') AND state = 'done'"
+                      " AND polled_at IS NOT NULL AND new_items IS NOT NULL) w"
+                      " WHERE n <= $1 ORDER BY polled_at",
+                      1, params, fn, arg);
 }
 
-int64_t store_schedule_last_end(store_t *self, int32_t catalog_id)
+int store_schedule_last_ends(store_t *self, store_row_fn fn, void *arg)
 {
-    char a[24];
-    const char *params[] = { I64(a, catalog_id) };
-    PGresult *res = s_exec(self,
-                           "SELECT coalesce(extract(epoch FROM max(end_at))::bigint, 0) FROM windows"
-                           " WHERE catalog_id = $1 AND kind = 'scheduled'",
-                           1, params);
-    if (!res)
-        return -1;
-    int64_t end = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-    PQclear(res);
-    return end;
+    return s_each_row(self,
+                      "SELECT catalog_id, extract(epoch FROM max(end_at))::bigint FROM windows"
+                      " WHERE kind = 'scheduled' GROUP BY catalog_id",
+                      0, NULL, fn, arg);
 }

@@ -67,11 +67,10 @@ int64_t store_catalogs_count(store_t *self);
 int store_window_finish_counted(store_t *self, const window_t *window);
 
 /* Adaptive schedule: the last per_catalog done catalog windows of every catalog that
-   recorded a poll, oldest first (cols: catalog_id, polled_at ms, new_items, truncated,
-   end_at s). */
+   recorded a poll, oldest first (cols: catalog_id, polled_at ms, new_items, truncated). */
 int store_schedule_history(store_t *self, int per_catalog, store_row_fn fn, void *arg);
-/* The end (unix s) of the catalog's last scheduled window; 0 if none; -1 on error. */
-int64_t store_schedule_last_end(store_t *self, int32_t catalog_id);
+/* The end (unix s) of every catalog's last scheduled window (cols: catalog_id, end). */
+int store_schedule_last_ends(store_t *self, store_row_fn fn, void *arg);
 
 /* 0 while the database answers; during an outage, the milliseconds since the
    first connection attempt that failed (for status: the counts below are then
