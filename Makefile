@@ -153,7 +153,7 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stack
 # The ASan lane of make test runs a subset chosen to cover every program's code paths
 # (catalog flow on both generations, faults, bad input, all three flows, replay, stalls);
 # make test-asan runs the whole suite under ASan+UBSan.
-ASAN_SUBSET = test_catalog test_faults test_badinput test_flows test_replay test_stalls test_cli
+ASAN_SUBSET = test_catalog test_faults test_badinput test_flows test_replay test_stalls test_cli test_split
 test: all asan fuzz-build
 	$(SAN_ENV) E2E_ONLY_2="$(ASAN_SUBSET)" sh tests/run.sh $(BIN) bin-asan
 

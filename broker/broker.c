@@ -106,6 +106,7 @@ struct _broker_t {
     uint64_t held;                    /* dispatches held back by flow control */
     zlistx_t *token_waiters;          /* peer keys (char*) */
     zhashx_t *windows;                /* "id" -> window_t, open windows only */
+    zhashx_t *bands;                  /* "catalog" -> price bands its next window starts from (window_bands_next) */
     uint64_t next_task_id;
     ratelimit_t rate;
     int64_t next_heartbeat;
@@ -306,20 +307,35 @@ static void s_task_ahead(broker_t *self, task_t *task)
         zlistx_move_start(self->queue[task->stage], task->queue_handle);
 }
 
-static void s_fetch_page(broker_t *self, window_t *w, int32_t page)
+/* API page api_page of part `part` of catalog window w (a split window's halves go
+   ahead too: they page down to the mark the truncated query could not reach). */
+static void s_fetch_page(broker_t *self, window_t *w, int part, int32_t api_page)
 {
+    const window_part_t *p = &w->parts[part];
     proto_msg_t *msg = proto_msg_new(PROTO_TASK);
     msg->body = PROTO_BODY_FETCH;
     msg->u.fetch.window_id = w->id;
     msg->u.fetch.catalog_id = w->catalog_id;
-    msg->u.fetch.page = page;
+    msg->u.fetch.page = window_page_of(part, api_page);
+    msg->u.fetch.api_page = api_page;
     msg->u.fetch.per_page = WINDOW_PER_PAGE;
     msg->u.fetch.hwm = w->hwm_before;
     msg->u.fetch.attempt = w->fetch_attempt;
-    task_t *task = s_task_new(self, PROTO_STAGE_FETCH, w->id, page, msg);
-    if (page > 1)
+    msg->u.fetch.price_from = p->price_from;
+    msg->u.fetch.price_to = p->price_to;
+    msg->u.fetch.pin_time = api_page > 1 ? p->pin_time : 0;
+    task_t *task = s_task_new(self, PROTO_STAGE_FETCH, w->id, msg->u.fetch.page, msg);
+    if (api_page > 1 || part > 0)
         s_task_ahead(self, task);
     proto_msg_destroy(&msg);
+}
+
+/* Every part of w still paging asks for its next page (a window starting, or resuming). */
+static void s_fetch_parts(broker_t *self, window_t *w)
+{
+    for (int i = 0; i < w->n_parts; i++)
+        if (w->parts[i].next_page > 0)
+            s_fetch_page(self, w, i, w->parts[i].next_page);
 }
 
 /* The least loaded worker of a stage with credit left, or NULL. */
@@ -472,6 +488,19 @@ static int s_replay_finish(broker_t *self, window_t *w)
 
 static void s_images_start(broker_t *self, int64_t parent_id, int32_t catalog_id, window_t *existing);
 
+/* A catalog window committed: the price bands its catalog's next window starts from
+   (none when it needed no split, or its bands merge back into one). */
+static void s_bands_learn(broker_t *self, const window_t *w)
+{
+    char key[16], bands[WINDOW_MAX_PARTS * 48];
+    snprintf(key, sizeof key, "%d", w->catalog_id);
+    window_bands_next(w, bands, sizeof bands);
+    if (*bands)
+        zhashx_update(self->bands, key, strdup(bands));
+    else
+        zhashx_delete(self->bands, key);
+}
+
 static int s_window_record_done(broker_t *self, window_t *w)
 {
     switch (w->kind) {
@@ -501,9 +530,11 @@ static void s_window_done(broker_t *self, window_t *w)
                  window_kind_name(w->kind), w->completed, w->expected, w->failures, w->requests);
     else
         log_info("window committed", "window=%" PRId64 " catalog=%d pages=%d items=%d requests=%d max_item_id=%" PRId64
-                 " truncated=%d degraded=%d", w->id, w->catalog_id, w->pages_done, w->items, w->requests,
-                 w->max_item_id, w->truncated, w->degraded);
+                 " truncated=%d degraded=%d parts=%d", w->id, w->catalog_id, w->pages_done, w->items, w->requests,
+                 w->max_item_id, w->truncated, w->degraded, w->n_parts);
     s_schedule_learn(self, w);
+    if (w->kind == WINDOW_CATALOG)
+        s_bands_learn(self, w);
     /* what committed brings in photos: the images flow follows (for a replay: the photos of
        every window it replayed, found already stored, so only their rows are filled in) */
     int64_t id = w->id;
@@ -561,9 +592,10 @@ static void s_window_loaded(void *arg, window_t *w)
         return;
     }
     if (w->state == WINDOW_RUNNING) {
-        log_info("window resumed", "window=%" PRId64 " catalog=%d from_page=%d", w->id, w->catalog_id, w->next_page);
+        log_info("window resumed", "window=%" PRId64 " catalog=%d parts=%d from_page=%d", w->id, w->catalog_id,
+                 w->n_parts, w->parts[0].next_page);
         w->fetch_attempt++;
-        s_fetch_page(self, w, w->next_page);
+        s_fetch_parts(self, w);
     }
 }
 
@@ -600,9 +632,16 @@ static void s_start_windows(broker_t *self)
         if (store_window_start(self->store, w) != 0)
             continue;
         w->state = WINDOW_RUNNING;
-        log_info("window started", "window=%" PRId64 " catalog=%d hwm=%" PRId64, w->id, w->catalog_id,
-                 w->hwm_before);
-        s_fetch_page(self, w, 1);
+        /* a catalog whose last window was split starts split the same way */
+        char key[16];
+        snprintf(key, sizeof key, "%d", w->catalog_id);
+        const char *bands = zhashx_lookup(self->bands, key);
+        if (bands && window_bands_parse(w, bands) != 0)
+            log_warn("remembered price bands unreadable, starting unsplit", "catalog=%d bands=%s", w->catalog_id,
+                     bands);
+        log_info("window started", "window=%" PRId64 " catalog=%d hwm=%" PRId64 " parts=%d", w->id, w->catalog_id,
+                 w->hwm_before, w->n_parts);
+        s_fetch_parts(self, w);
     }
     zlistx_destroy(&start);
 }
@@ -808,15 +847,37 @@ static void s_on_fetched(broker_t *self, window_t *w, proto_msg_t *msg)
     msg->body = PROTO_BODY_PAGE;
     s_task_new(self, PROTO_STAGE_TRANSFORM, w->id, page->page, msg);
     s_task_new(self, PROTO_STAGE_STORE, w->id, page->page, msg);
-    /* and page on, or note the last page */
-    if (page->more && page->page < WINDOW_MAX_PAGES) {
-        w->next_page = page->page + 1;
-        s_fetch_page(self, w, w->next_page);
+    /* and page on, or note the part's last page; a part that met the cap splits */
+    int32_t api_page;
+    int part = window_part_of(page->page, &api_page);
+    if (part < 0 || part >= w->n_parts)
+        return; /* cannot be: the broker numbered the page */
+    window_part_t *p = &w->parts[part];
+    if (api_page == 1)
+        p->pin_time = page->pin_time;
+    if (page->more && api_page < WINDOW_MAX_PAGES) {
+        p->next_page = api_page + 1;
+        s_fetch_page(self, w, part, p->next_page);
+        return;
+    }
+    p->next_page = 0;
+    p->last_page = api_page;
+    p->truncated = api_page >= WINDOW_MAX_PAGES && page->n_items >= WINDOW_PER_PAGE;
+    if (!p->truncated)
+        return;
+    int before = w->n_parts;
+    if (window_part_split(w, part)) {
+        log_info("query met the result cap, split in two price bands", "window=%" PRId64 " catalog=%d part=%d"
+                 " from=%" PRId64 " to=%" PRId64 " middle=%" PRId64, w->id, w->catalog_id, part, p->price_from,
+                 p->price_to, w->parts[before].price_to);
+        s_fetch_page(self, w, before, 1);
+        s_fetch_page(self, w, before + 1, 1);
     }
     else {
-        w->next_page = 0;
-        w->last_page = page->page;
-        w->truncated = page->page >= WINDOW_MAX_PAGES && page->n_items >= WINDOW_PER_PAGE;
+        w->truncated = true;
+        log_warn("query met the result cap and cannot split further: listings lost", "window=%" PRId64
+                 " catalog=%d part=%d from=%" PRId64 " to=%" PRId64 " parts=%d", w->id, w->catalog_id, part,
+                 p->price_from, p->price_to, w->n_parts);
     }
 }
 
@@ -864,6 +925,7 @@ static void s_track_fetch(broker_t *self, window_t *w, proto_fetch_kind_t kind, 
     msg->body = PROTO_BODY_FETCH;
     msg->u.fetch.window_id = w->id;
     msg->u.fetch.page = page;
+    msg->u.fetch.api_page = page;
     msg->u.fetch.per_page = WINDOW_PER_PAGE;
     msg->u.fetch.kind = kind;
     msg->u.fetch.target_id = target;
@@ -1649,22 +1711,25 @@ static void s_ctl_get(broker_t *self, zframe_t *identity, proto_ctl_req_t *req)
         w = &copy;
         snprintf(waiting, sizeof waiting, "as the database records it (this broker does not hold it open)");
     }
-    char message[1024], json[2048], err_json[600];
+    char message[1024], json[4096], err_json[600], bands[WINDOW_MAX_PARTS * 48], split[64] = "";
     s_json_str(err_json, sizeof err_json, error);
+    window_bands_format(w, bands, sizeof bands);
+    if (*bands)
+        snprintf(split, sizeof split, ", split in %d price bands", (w->n_parts + 1) / 2);
     snprintf(json, sizeof json,
              "{\"window_id\":%" PRId64 ",\"catalog_id\":%d,\"kind\":\"%s\",\"state\":\"%s\",\"pages\":%d,"
              "\"items\":%d,\"requests\":%d,\"max_item_id\":%" PRId64 ",\"truncated\":%s,\"replay\":%s,\"error\":%s,"
-             "\"waiting\":%s}",
+             "\"bands\":\"%s\",\"waiting\":%s}",
              w->id, w->catalog_id, window_kind_name(w->kind), window_state_name(w->state),
              (w->kind == WINDOW_REPLAY) ? w->completed : w->pages_done, w->items, w->requests, w->max_item_id,
              w->truncated ? "true" : "false", (w->kind == WINDOW_REPLAY) ? "true" : "false", *error ? err_json : "null",
-             waiting_json);
+             bands, waiting_json);
     if (w->state == WINDOW_DONE && (w->kind == WINDOW_REPLAY))
         snprintf(message, sizeof message, "replay %" PRId64 " committed: %d pages, %d items", w->id,
                  w->pages_done, w->items);
     else if (w->state == WINDOW_DONE)
-        snprintf(message, sizeof message, "window %" PRId64 " committed: catalog %d, %d pages, %d items, %d requests%s%s%s",
-                 w->id, w->catalog_id, w->pages_done, w->items, w->requests,
+        snprintf(message, sizeof message, "window %" PRId64 " committed: catalog %d, %d pages, %d items, %d requests%s%s%s%s",
+                 w->id, w->catalog_id, w->pages_done, w->items, w->requests, split,
                  w->truncated ? ", stopped at the 960-result cap" : "", *error ? "; " : "", error);
     else if (w->state == WINDOW_FAILED)
         snprintf(message, sizeof message, "window %" PRId64 " failed: %s", w->id, error);
@@ -2029,6 +2094,8 @@ broker_t *broker_new(const broker_config_t *config)
     zhashx_set_destructor(self->tasks, s_task_destructor);
     self->windows = zhashx_new();
     zhashx_set_destructor(self->windows, s_window_destructor);
+    self->bands = zhashx_new();
+    zhashx_set_destructor(self->bands, (zhashx_destructor_fn *) zstr_free);
     for (int s = 0; s < PROTO_STAGES; s++)
         self->queue[s] = zlistx_new();
     self->token_waiters = zlistx_new();
@@ -2059,6 +2126,7 @@ void broker_destroy(broker_t **self_p)
     if (!self)
         return;
     zhashx_destroy(&self->windows);
+    zhashx_destroy(&self->bands);
     schedule_destroy(&self->schedule);
     free(self->poll_end_s);
     free(self->poll_not_before);

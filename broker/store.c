@@ -192,7 +192,7 @@ int store_windows_open(store_t *self, void (*fn)(void *arg, window_t *window), v
                            "SELECT window_id, catalog_id, extract(epoch FROM start_at)::bigint,"
                            " extract(epoch FROM end_at)::bigint, state, coalesce(hwm_before, 0),"
                            " pages_done, coalesce(max_item_id, 0), items, requests, truncated, kind,"
-                           " coalesce(parent_window_id, 0)"
+                           " coalesce(parent_window_id, 0), coalesce(bands, '')"
                            " FROM windows WHERE state IN ('pending', 'running') ORDER BY window_id",
                            0, NULL);
     if (!res)
@@ -204,10 +204,15 @@ int store_windows_open(store_t *self, void (*fn)(void *arg, window_t *window), v
         if (strcmp(PQgetvalue(res, r, 4), "running") == 0) {
             w->state = WINDOW_RUNNING;
             w->hwm_before = strtoll(PQgetvalue(res, r, 5), NULL, 10);
-            int done = atoi(PQgetvalue(res, r, 6));
-            for (int p = 1; p <= done && p <= WINDOW_MAX_PAGES; p++)
-                window_page_done(w, p, WINDOW_PAGE_DONE);
-            w->next_page = w->pages_done + 1; /* resume after the committed prefix */
+            const char *bands = PQgetvalue(res, r, 13);
+            if (*bands && window_bands_parse(w, bands) == 0)
+                ; /* split: every band pages again from page 1 (the bands' pages are not recorded) */
+            else {
+                int done = atoi(PQgetvalue(res, r, 6));
+                for (int p = 1; p <= done && p <= WINDOW_MAX_PAGES; p++)
+                    window_page_done(w, p, WINDOW_PAGE_DONE);
+                w->parts[0].next_page = w->prefix_done + 1; /* resume after the committed prefix */
+            }
             w->max_item_id = strtoll(PQgetvalue(res, r, 7), NULL, 10);
             w->items = atoi(PQgetvalue(res, r, 8));
             w->requests = atoi(PQgetvalue(res, r, 9));
@@ -241,16 +246,20 @@ int store_window_start(store_t *self, window_t *window)
 
 int store_window_progress(store_t *self, const window_t *w)
 {
-    char a[24], b[24], c[24], d[24], e[24], f[24], g[24];
-    const char *params[] = { I64(a, w->id),         I64(b, w->pages_done), I64(c, w->last_page),
-                             I64(d, w->max_item_id), I64(e, w->items),      I64(f, w->requests),
-                             w->truncated ? "t" : "f", I64(g, w->degraded) };
+    char a[24], b[24], c[24], d[24], e[24], f[24], g[24], bands[WINDOW_MAX_PARTS * 48];
+    /* pages_done: while an unsplit window runs, the committed prefix it resumes after */
+    bool resumable = w->n_parts == 1 && w->state == WINDOW_RUNNING;
+    window_bands_format(w, bands, sizeof bands);
+    const char *params[] = { I64(a, w->id), I64(b, resumable ? w->prefix_done : w->pages_done),
+                             I64(c, window_pages(w)), I64(d, w->max_item_id), I64(e, w->items),
+                             I64(f, w->requests), w->truncated ? "t" : "f", I64(g, w->degraded),
+                             *bands ? bands : NULL };
     return s_run(self,
                  "UPDATE windows SET pages_done = $2, last_page = nullif($3::int, 0),"
                  " max_item_id = $4, items = $5, requests = $6, truncated = $7::boolean,"
-                 " error = CASE WHEN $8::int = 1 THEN 'a page was quarantined; mark kept' ELSE error END"
-                 " WHERE window_id = $1",
-                 8, params);
+                 " error = CASE WHEN $8::int = 1 THEN 'a page was quarantined; mark kept' ELSE error END,"
+                 " bands = $9 WHERE window_id = $1",
+                 9, params);
 }
 
 int store_window_finish(store_t *self, window_t *w)
@@ -443,7 +452,7 @@ int store_window_get(store_t *self, int64_t id, window_t *w, char *error, size_t
     PGresult *res = s_exec(self,
                            "SELECT catalog_id, extract(epoch FROM start_at)::bigint, extract(epoch FROM end_at)::bigint,"
                            " state, pages_done, coalesce(last_page, 0), coalesce(max_item_id, 0), items, requests,"
-                           " truncated, coalesce(error, ''), kind FROM windows WHERE window_id = $1",
+                           " truncated, coalesce(error, ''), kind, coalesce(bands, '') FROM windows WHERE window_id = $1",
                            1, params);
     if (!res)
         return -1;
@@ -458,7 +467,10 @@ int store_window_get(store_t *self, int64_t id, window_t *w, char *error, size_t
             if (strcmp(PQgetvalue(res, 0, 3), window_state_name((window_state_t) s)) == 0)
                 w->state = (window_state_t) s;
         w->pages_done = atoi(PQgetvalue(res, 0, 4));
-        w->last_page = atoi(PQgetvalue(res, 0, 5));
+        w->n_parts = 1;
+        w->parts[0].last_page = atoi(PQgetvalue(res, 0, 5));
+        if (*PQgetvalue(res, 0, 12))
+            window_bands_parse(w, PQgetvalue(res, 0, 12));
         w->max_item_id = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
         w->items = atoi(PQgetvalue(res, 0, 7));
         w->requests = atoi(PQgetvalue(res, 0, 8));

@@ -289,6 +289,8 @@ static const s_field_t s_fetch_fields[] = {
     FLD(proto_fetch_t, F_I32, page),      FLD(proto_fetch_t, F_I32, per_page),
     FLD(proto_fetch_t, F_I64, hwm),       FLD(proto_fetch_t, F_I32, attempt),
     FLD(proto_fetch_t, F_I32, kind),      FLD(proto_fetch_t, F_I64, target_id),
+    FLD(proto_fetch_t, F_I32, api_page),  FLD(proto_fetch_t, F_I64, price_from),
+    FLD(proto_fetch_t, F_I64, price_to),  FLD(proto_fetch_t, F_I64, pin_time),
 };
 
 static const s_field_t s_page_fields[] = {
@@ -300,7 +302,7 @@ static const s_field_t s_page_fields[] = {
     FLD(proto_page_t, F_I32, n_items),       FLD(proto_page_t, F_I64, max_item_id),
     FLD(proto_page_t, F_BOOL, more),         FLD(proto_page_t, F_I32, total_pages),
     BIN(proto_page_t, body, body_len),       FLD(proto_page_t, F_I32, kind),
-    FLD(proto_page_t, F_I64, target_id),
+    FLD(proto_page_t, F_I64, target_id),     FLD(proto_page_t, F_I64, pin_time),
 };
 
 /* The batch body is these fields, then its lists (s_batch_lists) in order. */
@@ -1304,7 +1306,11 @@ static size_t s_test_samples(proto_msg_t **out, bool full)
                                  .hwm = full ? 7000000000LL : 0,
                                  .attempt = full ? 2 : 0,
                                  .kind = full ? PROTO_FETCH_USER_ITEMS : PROTO_FETCH_CATALOG,
-                                 .target_id = full ? 55 : 0};
+                                 .target_id = full ? 55 : 0,
+                                 .api_page = 1,
+                                 .price_from = full ? 1250 : 0,
+                                 .price_to = full ? INT64_MAX : 0,
+                                 .pin_time = full ? 1760373805 : 0};
 
     for (int cmd = PROTO_TASK; cmd <= PROTO_RESULT; cmd++) {
         m = out[n++] = proto_msg_new((proto_cmd_t)cmd);
@@ -1323,6 +1329,7 @@ static size_t s_test_samples(proto_msg_t **out, bool full)
         pg->max_item_id = 7000000095LL;
         pg->more = full;
         pg->total_pages = 10;
+        pg->pin_time = full ? 1760373805 : 0;
         if (full) {
             pg->url = proto_msg_strdup(m, "https://www.vinted.co.uk/api/v2/catalog/items?page=2");
             pg->error = proto_msg_strdup(m, "malformed json");
@@ -1508,7 +1515,7 @@ static void s_test_equal(const proto_msg_t *a, const proto_msg_t *b)
             assert(p->more == q->more && p->total_pages == q->total_pages);
             assert(p->body_len == q->body_len && (p->body == NULL) == (q->body == NULL));
             assert(p->body_len == 0 || memcmp(p->body, q->body, p->body_len) == 0);
-            assert(p->kind == q->kind && p->target_id == q->target_id);
+            assert(p->kind == q->kind && p->target_id == q->target_id && p->pin_time == q->pin_time);
         }
         else {
             const proto_batch_t *p = &a->u.batch, *q = &b->u.batch;
@@ -1756,7 +1763,7 @@ static void s_test_malformed(bool verbose)
     msgpack_pack_int(pk, 1);
     msgpack_pack_int(pk, PROTO_BODY_FETCH);
     s_pack_fetch_body(pk, 5, -1000);
-    s_frame_reject(&f, "TASK FETCH: body has 5 fields, expected 8", verbose);
+    s_frame_reject(&f, "TASK FETCH: body has 5 fields, expected 12", verbose);
 
     pk = s_frame_begin(&f);
     s_pack_head(pk, 5, PROTO_TASK);

@@ -79,12 +79,17 @@ typedef struct {
 typedef struct {
     int64_t window_id;
     int32_t catalog_id;
-    int32_t page;     /* 1-based */
+    int32_t page;     /* 1-based page of the window (see api_page) */
     int32_t per_page; /* at most 96 */
     int64_t hwm;      /* catalog high-water mark: largest item id already committed (0 = none) */
     int32_t attempt;  /* how many times this page was dispatched before */
     int32_t kind;      /* proto_fetch_kind_t */
     int64_t target_id; /* USER_ITEMS: the seller's id; ITEM_PAGE: the item's id; else 0 */
+    /* CATALOG: the sub-query (a window split past the 960-result cap asks price bands) */
+    int32_t api_page;   /* the page asked of the API; part s of a split window is pages s*10 + api_page */
+    int64_t price_from; /* minor units (scale 2), 0: no lower bound */
+    int64_t price_to;   /* minor units, 0: no upper bound */
+    int64_t pin_time;   /* the result set's pagination.time from its page 1 (unix s), 0: none */
 } proto_fetch_t;
 
 /* A raw API response, untouched, with its request context. */
@@ -108,6 +113,7 @@ typedef struct {
     size_t body_len;
     int32_t kind;      /* proto_fetch_kind_t of the request */
     int64_t target_id; /* as in the fetch task */
+    int64_t pin_time;  /* CATALOG: the response's pagination.time (unix s), 0 if absent */
 } proto_page_t;
 
 /* One normalized listing. Strings may be NULL; integers may be PROTO_NULL.

@@ -156,7 +156,10 @@ static void s_fixed(const char *dir)
                                      .hwm = 7000000000,
                                      .attempt = 1,
                                      .kind = kind,
-                                     .target_id = kind ? 123456 : 0};
+                                     .target_id = kind ? 123456 : 0,
+                                     .api_page = 2,
+                                     .price_from = kind ? 0 : 1500,
+                                     .pin_time = kind ? 0 : 1760373805};
         char name[32];
         snprintf(name, sizeof name, "task-fetch-%d", kind);
         s_frame(dir, name, m);

@@ -325,6 +325,45 @@ class CapsAndBumpsTest(unittest.TestCase):
         self.assertEqual(status, 400)
         self.assertIn("new", err["error"])
 
+    def test_price_bands_cover_the_catalog(self):
+        """price_from/price_to (currency units, both inclusive) narrow a search; two
+        bands meeting at a price cover the catalog, the meeting price in both."""
+        truth = {t["item_id"]: cents(t["price"]) for t in self.sim.truth() if t["catalog_id"] == 221}
+
+        def band(query):
+            ids = []
+            for page in range(1, 11):
+                doc = self.sim.page(V2 + "?catalog_ids=221&per_page=96&page=%d%s" % (page, query), self.jar)
+                ids += [i["id"] for i in doc["items"]]
+                if len(doc["items"]) < 96:
+                    return ids
+            self.fail("a band of 600 listings met the 960 cap")
+        low, high = band("&price_to=20.00"), band("&price_from=20")
+        self.assertTrue(all(truth[i] <= 2000 for i in low) and all(truth[i] >= 2000 for i in high))
+        self.assertEqual(set(low) | set(high), set(truth))
+        self.assertEqual(set(low) & set(high), {i for i, c in truth.items() if c == 2000})
+        self.assertEqual(band("&price_from=12.5&price_to=12.50"), [i for i in sorted(truth, reverse=True)
+                                                                    if truth[i] == 1250])
+        status, _, body, _ = self.sim.api(V2 + "?catalog_ids=221&price_from=abc", self.jar)
+        self.assertEqual(status, 400)
+        _, stats = self.sim.admin("GET", "/_sim/stats")
+        self.assertGreater(stats["banded"], 2)
+
+    def test_time_pins_the_result_set(self):
+        """v2's time= (the pagination.time of page 1) serves the list as it was then:
+        later listings left out, later bumps not applied, so page 2 does not shift."""
+        first = self.sim.page(V2 + "?catalog_ids=221&per_page=96&page=1", self.jar)
+        pinned = first["pagination"]["time"]
+        want = [i["id"] for i in self.sim.page(V2 + "?catalog_ids=221&per_page=96&page=2", self.jar)["items"]]
+        _, tick = self.sim.admin("POST", "/_sim/tick?new=10&bumps=3")
+        moved = [i["id"] for i in self.sim.page(V2 + "?catalog_ids=221&per_page=96&page=2", self.jar)["items"]]
+        self.assertNotEqual(moved, want)  # unpinned: 13 arrivals push page 2 down
+        again = self.sim.page(V2 + "?catalog_ids=221&per_page=96&page=2&time=%d" % pinned, self.jar)
+        self.assertEqual([i["id"] for i in again["items"]], want)
+        self.assertEqual(again["pagination"]["time"], pinned)
+        _, stats = self.sim.admin("GET", "/_sim/stats")
+        self.assertEqual(stats["pinned"], 1)
+
 
 class SvcTest(unittest.TestCase):
     @classmethod

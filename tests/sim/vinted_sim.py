@@ -380,6 +380,7 @@ class World:
         self.bad_made = 0
         self.items = []  # in creation order, so ids ascend
         self.by_catalog = {c: [] for c in self.catalogs}
+        self.children = {}       # market mode: a parent catalog's search shows its children's listings
         self.changes = []        # every evolve() change, in sim-clock order
         self.by_id = {}
         self.photo_ids = set()   # every item photo id handed out
@@ -572,6 +573,7 @@ class World:
             if kind == "new":
                 created.append(self._new_item(what)["id"])
             else:
+                what.setdefault("activity_hist", [what["created_at"]]).append(self.clock)
                 what["activity"] = self.clock
                 what["bumps"] += 1
                 bumped.append(what["id"])
@@ -722,14 +724,33 @@ class World:
                     "catalogs": [node(c) for c in flat if c["parent_id"] == n["catalog_id"]]}
         return {"catalogs": [node(n) for n in flat if n["parent_id"] is None], "code": 0}
 
-    def search(self, catalog_ids, page, per_page):
-        """(items on the page, total_entries, total_pages) for newest_first."""
+    @staticmethod
+    def activity_at(rec, at):
+        """When rec last showed up at the top of newest_first as of sim time `at`
+        (None: it did not exist yet): its creation, or its last bump by then."""
+        if at is None:
+            return rec["activity"]
+        if rec["created_at"] > at:
+            return None
+        return max(a for a in rec.get("activity_hist", [rec["created_at"]]) if a <= at)
+
+    def search(self, catalog_ids, page, per_page, price_from=None, price_to=None, at=None):
+        """(items on the page, total_entries, total_pages) for newest_first.
+        price_from/price_to (cents, inclusive, None: open) narrow it to a price
+        band; `at` (sim seconds, v2's time=) pins the result set: listings made
+        later are left out and bumps after it not yet applied, so the pages of one
+        paging run do not shift."""
         if catalog_ids is None:
             pool = self.items
         else:
-            pool = [r for c in catalog_ids for r in self.by_catalog.get(c, [])]
-        pool = [r for r in pool if self.in_search(r)]
-        pool = sorted(pool, key=lambda r: (r["activity"], r["id"]), reverse=True)
+            leaves = [k for c in catalog_ids for k in self.children.get(c, [c])]
+            pool = [r for c in leaves for r in self.by_catalog.get(c, [])]
+        pool = [r for r in pool if self.in_search(r)
+                and (price_from is None or r["price"] >= price_from)
+                and (price_to is None or r["price"] <= price_to)]
+        keyed = ((self.activity_at(r, at), r) for r in pool)
+        pool = [r for _, r in sorted(((a, r) for a, r in keyed if a is not None),
+                                     key=lambda ar: (ar[0], ar[1]["id"]), reverse=True)]
         total = min(len(pool), MAX_RESULTS)
         pages = (total + per_page - 1) // per_page
         start = (page - 1) * per_page
@@ -1240,6 +1261,8 @@ class Stats:
         self.cdn_bytes = 0
         self.cdn_by_status = {}
         self.by_class = {}  # class -> {"requests": n, "by_status": {...}}
+        self.banded = 0     # catalog requests narrowed to a price band
+        self.pinned = 0     # catalog requests pinned with time= (v2)
 
     def count(self, cls, path):
         """One public request of class cls (catalog, users, user, item_page,
@@ -1272,7 +1295,8 @@ class Stats:
                 "max_page_requested": self.max_page, "last_api_request": self.last_api,
                 "cdn": self.cdn, "cdn_bytes": self.cdn_bytes,
                 "cdn_by_status": dict(self.cdn_by_status),
-                "by_class": json.loads(json.dumps(self.by_class))}
+                "by_class": json.loads(json.dumps(self.by_class)),
+                "banded": self.banded, "pinned": self.pinned}
 
 
 class Sim:
@@ -1556,6 +1580,17 @@ class Handler(BaseHTTPRequestHandler):
             return default
 
     @staticmethod
+    def _price(query, name):
+        """A price parameter in cents: None when absent, False when not an amount."""
+        v = query.get(name, [""])[0].strip()
+        if not v:
+            return None
+        m = re.fullmatch(r"(\d{1,9})(?:\.(\d{1,2}))?", v)
+        if not m:
+            return False
+        return int(m.group(1)) * 100 + int((m.group(2) or "0").ljust(2, "0"))
+
+    @staticmethod
     def _ids(values):
         ids = []
         for v in values:
@@ -1727,17 +1762,25 @@ class Handler(BaseHTTPRequestHandler):
         else:  # svc ignores catalog_ids; parse_qs has already decoded %5B %5D
             raw = query.get("attribute_ids[catalog]", []) + query.get("attribute_ids[catalog][]", [])
         catalog_ids = self._ids(raw) if raw else None
+        band = [self._price(query, k) for k in ("price_from", "price_to")]
+        if any(b is False for b in band):
+            return self._reply(400, {"code": 99, "message": "price_from/price_to: a decimal amount",
+                                     "message_code": "validation_error"})
+        # v2 pins the result set to pagination.time when asked (svc-catalogue takes no time)
+        at = self._int(query, "time", 0) if sim.generation == "v2" else 0
         with sim.lock:
             sim.stats.max_page = max(sim.stats.max_page, page)
             sim.stats.last_api = {"path": self.path, "headers": dict(self.headers.items())}
+            sim.stats.banded += band != [None, None]
+            sim.stats.pinned += at > 0
 
         def build():
-            items, total, pages = sim.world.search(catalog_ids, page, per_page)
+            items, total, pages = sim.world.search(catalog_ids, page, per_page, band[0], band[1], at or None)
             render = sim.world.render_v2 if sim.generation == "v2" else sim.world.render_svc
             return 200, {"items": [render(r) for r in items],
                          "pagination": {"current_page": page, "total_pages": pages,
                                         "total_entries": total, "per_page": per_page,
-                                        "time": int(time.time())},
+                                        "time": at or sim.world.clock},
                          "search_tracking_params": {"search_correlation_id": str(uuid.uuid4()),
                                                     "search_session_id": str(uuid.uuid4())},
                          "code": 0}

@@ -143,11 +143,12 @@ static proto_msg_t *s_result(fetcher_t *self, const proto_msg_t *task, const cha
         p->n_items = scan->n_items;
         p->max_item_id = scan->max_item_id;
         p->total_pages = scan->total_pages;
+        p->pin_time = f->kind == PROTO_FETCH_CATALOG ? scan->time : 0;
         p->more = f->kind == PROTO_FETCH_USER_ITEMS ? pager_more_user_items(f->page, scan)
-                                                    : pager_more(f->page, f->per_page, scan);
+                                                    : pager_more(f->api_page, f->per_page, scan);
     }
     else /* unreadable, or a seller that is gone: a seller's paging stops, a catalog's goes on */
-        p->more = f->kind == PROTO_FETCH_CATALOG && pager_more_after_error(f->page, f->per_page);
+        p->more = f->kind == PROTO_FETCH_CATALOG && pager_more_after_error(f->api_page, f->per_page);
     if (resp->len > 0) {
         p->body = proto_msg_alloc(msg, resp->len);
         if (!p->body) {
@@ -213,6 +214,14 @@ static int s_check(const proto_msg_t *task, char *reason, size_t size)
         snprintf(reason, size, "invalid fetch task: catalog_id %d (want > 0)", (int) f->catalog_id);
     else if (f->page < 1)
         snprintf(reason, size, "invalid fetch task: page %d (want >= 1)", (int) f->page);
+    else if (f->api_page < 1 || f->api_page > VINTED_MAX_RESULTS)
+        snprintf(reason, size, "invalid fetch task: api_page %d (want 1..%d)", (int) f->api_page,
+                 VINTED_MAX_RESULTS);
+    else if (f->price_from < 0 || f->price_to < 0 || (f->price_to > 0 && f->price_to < f->price_from))
+        snprintf(reason, size, "invalid fetch task: price band %lld..%lld (want 0 <= price_from <= price_to, 0: open)",
+                 (long long) f->price_from, (long long) f->price_to);
+    else if (f->pin_time < 0)
+        snprintf(reason, size, "invalid fetch task: pin_time %lld (want >= 0)", (long long) f->pin_time);
     else if (f->per_page < 1 || f->per_page > VINTED_MAX_PER_PAGE)
         snprintf(reason, size, "invalid fetch task: per_page %d (want 1..%d)", (int) f->per_page,
                  VINTED_MAX_PER_PAGE);
@@ -250,9 +259,10 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
         req = VINTED_REQ_WWW_API;
         url_rc = vinted_catalogs_url(self->vinted, url, sizeof(url));
     }
-    else
-        url_rc = vinted_catalog_url(self->vinted, f->catalog_id, f->page, f->per_page, url,
-                                    sizeof(url));
+    else {
+        vinted_query_t q = { .price_from = f->price_from, .price_to = f->price_to, .pin_time = f->pin_time };
+        url_rc = vinted_catalog_url(self->vinted, f->catalog_id, f->api_page, f->per_page, &q, url, sizeof(url));
+    }
     if (url_rc != 0)
         return s_nack(task, "request URL does not fit (check VINTED_WWW_URL / VINTED_API_URL)",
                       PROTO_NULL, true);
@@ -619,6 +629,7 @@ static proto_msg_t *s_task(uint64_t id, int32_t page, int32_t per_page, int64_t 
     task->u.fetch.window_id = 7;
     task->u.fetch.catalog_id = 221;
     task->u.fetch.page = page;
+    task->u.fetch.api_page = page;
     task->u.fetch.per_page = per_page;
     task->u.fetch.hwm = hwm;
     task->u.fetch.attempt = 1;

@@ -114,6 +114,9 @@ static int s_scan(const char *body, size_t len, int64_t hwm, pager_scan_t *out, 
         && s_whole(cJSON_GetObjectItemCaseSensitive(pagination, "total_pages"), 0, INT32_MAX,
                    &total) == 0)
         out->total_pages = (int32_t) total;
+    int64_t at;
+    if (cJSON_IsObject(pagination) && s_whole(cJSON_GetObjectItemCaseSensitive(pagination, "time"), 1, INT32_MAX, &at) == 0)
+        out->time = at;
     out->n_ids = (int32_t) n_ids;
     if (hwm > 0)
         while ((size_t) out->old_run < n_ids && ids[n_ids - 1 - (size_t) out->old_run] <= hwm)
@@ -280,6 +283,11 @@ void pager_test(bool verbose)
 
     assert(pager_more_after_error(9, 96) && !pager_more_after_error(10, 96));
     assert(pager_more_after_error(1, 1) && !pager_more_after_error(960, 1));
+    /* pagination.time: the result set's time, for pinning the later pages */
+    const char *timed = "{\"items\":[{\"id\":9}],\"pagination\":{\"total_pages\":3,\"time\":1760373805}}";
+    assert(pager_scan(timed, strlen(timed), 0, &scan, err, sizeof err) == 0 && scan.time == 1760373805);
+    const char *untimed = "{\"items\":[{\"id\":9}],\"pagination\":{\"time\":\"soon\"}}";
+    assert(pager_scan(untimed, strlen(untimed), 0, &scan, err, sizeof err) == 0 && scan.time == 0);
 
     if (verbose)
         printf("OK\n");

@@ -25,6 +25,7 @@ typedef struct {
     int32_t n_ids;       /* of which carry a usable id */
     int64_t max_item_id; /* 0 if none */
     int32_t total_pages; /* 0 if unknown */
+    int64_t time;        /* pagination.time: the result set's time (unix s), 0 if absent */
     int32_t old_run;     /* trailing run of ids <= hwm (0 when hwm is 0) */
     bool reached_mark;   /* the stop rule's verdict on the ids */
 } pager_scan_t;

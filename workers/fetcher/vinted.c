@@ -160,9 +160,12 @@ int vinted_home_url(const vinted_t *self, char *buf, size_t size)
 }
 
 int vinted_catalog_url(const vinted_t *self, int32_t catalog_id, int32_t page, int32_t per_page,
-                       char *buf, size_t size)
+                       const vinted_query_t *q, char *buf, size_t size)
 {
     if (catalog_id <= 0 || page < 1)
+        return -1;
+    if (q && (q->price_from < 0 || q->price_to < 0 || q->pin_time < 0
+              || (q->price_to > 0 && q->price_to < q->price_from)))
         return -1;
     if (per_page < 1)
         per_page = 1;
@@ -178,7 +181,18 @@ int vinted_catalog_url(const vinted_t *self, int32_t catalog_id, int32_t page, i
         n = snprintf(buf, size,
                      "%s/api/v2/catalog/items?catalog_ids=%d&order=newest_first&per_page=%d&page=%d",
                      self->www, (int) catalog_id, (int) per_page, (int) page);
-    return n < 0 || (size_t) n >= size ? -1 : 0;
+    if (n < 0 || (size_t) n >= size)
+        return -1;
+    size_t len = (size_t) n;
+    if (q && q->price_from > 0)
+        len += (size_t) snprintf(buf + len, size - len, "&price_from=%lld.%02lld", (long long) (q->price_from / 100),
+                                 (long long) (q->price_from % 100));
+    if (len < size && q && q->price_to > 0)
+        len += (size_t) snprintf(buf + len, size - len, "&price_to=%lld.%02lld", (long long) (q->price_to / 100),
+                                 (long long) (q->price_to % 100));
+    if (len < size && q && q->pin_time > 0 && self->api == VINTED_API_V2)
+        len += (size_t) snprintf(buf + len, size - len, "&time=%lld", (long long) q->pin_time);
+    return len >= size ? -1 : 0;
 }
 
 int vinted_user_items_url(const vinted_t *self, int64_t user_id, int32_t page, int32_t per_page,
@@ -469,13 +483,21 @@ void vinted_test(bool verbose)
     assert(strcmp(vinted_api_base(v), "https://api.vinted.pt") == 0);
     assert(strcmp(vinted_user_agent(v), VINTED_DEFAULT_USER_AGENT) == 0);
     assert(vinted_home_url(v, url, sizeof(url)) == 0 && strcmp(url, "https://www.vinted.pt/") == 0);
-    assert(vinted_catalog_url(v, 221, 3, 96, url, sizeof(url)) == 0);
+    assert(vinted_catalog_url(v, 221, 3, 96, NULL, url, sizeof(url)) == 0);
     assert(strcmp(url, "https://www.vinted.pt/api/v2/catalog/items?catalog_ids=221"
                        "&order=newest_first&per_page=96&page=3") == 0);
-    assert(vinted_catalog_url(v, 221, 1, 500, url, sizeof(url)) == 0 && strstr(url, "per_page=96&"));
-    assert(vinted_catalog_url(v, 0, 1, 96, url, sizeof(url)) == -1);
-    assert(vinted_catalog_url(v, 221, 0, 96, url, sizeof(url)) == -1);
-    assert(vinted_catalog_url(v, 221, 1, 96, url, 20) == -1);
+    assert(vinted_catalog_url(v, 221, 1, 500, NULL, url, sizeof(url)) == 0 && strstr(url, "per_page=96&"));
+    assert(vinted_catalog_url(v, 0, 1, 96, NULL, url, sizeof(url)) == -1);
+    assert(vinted_catalog_url(v, 221, 0, 96, NULL, url, sizeof(url)) == -1);
+    assert(vinted_catalog_url(v, 221, 1, 96, NULL, url, 20) == -1);
+    /* v2: an open-ended band, pinned to page 1's time */
+    vinted_query_t pinned = { .price_from = 7, .price_to = 0, .pin_time = 1760373805 };
+    assert(vinted_catalog_url(v, 221, 2, 96, &pinned, url, sizeof(url)) == 0);
+    assert(strcmp(url, "https://www.vinted.pt/api/v2/catalog/items?catalog_ids=221"
+                       "&order=newest_first&per_page=96&page=2&price_from=0.07&time=1760373805") == 0);
+    size_t full = strlen(url);
+    assert(vinted_catalog_url(v, 221, 2, 96, &pinned, url, full) == -1);
+    assert(vinted_catalog_url(v, 221, 2, 96, &pinned, url, full + 1) == 0);
     struct curl_slist *h = vinted_headers(v, VINTED_REQ_CATALOG, "abc");
     assert(h && s_has_header(h, "Accept: application/json, text/plain, */*"));
     assert(s_has_header(h, "User-Agent: " VINTED_DEFAULT_USER_AGENT));
@@ -496,7 +518,7 @@ void vinted_test(bool verbose)
     /* svc on co.uk, then against a simulator */
     v = vinted_new("co.uk", VINTED_API_SVC, NULL, NULL, "TestAgent/1", err, sizeof(err));
     assert(v && vinted_api(v) == VINTED_API_SVC && strcmp(vinted_site(v)->tld, "co.uk") == 0);
-    assert(vinted_catalog_url(v, 1242, 1, 48, url, sizeof(url)) == 0);
+    assert(vinted_catalog_url(v, 1242, 1, 48, NULL, url, sizeof(url)) == 0);
     assert(strcmp(url, "https://api.vinted.co.uk/svc-catalogue/items?attribute_ids%5Bcatalog%5D=1242"
                        "&order=newest_first&per_page=48&page=1") == 0);
     h = vinted_headers(v, VINTED_REQ_CATALOG, "6f1c-anon");
@@ -554,9 +576,16 @@ void vinted_test(bool verbose)
                    NULL, err, sizeof(err));
     assert(v);
     assert(vinted_home_url(v, url, sizeof(url)) == 0 && strcmp(url, "http://127.0.0.1:8123/") == 0);
-    assert(vinted_catalog_url(v, 221, 2, 96, url, sizeof(url)) == 0);
+    assert(vinted_catalog_url(v, 221, 2, 96, NULL, url, sizeof(url)) == 0);
     assert(strcmp(url, "http://127.0.0.1:8123/svc-catalogue/items?attribute_ids%5Bcatalog%5D=221"
                        "&order=newest_first&per_page=96&page=2") == 0);
+    /* svc: a price band, and no time (the endpoint takes none) */
+    vinted_query_t band = { .price_from = 1250, .price_to = 4000, .pin_time = 1760373805 };
+    assert(vinted_catalog_url(v, 221, 2, 96, &band, url, sizeof(url)) == 0);
+    assert(strcmp(url, "http://127.0.0.1:8123/svc-catalogue/items?attribute_ids%5Bcatalog%5D=221"
+                       "&order=newest_first&per_page=96&page=2&price_from=12.50&price_to=40.00") == 0);
+    band.price_to = 1000; /* below price_from */
+    assert(vinted_catalog_url(v, 221, 2, 96, &band, url, sizeof(url)) == -1);
     h = vinted_headers(v, VINTED_REQ_CATALOG, NULL);
     assert(s_has_header(h, "Origin: http://127.0.0.1:8123") && !s_has_name(h, "X-Anon-Id"));
     assert(s_has_header(h, "Locale: pt-PT"));

@@ -85,12 +85,22 @@ const char *vinted_user_agent(const vinted_t *self);
 
 /* The www home page that opens an anonymous session: "{www}/". */
 int vinted_home_url(const vinted_t *self, char *buf, size_t size);
+/* What narrows a catalog query: a price band (a window split past the 960-result
+   cap) and the result set's time (later pages of one paging run pinned to page 1's). */
+typedef struct {
+    int64_t price_from; /* minor units (scale 2), 0: no lower bound */
+    int64_t price_to;   /* minor units, 0: no upper bound */
+    int64_t pin_time;   /* unix s, 0: none; v2 only (svc-catalogue takes no time) */
+} vinted_query_t;
+
 /* The newest listings of one catalog, query parameters in a fixed order:
      v2:  {www}/api/v2/catalog/items?catalog_ids=C&order=newest_first&per_page=N&page=P
      svc: {api}/svc-catalogue/items?attribute_ids%5Bcatalog%5D=C&order=newest_first&per_page=N&page=P
-   per_page is clamped to 1..96. 0 ok, -1 if it does not fit or an argument is out of range. */
+   then, from q (NULL: none), &price_from=12.50&price_to=40.00 (currency units) and,
+   for v2, &time=T. per_page is clamped to 1..96. 0 ok, -1 if it does not fit or an
+   argument is out of range. */
 int vinted_catalog_url(const vinted_t *self, int32_t catalog_id, int32_t page, int32_t per_page,
-                       char *buf, size_t size);
+                       const vinted_query_t *q, char *buf, size_t size);
 
 /* A seller's items, newest first, on the www host whatever the generation:
      {www}/api/v2/users/U/items?page=P&per_page=N&order=newest_first
