@@ -323,18 +323,19 @@ static void s_fetch_page(broker_t *self, window_t *w, int part, int32_t api_page
     msg->u.fetch.attempt = w->fetch_attempt;
     msg->u.fetch.price_from = p->price_from;
     msg->u.fetch.price_to = p->price_to;
-    msg->u.fetch.pin_time = api_page > 1 ? p->pin_time : 0;
+    msg->u.fetch.pin_time = part > 0 || api_page > 1 ? w->pin_time : 0; /* as of part 0's page 1 */
     task_t *task = s_task_new(self, PROTO_STAGE_FETCH, w->id, msg->u.fetch.page, msg);
     if (api_page > 1 || part > 0)
         s_task_ahead(self, task);
     proto_msg_destroy(&msg);
 }
 
-/* Every part of w still paging asks for its next page (a window starting, or resuming). */
+/* Every part of w still paging asks for its next page (a window starting, or
+   resuming); while a probe's page 1 is out, only that (the bands wait for its time). */
 static void s_fetch_parts(broker_t *self, window_t *w)
 {
     for (int i = 0; i < w->n_parts; i++)
-        if (w->parts[i].next_page > 0)
+        if (w->parts[i].next_page > 0 && (i == 0 || !w->parts[0].probe || w->parts[0].last_page > 0))
             s_fetch_page(self, w, i, w->parts[i].next_page);
 }
 
@@ -853,8 +854,16 @@ static void s_on_fetched(broker_t *self, window_t *w, proto_msg_t *msg)
     if (part < 0 || part >= w->n_parts)
         return; /* cannot be: the broker numbered the page */
     window_part_t *p = &w->parts[part];
-    if (api_page == 1)
-        p->pin_time = page->pin_time;
+    if (page->page == 1) {
+        w->pin_time = page->pin_time;
+        w->mark_id = page->error ? 0 : page->max_item_id;
+    }
+    if (p->probe) { /* the newest listings and the window's time: now the bands */
+        p->next_page = 0;
+        p->last_page = 1;
+        s_fetch_parts(self, w);
+        return;
+    }
     if (page->more && api_page < WINDOW_MAX_PAGES) {
         p->next_page = api_page + 1;
         s_fetch_page(self, w, part, p->next_page);
@@ -866,7 +875,9 @@ static void s_on_fetched(broker_t *self, window_t *w, proto_msg_t *msg)
     if (!p->truncated)
         return;
     int before = w->n_parts;
-    if (window_part_split(w, part)) {
+    /* a catalog's first window has no mark to reach: the backlog is the catalog's whole
+       history, so it takes the newest 960 and leaves the mark there (no split) */
+    if (w->hwm_before > 0 && window_part_split(w, part)) {
         log_info("query met the result cap, split in two price bands", "window=%" PRId64 " catalog=%d part=%d"
                  " from=%" PRId64 " to=%" PRId64 " middle=%" PRId64, w->id, w->catalog_id, part, p->price_from,
                  p->price_to, w->parts[before].price_to);
@@ -875,7 +886,9 @@ static void s_on_fetched(broker_t *self, window_t *w, proto_msg_t *msg)
     }
     else {
         w->truncated = true;
-        log_warn("query met the result cap and cannot split further: listings lost", "window=%" PRId64
+        log_warn(w->hwm_before > 0 ? "query met the result cap and cannot split further: listings lost"
+                                   : "first window of the catalog met the result cap: the mark starts here",
+                 "window=%" PRId64
                  " catalog=%d part=%d from=%" PRId64 " to=%" PRId64 " parts=%d", w->id, w->catalog_id, part,
                  p->price_from, p->price_to, w->n_parts);
     }
@@ -1715,7 +1728,7 @@ static void s_ctl_get(broker_t *self, zframe_t *identity, proto_ctl_req_t *req)
     s_json_str(err_json, sizeof err_json, error);
     window_bands_format(w, bands, sizeof bands);
     if (*bands)
-        snprintf(split, sizeof split, ", split in %d price bands", (w->n_parts + 1) / 2);
+        snprintf(split, sizeof split, ", split in %d price bands", window_bands_count(w));
     snprintf(json, sizeof json,
              "{\"window_id\":%" PRId64 ",\"catalog_id\":%d,\"kind\":\"%s\",\"state\":\"%s\",\"pages\":%d,"
              "\"items\":%d,\"requests\":%d,\"max_item_id\":%" PRId64 ",\"truncated\":%s,\"replay\":%s,\"error\":%s,"

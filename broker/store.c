@@ -282,7 +282,9 @@ int store_window_finish(store_t *self, window_t *w)
     w->new_items = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
     PQclear(res);
     if (!w->degraded) {
-        const char *p2[] = { I64(a, w->catalog_id), I64(b, w->max_item_id), I64(c, w->id) };
+        /* the newest id when the window began (part 0's page 1): whatever it did not see came later */
+        const char *p2[] = { I64(a, w->catalog_id), I64(b, w->mark_id > 0 ? w->mark_id : w->max_item_id),
+                             I64(c, w->id) };
         if (s_run(self,
                   "INSERT INTO catalog_state (catalog_id, hwm_item_id, last_window_id) VALUES ($1, $2, $3)"
                   " ON CONFLICT (catalog_id) DO UPDATE SET"

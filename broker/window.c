@@ -119,6 +119,14 @@ bool window_part_split(window_t *self, int i)
     return true;
 }
 
+int window_bands_count(const window_t *self)
+{
+    int n = 0;
+    for (int i = 0; i < self->n_parts; i++)
+        n += !self->parts[i].split && !self->parts[i].probe;
+    return n;
+}
+
 void window_bands_format(const window_t *self, char *buf, size_t size)
 {
     size_t len = 0;
@@ -126,7 +134,7 @@ void window_bands_format(const window_t *self, char *buf, size_t size)
     if (self->n_parts == 1 && self->parts[0].price_from == 0 && self->parts[0].price_to == 0)
         return;
     for (int i = 0; i < self->n_parts && len < size; i++)
-        if (!self->parts[i].split)
+        if (!self->parts[i].split && !self->parts[i].probe)
             len += (size_t) snprintf(buf + len, size - len, "%s%lld-%lld", len ? "," : "",
                                      (long long) self->parts[i].price_from, (long long) self->parts[i].price_to);
 }
@@ -142,7 +150,7 @@ void window_bands_next(const window_t *self, char *buf, size_t size)
     window_part_t leaves[WINDOW_MAX_PARTS];
     int n = 0;
     for (int i = 0; i < self->n_parts; i++)
-        if (!self->parts[i].split)
+        if (!self->parts[i].split && !self->parts[i].probe)
             leaves[n++] = self->parts[i];
     qsort(leaves, (size_t) n, sizeof leaves[0], s_by_price);
     int m = 0;
@@ -167,7 +175,8 @@ void window_bands_next(const window_t *self, char *buf, size_t size)
 int window_bands_parse(window_t *self, const char *text)
 {
     window_part_t parts[WINDOW_MAX_PARTS];
-    int n = 0;
+    parts[0] = (window_part_t){ .next_page = 1, .probe = true };
+    int n = 1;
     const char *p = text;
     while (*p) {
         char *end;
@@ -184,7 +193,7 @@ int window_bands_parse(window_t *self, const char *text)
         if (*end && !*p)
             return -1; /* a trailing comma */
     }
-    if (n == 0)
+    if (n == 1)
         return -1;
     memcpy(self->parts, parts, (size_t) n * sizeof parts[0]);
     self->n_parts = n;
@@ -290,11 +299,21 @@ void window_test(bool verbose)
         assert(window_part_split(w, w->n_parts - 1));
     assert(!window_part_split(w, 1)); /* no room */
     window_t *r2 = window_new(4, 221, 0, 3600);
-    assert(window_bands_parse(r2, "0-2000,2000-0") == 0 && r2->n_parts == 2 && r2->parts[1].price_from == 2000);
+    assert(window_bands_parse(r2, "0-2000,2000-0") == 0 && r2->n_parts == 3 && r2->parts[2].price_from == 2000);
+    assert(r2->parts[0].probe && r2->parts[0].price_from == 0 && r2->parts[0].price_to == 0);
+    window_bands_format(r2, bands, sizeof bands);
+    assert(strcmp(bands, "0-2000,2000-0") == 0 && window_bands_count(r2) == 2); /* the probe is not a band */
     assert(window_bands_parse(r2, "0-2000,") == -1 && window_bands_parse(r2, "5-3") == -1);
-    assert(window_bands_parse(r2, "x") == -1 && window_bands_parse(r2, "") == -1 && r2->n_parts == 2);
+    assert(window_bands_parse(r2, "x") == -1 && window_bands_parse(r2, "") == -1 && r2->n_parts == 3);
     window_bands_format(w, bands, sizeof bands);
-    assert(window_bands_parse(r2, bands) == 0 && r2->n_parts == (w->n_parts + 1) / 2);
+    assert(window_bands_parse(r2, bands) == 0 && r2->n_parts == 1 + (w->n_parts + 1) / 2);
+    size_t len = 0;
+    for (int i = 0; i < WINDOW_MAX_PARTS; i++) /* 16 bands and a probe do not fit */
+        len += (size_t) snprintf(bands + len, sizeof bands - len, "%s%d-%d", i ? "," : "", i * 100,
+                                 i + 1 < WINDOW_MAX_PARTS ? (i + 1) * 100 : 0);
+    assert(window_bands_parse(r2, bands) == -1);
+    bands[strlen(bands) - strlen(",1500-0")] = '\0';
+    assert(window_bands_parse(r2, bands) == 0 && r2->n_parts == WINDOW_MAX_PARTS);
     window_destroy(&r2);
     window_destroy(&w);
 

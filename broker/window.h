@@ -31,14 +31,21 @@ typedef enum {
    the window is split. Each pages newest first from API page 1 down to the
    window's mark (hwm_before). A part that meets the 960-result cap before the
    mark is split: two halves of its band (bounds inclusive, so they overlap by
-   one price) page down to the same mark. */
+   one price) page down to the same mark.
+
+   Part 0 is always the whole catalog: its page 1 is the newest listing of the
+   catalog when the window began, which is the mark the window leaves (any
+   listing it did not see came later, so has a larger id), and on v2 its
+   pagination.time pins every other request of the window to that moment. A
+   window that starts from learnt bands has part 0 as a probe: page 1 only, the
+   bands start when it is back. */
 typedef struct {
     int64_t price_from, price_to; /* minor units (scale 2); 0: open */
-    int64_t pin_time;             /* pagination.time of its page 1, asked again by later pages (0: none) */
     int32_t next_page;            /* API page to fetch next; 0: paging is over */
     int32_t last_page;            /* API page paging stopped at; 0 while paging */
     bool truncated;               /* met the cap before the mark */
     bool split;                   /* ... and was replaced by two halves */
+    bool probe;                   /* part 0 of a window started in bands: page 1 only */
 } window_part_t;
 
 typedef struct {
@@ -49,6 +56,8 @@ typedef struct {
     int64_t hwm_before;           /* catalog mark when it started */
     window_part_t parts[WINDOW_MAX_PARTS]; /* catalog window: its queries (1 unless split) */
     int32_t n_parts;
+    int64_t pin_time;             /* pagination.time of part 0's page 1 (0: none, or not yet) */
+    int64_t mark_id;              /* the largest id on part 0's page 1: the mark the window leaves (0: unknown) */
     int32_t pages_done;           /* pages committed and stored */
     int32_t prefix_done;          /* part 0's pages 1..prefix_done are (where an unsplit window resumes) */
     uint8_t page_state[WINDOW_SLOTS + 1]; /* WINDOW_PAGE_* bits per window page */
@@ -101,16 +110,19 @@ bool window_part_split(window_t *self, int i);
    wider than two, the geometric middle of a closed band, twice from for an open
    one; -1 if the band is a single price. */
 int64_t window_band_middle(int64_t from, int64_t to);
-/* The bands of the parts not split, "from-to,from-to" in minor units (0: open),
-   into buf; an unsplit window writes "". */
+/* How many bands the window's queries end in (parts neither split nor the probe). */
+int window_bands_count(const window_t *self);
+/* The bands of the parts not split (nor the probe), "from-to,from-to" in minor
+   units (0: open), into buf; an unsplit window writes "". */
 void window_bands_format(const window_t *self, char *buf, size_t size);
 /* The bands the catalog's next window should start from, into buf: this (done)
    window's bands not split, in price order, with neighbours merged while their
    pages together are at most half the cap (so a merged band has room to grow);
    "" when that leaves one open band (the next window need not split). */
 void window_bands_next(const window_t *self, char *buf, size_t size);
-/* Replace the parts by the bands of a window_bands_format string, each from page 1:
-   0, or -1 (parts unchanged) if it is malformed or has more than WINDOW_MAX_PARTS. */
+/* Replace the parts by a probe (part 0) and the bands of a window_bands_format
+   string, each from page 1: 0, or -1 (parts unchanged) if it is malformed or has
+   more than WINDOW_MAX_PARTS - 1 bands. */
 int window_bands_parse(window_t *self, const char *text);
 
 /* The fixed window [start, end) of length len_s that contains t. */

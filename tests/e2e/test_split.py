@@ -9,6 +9,11 @@ page 1 (time=), against the simulator:
         truth (no listing lost, none twice); the next window of the catalog starts
         from the bands it learnt
 
+    test_svc_split_while_listings_arrive
+        svc-catalogue has no time= to pin pages: listings arrive while a split
+        window pages; the mark it leaves (its first page's newest id) keeps every
+        one the bands missed for the next window: the exact truth
+
     test_split_window_survives_a_broker_kill
         the broker is killed outright while a split window pages, with listings
         still arriving (pinned pages): the restarted broker pages every band again
@@ -100,6 +105,36 @@ class SplitTest(E2ETestCase):
         self.assertGreaterEqual(first, 2, "the window did not start in bands")
         self.assert_matches_truth()
         self.assertEqual(self.pipe.scalar("SELECT count(*) FROM windows WHERE truncated"), "0")
+
+    def test_svc_split_while_listings_arrive(self):
+        """svc-catalogue cannot pin pages: a split window's bands see listings that came
+        after it began; the mark it leaves is still its first page's newest id, so the
+        next window finds every listing the bands missed."""
+        self.start_sim(seed=63, catalogs=[BUSY, QUIET], initial=40, generation="svc", extra_args=["--quiet"])
+        self.start_pipeline(api="svc", env=dict(ENV, VINTED_RATE="600"))
+        self.run_ok(BUSY)
+        self.sim.tick(new=0, bumps=3, rates={BUSY: 2200, QUIET: 0})
+        stop = threading.Event()
+
+        def arrivals():
+            while not stop.is_set():
+                self.sim.tick(new=0, bumps=1, rates={BUSY: 6, QUIET: 0})
+                stop.wait(0.2)
+        ticker = threading.Thread(target=arrivals, daemon=True)
+        ticker.start()
+        self.addCleanup(stop.set)
+        try:
+            busy = self.run_ok(BUSY)
+            again = self.run_ok(BUSY)  # from learnt bands, a probe first
+        finally:
+            stop.set()
+            ticker.join()
+        self.assertNotEqual(busy["bands"], "")
+        self.assertFalse(busy["truncated"] or again["truncated"])
+        self.assertEqual(self.sim.stats()["pinned"], 0)
+        self.run_ok(BUSY)
+        self.assert_matches_truth()
+        self.assert_no_duplicates()
 
     def test_split_window_survives_a_broker_kill(self):
         self.start_sim(seed=62, catalogs=[BUSY, QUIET], initial=40, generation="v2", extra_args=["--quiet"])
