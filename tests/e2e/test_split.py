@@ -22,6 +22,7 @@ page 1 (time=), against the simulator:
     VINTED_BIN=bin python3 -m unittest discover -s tests/e2e -t tests/e2e -p test_split.py -v
 """
 
+import contextlib
 import os
 import sys
 import threading
@@ -56,6 +57,24 @@ class SplitTest(E2ETestCase):
         rc, out, err = self.pipe.run_window(catalog, timeout="120s")
         self.assertEqual(rc, 0, "window of %d: %s %s" % (catalog, out, err[-800:]))
         return self.window_row(self.last_window(catalog))
+
+    @contextlib.contextmanager
+    def arrivals(self, new, bumps, every):
+        """Listings keep arriving in the busy catalog (new and bumps every `every` s) while the block runs."""
+        stop = threading.Event()
+
+        def tick():
+            while not stop.is_set():
+                self.sim.tick(new=0, bumps=bumps, rates={BUSY: new, QUIET: 0})
+                stop.wait(every)
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        self.addCleanup(stop.set)
+        try:
+            yield
+        finally:
+            stop.set()
+            ticker.join()
 
     def assert_no_duplicates(self):
         # items are keyed by id; what must hold is one sighting per listing per window page
@@ -114,21 +133,9 @@ class SplitTest(E2ETestCase):
         self.start_pipeline(api="svc", env=dict(ENV, VINTED_RATE="600"))
         self.run_ok(BUSY)
         self.sim.tick(new=0, bumps=3, rates={BUSY: 2200, QUIET: 0})
-        stop = threading.Event()
-
-        def arrivals():
-            while not stop.is_set():
-                self.sim.tick(new=0, bumps=1, rates={BUSY: 6, QUIET: 0})
-                stop.wait(0.2)
-        ticker = threading.Thread(target=arrivals, daemon=True)
-        ticker.start()
-        self.addCleanup(stop.set)
-        try:
+        with self.arrivals(new=6, bumps=1, every=0.2):
             busy = self.run_ok(BUSY)
             again = self.run_ok(BUSY)  # from learnt bands, a probe first
-        finally:
-            stop.set()
-            ticker.join()
         self.assertNotEqual(busy["bands"], "")
         self.assertFalse(busy["truncated"] or again["truncated"])
         self.assertEqual(self.sim.stats()["pinned"], 0)
@@ -144,16 +151,7 @@ class SplitTest(E2ETestCase):
         self.sim.tick(new=0, bumps=3, rates={BUSY: 2400, QUIET: 0})
         rc, out, err = self.pipe.run_window(BUSY, wait=False)
         self.assertEqual(rc, 0, err)
-        stop = threading.Event()
-
-        def arrivals():  # listings keep coming while it pages: later pages are pinned
-            while not stop.is_set():
-                self.sim.tick(new=0, bumps=0, rates={BUSY: 4, QUIET: 0})
-                stop.wait(0.3)
-        ticker = threading.Thread(target=arrivals, daemon=True)
-        ticker.start()
-        self.addCleanup(stop.set)
-        try:
+        with self.arrivals(new=4, bumps=0, every=0.3):  # later pages are pinned
             wid = self.last_window(BUSY)
             harness.wait_until(lambda: self.window_row(wid)["bands"] != "", 90, 0.1,
                                "the window to split (bands recorded)")
@@ -164,9 +162,6 @@ class SplitTest(E2ETestCase):
             self.pipe.restart(broker)
             harness.wait_until(lambda: self.window_row(wid)["state"] in ("done", "failed"), 180, 0.2,
                                "the split window to commit after the restart")
-        finally:
-            stop.set()
-            ticker.join()
         row = self.window_row(wid)
         self.assertEqual(row["state"], "done", row)
         self.assertFalse(row["truncated"], row)
