@@ -154,8 +154,10 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stack
 # (catalog flow on both generations, faults, bad input, all three flows, replay, stalls);
 # make test-asan runs the whole suite under ASan+UBSan.
 ASAN_SUBSET = test_catalog test_faults test_badinput test_flows test_replay test_stalls test_cli test_split
+# and the longest modules against bin/ run in the lane that fuzzes (done early), so the lanes end together
+E2E_ONCE = test_chaos test_schedule
 test: all asan fuzz-build
-	$(SAN_ENV) E2E_ONLY_2="$(ASAN_SUBSET)" sh tests/run.sh $(BIN) bin-asan
+	$(SAN_ENV) E2E_ONCE="$(E2E_ONCE)" E2E_ONLY_2="$(ASAN_SUBSET)" sh tests/run.sh $(BIN) bin-asan
 
 test-quick: all fuzz-build
 	sh tests/run.sh $(BIN)

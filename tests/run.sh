@@ -8,6 +8,8 @@
 #   3. BIN_DIR/vinted-selftest           unit self-tests of every C module (counts as one test)
 #   4. python3 -m unittest discover -s tests/e2e -v   end to end, with VINTED_BIN=BIN_DIR
 # 1-2 and each BIN_DIR's 3-4 run as lanes side by side (TEST_LANES=serial: one after another).
+# E2E_ONCE="test_a test_b": those end-to-end modules run against the first BIN_DIR in
+# the once lane, after 1-2, instead of in its own lane (make test: balances the lanes).
 # Ends with one line "N passed, N failed" and exits non-zero if anything failed.
 set -u
 
@@ -87,6 +89,22 @@ lane_once() {
     else
         echo "==== fuzz: $fuzz_bin is missing (make fuzz-build)"
     fi
+    if [ -n "${E2E_ONCE:-}" ]; then
+        echo "==== e2e0: $E2E_ONCE against $first_bin"
+        # shellcheck disable=SC2086
+        (cd tests/e2e && export VINTED_BIN="$first_bin" && run e2e0 "$PYTHON" -m unittest -v $E2E_ONCE)
+    fi
+}
+
+# The end-to-end modules of tests/e2e not named in E2E_ONCE.
+e2e_rest() {
+    for f in tests/e2e/test_*.py; do
+        m=$(basename "$f" .py)
+        case " $E2E_ONCE " in
+        *" $m "*) ;;
+        *) printf '%s ' "$m" ;;
+        esac
+    done
 }
 
 # 3. unit self-tests, 4. end to end, against one BIN_DIR
@@ -100,6 +118,9 @@ lane_bin() {
     fi
     # E2E_ONLY_<lane>: the lane runs only these test modules (make test: the ASan lane's subset)
     only=$(eval "echo \${E2E_ONLY_$1:-}")
+    if [ -z "$only" ] && [ "$1" = 1 ] && [ -n "${E2E_ONCE:-}" ]; then
+        only=$(e2e_rest) # the others run in the once lane
+    fi
     if [ -n "$only" ]; then
         echo "==== e2e$1: only $only"
         # shellcheck disable=SC2086
@@ -110,6 +131,8 @@ lane_bin() {
 }
 
 fuzz_bin=${FUZZ_BIN:-bin-fuzz}
+first_bin=${BINS# }
+first_bin=${first_bin%% *}
 started=$(date +%s)
 if [ "${TEST_LANES:-parallel}" = serial ]; then
     lane_once
@@ -145,6 +168,9 @@ if [ -f "$work/fuzz.out" ]; then
     failed=$((failed + n_bad))
 else
     failed=$((failed + 1))
+fi
+if [ -n "${E2E_ONCE:-}" ]; then
+    count_unittest e2e0
 fi
 lane=0
 for BIN in $BINS; do

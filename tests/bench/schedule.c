@@ -27,6 +27,17 @@
 
 #define S_OLD_RUN 5
 
+/* A price band of a split poll, modelled as the events whose hash starts with
+   `prefix` (its top `depth` bits): halving a band halves its events. */
+typedef struct {
+    int depth;
+    uint32_t prefix;
+    int pages;      /* pages it took in the last poll */
+    bool truncated;
+} s_band_t;
+
+#define S_MAX_PARTS 16 /* as WINDOW_MAX_PARTS */
+
 typedef struct {
     int32_t id;
     int64_t *t;     /* event times, ascending */
@@ -40,8 +51,14 @@ typedef struct {
     int top;        /* events [0, top) had arrived at page 1 */
     bool pending;   /* fixed: a window waits for this one to end */
     int64_t not_before;
-    int64_t new_total, captured, requests, polls, truncated, lost;
+    int64_t new_total, captured, requests, polls, truncated, lost, splits;
+    s_band_t bands[S_MAX_PARTS]; /* the bands the next poll starts from (0: unsplit) */
+    int n_bands;
+    int owed;       /* pinned: pages of the poll under way still to be asked */
 } s_cat_t;
+
+static bool s_pin = true;   /* --pin: later pages pinned to page 1 (v2's time=) */
+static bool s_split = true; /* --split: a band that meets the cap splits in two */
 
 static s_cat_t *s_cats;
 static int s_n;
@@ -118,6 +135,149 @@ static bool s_page(s_cat_t *c, int page, int64_t t, schedule_t *sched, bool *tru
     return true;
 }
 
+static uint32_t s_hash(int i)
+{
+    uint32_t x = (uint32_t) i * 2654435761u;
+    x ^= x >> 15;
+    x *= 2246822519u;
+    return x ^ (x >> 13);
+}
+
+static bool s_in_band(int i, int depth, uint32_t prefix)
+{
+    return depth == 0 || (s_hash(i) >> (32 - depth)) == prefix;
+}
+
+typedef struct {
+    s_cat_t *c;
+    int parts;         /* queries so far (the probe, split ones, leaves) */
+    int pages;         /* requests the poll takes */
+    int64_t got, missed;
+    bool truncated;
+    s_band_t leaves[S_MAX_PARTS];
+    int n_leaves;
+} s_plan_t;
+
+/* One query of a pinned poll: the band's events above the mark, as of page 1 (no
+   shift). Pages down to the mark (plus the old run), or meets the cap and splits. */
+static void s_plan_band(s_plan_t *pl, int depth, uint32_t prefix)
+{
+    s_cat_t *c = pl->c;
+    int above = 0;
+    for (int i = c->first_ev; i < c->top; i++)
+        above += s_in_band(i, depth, prefix);
+    int need = above + S_OLD_RUN;
+    if (need <= SCHEDULE_MAX_PAGES * SCHEDULE_PER_PAGE || depth >= 31) {
+        int pages = (need + SCHEDULE_PER_PAGE - 1) / SCHEDULE_PER_PAGE;
+        if (pages > SCHEDULE_MAX_PAGES)
+            pages = SCHEDULE_MAX_PAGES;
+        pl->pages += pages;
+        int covered = pages * SCHEDULE_PER_PAGE; /* the newest `covered` of the band's events */
+        int seen = 0;
+        for (int i = c->top - 1; i >= c->first_ev; i--) {
+            if (!s_in_band(i, depth, prefix))
+                continue;
+            bool in = seen++ < covered;
+            if (c->kind[i] == 'n') {
+                pl->got += in;
+                pl->missed += !in;
+            }
+        }
+        pl->truncated |= need > SCHEDULE_MAX_PAGES * SCHEDULE_PER_PAGE;
+        pl->leaves[pl->n_leaves++] = (s_band_t){ depth, prefix, pages, need > SCHEDULE_MAX_PAGES * SCHEDULE_PER_PAGE };
+        return;
+    }
+    pl->pages += SCHEDULE_MAX_PAGES;
+    if (!s_split || pl->parts + 2 > S_MAX_PARTS) {
+        /* cannot split: the newest 960 of the band, the rest lost */
+        int seen = 0;
+        for (int i = c->top - 1; i >= c->first_ev; i--) {
+            if (!s_in_band(i, depth, prefix))
+                continue;
+            bool in = seen++ < SCHEDULE_MAX_PAGES * SCHEDULE_PER_PAGE;
+            if (c->kind[i] == 'n') {
+                pl->got += in;
+                pl->missed += !in;
+            }
+        }
+        pl->truncated = true;
+        pl->leaves[pl->n_leaves++] = (s_band_t){ depth, prefix, SCHEDULE_MAX_PAGES, true };
+        return;
+    }
+    pl->parts += 2;
+    c->splits++;
+    s_plan_band(pl, depth + 1, prefix << 1);
+    s_plan_band(pl, depth + 1, (prefix << 1) | 1);
+}
+
+static int s_band_order(const void *a, const void *b)
+{
+    const s_band_t *x = a, *y = b;
+    uint64_t kx = (uint64_t) x->prefix << (32 - x->depth), ky = (uint64_t) y->prefix << (32 - y->depth);
+    if (x->depth == 0)
+        kx = 0;
+    if (y->depth == 0)
+        ky = 0;
+    return kx < ky ? -1 : kx > ky;
+}
+
+/* The bands the next poll starts from: sibling leaves that paged little merge back
+   (as the broker's window_bands_next merges neighbours). */
+static void s_learn_bands(s_cat_t *c, const s_plan_t *pl)
+{
+    s_band_t b[S_MAX_PARTS];
+    int n = pl->n_leaves;
+    memcpy(b, pl->leaves, (size_t) n * sizeof b[0]);
+    for (bool merged = true; merged;) {
+        merged = false;
+        qsort(b, (size_t) n, sizeof b[0], s_band_order);
+        for (int i = 0; i + 1 < n; i++)
+            if (b[i].depth == b[i + 1].depth && b[i].depth > 0 && (b[i].prefix >> 1) == (b[i + 1].prefix >> 1)
+                && !b[i].truncated && !b[i + 1].truncated && b[i].pages + b[i + 1].pages <= SCHEDULE_MAX_PAGES / 2) {
+                b[i] = (s_band_t){ b[i].depth - 1, b[i].prefix >> 1, b[i].pages + b[i + 1].pages, false };
+                memmove(&b[i + 1], &b[i + 2], (size_t) (n - i - 2) * sizeof b[0]);
+                n--;
+                merged = true;
+                break;
+            }
+    }
+    c->n_bands = n == 1 && b[0].depth == 0 ? 0 : n;
+    memcpy(c->bands, b, (size_t) n * sizeof b[0]);
+}
+
+/* A pinned poll of c at t (page 1): what it captures, and how many requests it takes
+   (the first is asked now, the rest are owed). */
+static int s_poll_pinned(s_cat_t *c, int64_t t, schedule_t *sched)
+{
+    c->t1 = t;
+    c->first_ev = c->mark;
+    c->top = s_arrived(c, t, c->mark);
+    s_plan_t pl = { .c = c };
+    if (c->n_bands > 0) {
+        pl.pages = 1; /* the probe: the whole catalog's page 1 */
+        pl.parts = 1 + c->n_bands;
+        for (int i = 0; i < c->n_bands; i++)
+            s_plan_band(&pl, c->bands[i].depth, c->bands[i].prefix);
+    }
+    else {
+        pl.parts = 1;
+        s_plan_band(&pl, 0, 0);
+    }
+    c->requests += pl.pages;
+    c->captured += pl.got;
+    c->lost += pl.missed;
+    c->polls++;
+    c->truncated += pl.truncated;
+    c->mark = c->top;
+    s_learn_bands(c, &pl);
+    if (getenv("BENCH_SCHEDULE_TRACE") && atoi(getenv("BENCH_SCHEDULE_TRACE")) == c->id)
+        fprintf(stderr, "poll catalog=%d t1=%" PRId64 " pages=%d above=%d got=%" PRId64 " truncated=%d bands=%d\n",
+                c->id, c->t1 / 1000, pl.pages, c->top - c->first_ev, pl.got, pl.truncated, c->n_bands);
+    if (sched)
+        schedule_observe(sched, c->id, c->t1, pl.got, pl.truncated);
+    return pl.pages;
+}
+
 static void s_usage(void)
 {
     fprintf(stderr, "usage: vinted-bench-schedule --schedule fixed|adaptive --rate PER_MIN --window SECONDS\n"
@@ -153,6 +313,10 @@ int main(int argc, char **argv)
             max_interval_s = atoll(v);
         else if (strcmp(argv[i], "--min-interval") == 0)
             min_interval_s = atoll(v);
+        else if (strcmp(argv[i], "--pin") == 0)
+            s_pin = atoi(v) != 0;
+        else if (strcmp(argv[i], "--split") == 0)
+            s_split = atoi(v) != 0;
         else {
             fprintf(stderr, "vinted-bench-schedule: unknown option %s\n", argv[i]);
             return 2;
@@ -242,7 +406,7 @@ int main(int argc, char **argv)
                of other windows' first pages), then the polls waiting for page 1, in turn */
             int k = 0;
             for (; k < s_n; k++)
-                if (s_cats[(turn + k) % s_n].pages > 0)
+                if (s_cats[(turn + k) % s_n].pages > 0 || s_cats[(turn + k) % s_n].owed > 0)
                     break;
             for (int j = 0; k == s_n && j < s_n; j++)
                 if (s_cats[(turn + j) % s_n].pages != 0)
@@ -256,7 +420,17 @@ int main(int argc, char **argv)
             int page = c->pages < 0 ? 1 : c->pages + 1;
             bool trunc;
             int64_t got;
-            if (s_page(c, page, next_token, sched, &trunc, &got)) {
+            bool over;
+            if (s_pin) { /* the poll's plan is known at page 1; its other pages are owed */
+                if (c->owed > 0)
+                    c->owed--;
+                else
+                    c->owed = s_poll_pinned(c, next_token, sched) - 1;
+                over = c->owed == 0;
+            }
+            else
+                over = s_page(c, page, next_token, sched, &trunc, &got);
+            if (over) {
                 c->pages = c->pending ? -1 : 0;
                 c->pending = false;
                 if (sched)
@@ -269,7 +443,7 @@ int main(int argc, char **argv)
     }
     /* the final poll of every catalog at the end (as many pages as it takes) */
     int64_t listed = 0, captured = 0, requests_run = 0, requests_final = 0, truncated = 0, polls = 0, lost = 0;
-    int64_t floor_req = 0, worst_cat = -1;
+    int64_t floor_req = 0, worst_cat = -1, splits = 0;
     double worst = 2;
     for (int i = 0; i < s_n; i++) {
         s_cat_t *c = &s_cats[i];
@@ -278,7 +452,14 @@ int main(int argc, char **argv)
         bool trunc;
         int64_t got;
         int page = c->pages > 0 ? c->pages + 1 : 1;
-        if (c->pages != 0 || c->mark < c->n)
+        if (s_pin && c->owed > 0)
+            c->owed = 0; /* the poll under way: its pages were counted at its page 1 */
+        else if (s_pin && c->mark < c->n) {
+            s_split = false; /* closing the books: one query, at most 960, as an unsplit poll */
+            c->n_bands = 0;
+            s_poll_pinned(c, end_s * 1000, NULL);
+        }
+        else if (!s_pin && (c->pages != 0 || c->mark < c->n))
             while (!s_page(c, page, end_s * 1000, NULL, &trunc, &got))
                 page++;
         requests_final += c->requests - before;
@@ -287,6 +468,7 @@ int main(int argc, char **argv)
         lost += c->lost;
         truncated += c->truncated;
         polls += c->polls;
+        splits += c->splits;
         floor_req += (c->new_total + SCHEDULE_PER_PAGE - 1) / SCHEDULE_PER_PAGE;
         double share = c->new_total ? (double) c->captured / (double) c->new_total : 1;
         if (share < worst) {
@@ -301,11 +483,11 @@ int main(int argc, char **argv)
     printf("schedule=%s catalogs=%d listed=%" PRId64 " captured=%" PRId64 " captured_pct=%.3f requests=%" PRId64
            " requests_final=%" PRId64 " floor=%" PRId64 " requests_over_floor=%.3f listings_per_request=%.2f polls=%"
            PRId64 " truncated=%" PRId64 " lost=%" PRId64 " worst_catalog=%" PRId64 " worst_catalog_pct=%.2f"
-           " budget_requests=%.0f planned_requests_per_h=%.1f planned_missed_per_h=%.1f\n",
+           " budget_requests=%.0f planned_requests_per_h=%.1f planned_missed_per_h=%.1f pin=%d splits=%" PRId64 "\n",
            mode, s_n, listed, captured, listed ? 100.0 * (double) captured / (double) listed : 100.0, requests,
            requests_final, floor_req, floor_req ? (double) requests / (double) floor_req : 0,
            requests ? (double) captured / (double) requests : 0, polls, truncated, lost, worst_cat, 100.0 * worst,
-           rate * (double) (end_s - start_s) / 60.0, planned_h, missed_h);
+           rate * (double) (end_s - start_s) / 60.0, planned_h, missed_h, s_pin, splits);
     for (int i = 0; i < s_n && getenv("BENCH_SCHEDULE_VERBOSE"); i++) {
         s_cat_t *c = &s_cats[i];
         schedule_plan_t p = { 0 };
