@@ -31,7 +31,7 @@
 #include <czmq.h>
 #include <inttypes.h>
 
-#include "broker/ratelimit.h"
+#include "broker/budget.h"
 #include "broker/schedule.h"
 #include "broker/stall.h"
 #include "broker/store.h"
@@ -108,7 +108,7 @@ struct _broker_t {
     zhashx_t *windows;                /* "id" -> window_t, open windows only */
     zhashx_t *bands;                  /* "catalog" -> price bands its next window starts from (window_bands_next) */
     uint64_t next_task_id;
-    ratelimit_t rate;
+    budget_t *budget;                 /* request tokens per egress identity (VINTED_PROXIES, VINTED_RATE) */
     int64_t next_heartbeat;
     int64_t next_sweep;
     int64_t next_retry;               /* mono: when s_retry runs next */
@@ -137,6 +137,13 @@ struct _broker_t {
 #define S_SCHEDULE_HISTORY 16  /* adaptive: stored polls per catalog read back at start */
 
 static void s_window_failed(broker_t *self, window_t *w, const char *reason);
+
+/* Requests a minute all identities together may send: VINTED_RATE each, VINTED_RATE_TOTAL at most. */
+static double s_rate_total(const broker_t *self)
+{
+    double all = self->cfg.rate_per_min * (self->cfg.proxies ? self->cfg.proxies->n : 1);
+    return self->cfg.rate_total_per_min > 0 && self->cfg.rate_total_per_min < all ? self->cfg.rate_total_per_min : all;
+}
 static void s_schedule_learn(broker_t *self, const window_t *w);
 static void s_start_windows(broker_t *self);
 static void s_track_start(broker_t *self, window_t *w);
@@ -153,16 +160,22 @@ static void s_send_to(broker_t *self, peer_t *peer, const uint8_t *data, size_t 
     peer->last_send = clock_mono_ms();
 }
 
-static void s_send_cmd(broker_t *self, peer_t *peer, proto_cmd_t cmd)
+/* Encode msg and send it to peer; destroys msg. */
+static void s_send_msg(broker_t *self, peer_t *peer, proto_msg_t **msg_p)
 {
-    proto_msg_t *msg = proto_msg_new(cmd);
     uint8_t *data;
     size_t size;
-    if (proto_encode(msg, &data, &size) == 0) {
+    if (proto_encode(*msg_p, &data, &size) == 0) {
         s_send_to(self, peer, data, size);
         free(data);
     }
-    proto_msg_destroy(&msg);
+    proto_msg_destroy(msg_p);
+}
+
+static void s_send_cmd(broker_t *self, peer_t *peer, proto_cmd_t cmd)
+{
+    proto_msg_t *msg = proto_msg_new(cmd);
+    s_send_msg(self, peer, &msg);
 }
 
 static void s_task_free(task_t **task_p)
@@ -431,19 +444,23 @@ static void s_dispatch(broker_t *self)
 static void s_grant_tokens(broker_t *self)
 {
     while (zlistx_size(self->token_waiters) > 0) {
-        if (!ratelimit_take(&self->rate, clock_mono_ms()))
+        int64_t now = clock_mono_ms();
+        int identity = budget_take(self->budget, now);
+        if (identity < 0)
             return;
         char *key = zlistx_detach(self->token_waiters, NULL);
         peer_t *peer = zhashx_lookup(self->peers, key);
         free(key);
         if (!peer) {
-            self->rate.next_at_ms = clock_mono_ms(); /* give the unused token back */
+            budget_give_back(self->budget, identity, now); /* its fetcher is gone */
             continue;
         }
         window_t *w = s_window(self, peer->window_id);
         if (w)
             w->requests++;
-        s_send_cmd(self, peer, PROTO_TOKEN);
+        proto_msg_t *msg = proto_msg_new(PROTO_TOKEN);
+        msg->u.token.identity = identity;
+        s_send_msg(self, peer, &msg);
     }
 }
 
@@ -727,6 +744,8 @@ static void s_schedule_learn(broker_t *self, const window_t *w)
         return;
     schedule_observe(self->schedule, w->catalog_id, w->polled_ms > 0 ? w->polled_ms : w->end_s * 1000, w->new_items,
                      w->truncated);
+    /* pinned pages (v2) do not shift while a poll pages: no room to leave for that */
+    schedule_set_request_ms(self->schedule, w->pin_time > 0 ? 0 : (int64_t) (60000.0 / s_rate_total(self)));
     schedule_replan(self->schedule);
 }
 
@@ -753,11 +772,11 @@ static int s_schedule_setup(broker_t *self)
 {
     if (!self->cfg.adaptive)
         return 0;
-    schedule_settings_t st = { .budget_per_min = self->cfg.rate_per_min * S_SCHEDULE_SHARE,
+    schedule_settings_t st = { .budget_per_min = s_rate_total(self) * S_SCHEDULE_SHARE,
                                .min_interval_ms = self->cfg.min_interval_ms,
                                .max_interval_ms = self->cfg.max_interval_ms,
                                .first_interval_ms = self->cfg.window_ms, .half_life_ms = S_SCHEDULE_HALF_LIFE_MS,
-                               .request_ms = (int64_t) (60000.0 / self->cfg.rate_per_min) };
+                               .request_ms = (int64_t) (60000.0 / s_rate_total(self)) };
     self->schedule = schedule_new(&st);
     int n = self->cfg.n_catalogs > 0 ? self->cfg.n_catalogs : 1;
     self->poll_end_s = calloc((size_t) n, sizeof *self->poll_end_s);
@@ -776,7 +795,7 @@ static int s_schedule_setup(broker_t *self)
     double req, missed;
     schedule_totals(self->schedule, &req, &missed);
     log_info("adaptive schedule", "catalogs=%d budget_per_min=%g requests_per_h=%.1f missed_per_h=%.1f",
-             self->cfg.n_catalogs, self->cfg.rate_per_min * S_SCHEDULE_SHARE, req, missed);
+             self->cfg.n_catalogs, s_rate_total(self) * S_SCHEDULE_SHARE, req, missed);
     return 0;
 }
 
@@ -1203,9 +1222,16 @@ static void s_on_report(broker_t *self, peer_t *peer, proto_msg_t *msg)
     log_warn("worker report", "worker=%s event=%s detail=%s backoff_ms=%" PRId64, log_str(peer->name),
              log_str(r->event), log_str(r->detail), r->backoff_ms);
     if (r->event && strcmp(r->event, "blocked") == 0 && r->backoff_ms > 0) {
-        ratelimit_pause(&self->rate, clock_mono_ms(), r->backoff_ms);
-        snprintf(self->last_error, sizeof self->last_error, "blocked by Vinted (%s); all fetching paused %" PRId64 " s",
-                 r->detail ? r->detail : "403", r->backoff_ms / 1000);
+        int n = budget_identities(self->budget);
+        if (r->identity >= n)
+            log_warn("block reported for an identity the broker does not have: the broker and the fetchers must"
+                     " read the same VINTED_PROXIES", "identity=%d identities=%d", r->identity, n);
+        budget_pause(self->budget, r->identity < n ? r->identity : 0, clock_mono_ms(), r->backoff_ms);
+        int id = r->identity < n ? r->identity : 0;
+        snprintf(self->last_error, sizeof self->last_error,
+                 "blocked by Vinted (%s); identity %d (%s) paused %" PRId64 " s%s", r->detail ? r->detail : "403", id,
+                 self->cfg.proxies ? self->cfg.proxies->label[id] : "direct", r->backoff_ms / 1000,
+                 n > 1 ? ", the other identities go on" : ": all fetching paused");
     }
 }
 
@@ -1354,9 +1380,9 @@ static void s_pipeline(const broker_t *self, stall_pipeline_t *p)
     }
     p->max_queued = self->cfg.max_queued;
     p->db_down_ms = store_down_ms(self->store);
-    p->paused_ms = self->rate.paused_until > now ? self->rate.paused_until - now : 0;
-    p->next_token_ms = ratelimit_wait_ms(&self->rate, now);
-    p->rate_per_min = self->cfg.rate_per_min;
+    p->paused_ms = budget_all_paused_ms(self->budget, now);
+    p->next_token_ms = budget_wait_ms(self->budget, now);
+    p->rate_per_min = s_rate_total(self);
 }
 
 /* Why window w is not progressing: its reason, in words into text. */
@@ -1791,7 +1817,7 @@ static char *s_schedule_json(broker_t *self)
     o += (size_t) snprintf(json + o, size - o,
                            "{\"mode\":\"adaptive\",\"budget_per_min\":%g,\"requests_per_h\":%.1f,"
                            "\"missed_per_h\":%.1f,\"catalogs\":[",
-                           self->cfg.rate_per_min * S_SCHEDULE_SHARE, req, missed);
+                           s_rate_total(self) * S_SCHEDULE_SHARE, req, missed);
     for (int i = 0; i < n; i++) {
         schedule_plan_t p;
         schedule_get(self->schedule, i, &p);
@@ -1828,6 +1854,16 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
                                first ? "" : ",", name, proto_stage_name(p->stage), p->capacity, p->inflight, p->done,
                                p->expiry - now);
         first = false;
+    }
+    /* the egress identities: each one's tokens and block pause (labels carry no credentials) */
+    o += (size_t) snprintf(json + o, size - o, "],\"identities\":[");
+    for (int i = 0; i < budget_identities(self->budget) && o + 14000 < size; i++) {
+        char label[PROXIES_URL_MAX + 8];
+        s_json_str(label, sizeof label, self->cfg.proxies ? self->cfg.proxies->label[i] : "direct");
+        o += (size_t) snprintf(json + o, size - o,
+                               "%s{\"identity\":%d,\"proxy\":%s,\"requests\":%" PRId64 ",\"blocked_ms\":%" PRId64 "}",
+                               i ? "," : "", i, label, budget_granted(self->budget, i),
+                               budget_paused_ms(self->budget, i, now));
     }
     o += (size_t) snprintf(json + o, size - o, "],\"stages\":{");
     /* per stage, why what is queued there waits (a stage without workers, flow control, ...) */
@@ -1889,8 +1925,8 @@ static void s_ctl_status(broker_t *self, zframe_t *identity)
                            ",\"token_waiters\":%zu,\"dispatched\":%" PRIu64 ",\"redelivered\":%" PRIu64
                            ",\"nacked\":%" PRIu64 ",\"invalid_frames\":%" PRIu64 ",\"refused_handshakes\":%" PRIu64
                            ",\"database_down_ms\":%" PRId64 ",\"last_error\":%s}",
-                           counts[0], counts[1], counts[2], counts[3], self->rate.granted, self->cfg.rate_per_min,
-                           self->rate.paused_until > now ? self->rate.paused_until - now : 0,
+                           counts[0], counts[1], counts[2], counts[3], budget_granted(self->budget, -1),
+                           s_rate_total(self), budget_all_paused_ms(self->budget, now),
                            zlistx_size(self->token_waiters), self->dispatched, self->redelivered, self->nacked,
                            self->invalid_frames, self->refused, db_down_ms,
                            self->last_error[0] || db_down_ms > 0 ? err : "null");
@@ -2032,10 +2068,10 @@ static void s_metrics_publish(broker_t *self)
     metrics_set(bm->held, (double) self->held);
     metrics_set(bm->invalid_frames, (double) self->invalid_frames);
     metrics_set(bm->refused, (double) self->refused);
-    metrics_set(bm->tokens, (double) self->rate.granted);
+    metrics_set(bm->tokens, (double) budget_granted(self->budget, -1));
     metrics_set(bm->token_waiters, (double) zlistx_size(self->token_waiters));
-    metrics_set(bm->backoff, self->rate.paused_until > now ? (double) (self->rate.paused_until - now) / 1000.0 : 0);
-    metrics_set(bm->rate, self->cfg.rate_per_min);
+    metrics_set(bm->backoff, (double) budget_all_paused_ms(self->budget, now) / 1000.0);
+    metrics_set(bm->rate, s_rate_total(self));
     metrics_set(bm->open_windows, (double) zhashx_size(self->windows));
     if (now >= bm->next_windows) {
         bm->next_windows = now + 5000;
@@ -2113,7 +2149,9 @@ broker_t *broker_new(const broker_config_t *config)
         self->queue[s] = zlistx_new();
     self->token_waiters = zlistx_new();
     zlistx_set_destructor(self->token_waiters, (zlistx_destructor_fn *) zstr_free);
-    ratelimit_init(&self->rate, config->rate_per_min, clock_mono_ms());
+    self->budget = budget_new(config->proxies ? config->proxies->n : 1, config->rate_per_min,
+                              config->rate_total_per_min, clock_mono_ms());
+    assert(self->budget);
     for (int s = 0; s < PROTO_STAGES; s++)
         self->stage_seen[s] = clock_mono_ms();
     s_metrics_init(self);
@@ -2148,6 +2186,7 @@ void broker_destroy(broker_t **self_p)
     zhashx_destroy(&self->tasks);
     zhashx_destroy(&self->peers);
     zlistx_destroy(&self->token_waiters);
+    budget_destroy(&self->budget);
     curve_watch_destroy(&self->watch[0]);
     curve_watch_destroy(&self->watch[1]);
     zsock_destroy(&self->workers);
@@ -2183,7 +2222,7 @@ int broker_run(broker_t *self)
     while (!zsys_interrupted) {
         long timeout = 100;
         if (zlistx_size(self->token_waiters) > 0) {
-            int64_t wait = ratelimit_wait_ms(&self->rate, clock_mono_ms());
+            int64_t wait = budget_wait_ms(self->budget, clock_mono_ms());
             if (wait < timeout)
                 timeout = (long) wait;
         }

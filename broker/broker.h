@@ -11,6 +11,7 @@
 
 #include "common/curve.h"
 #include "common/metrics.h"
+#include "common/proxies.h"
 
 #define BROKER_MAX_CATALOGS 4096
 #define BROKER_CONTROL_MAX_MESSAGE (1 << 20) /* control requests are small: larger frames are refused */
@@ -27,7 +28,9 @@ typedef struct {
     bool adaptive;            /* VINTED_SCHEDULE=adaptive: poll times from each catalog's rate (broker/schedule.h) */
     int64_t min_interval_ms;  /* adaptive: polls of one catalog at least this far apart */
     int64_t max_interval_ms;  /* adaptive: ... and, budget allowing, at most this far */
-    double rate_per_min;      /* requests per minute, all fetchers together */
+    double rate_per_min;      /* requests per minute per egress identity, all fetchers together */
+    double rate_total_per_min; /* ... and all identities together at most (0: no cap) */
+    const proxies_t *proxies; /* the egress identities (VINTED_PROXIES; borrowed), or NULL: one, direct */
     int64_t task_timeout_ms;  /* a task unanswered this long is dispatched again */
     int max_attempts;         /* NACKs/redeliveries of one task before its window fails */
     size_t max_queued;        /* flow control: bytes a stage may have waiting before what feeds it is held */

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/objstore.h"
+#include "common/proxies.h"
 #include "common/sample.h"
 
 static config_opt_t s_opts[] = {
@@ -23,7 +24,9 @@ static config_opt_t s_opts[] = {
     { "min-interval", "VINTED_MIN_INTERVAL", "1m", "adaptive: polls of one catalog at least this far apart", NULL },
     { "max-interval", "VINTED_MAX_INTERVAL", "24h", "adaptive: polls of one catalog, budget allowing, at most this far apart", NULL },
     { "catalog-weights", "VINTED_CATALOG_WEIGHTS", "", "adaptive: a short budget's share per catalog, like 221=3,1242=0.5 (default 1)", NULL },
-    { "rate", "VINTED_RATE", "1", "most requests per minute all fetchers together send to Vinted", NULL },
+    { "rate", "VINTED_RATE", "1", "most requests per minute all fetchers together send to Vinted through one egress identity", NULL },
+    { "rate-total", "VINTED_RATE_TOTAL", "0", "most requests per minute through all identities together (0: no cap beyond VINTED_RATE each)", NULL },
+    { "proxies", "VINTED_PROXIES", "", "egress identities, as the fetchers read them (proxy URLs, comma-separated, or @file): each gets VINTED_RATE and pauses alone when blocked; empty: one, direct", NULL },
     { "sample-frac", "VINTED_SAMPLE_FRAC", "0.01", "fraction of items the tracking and images flows follow (0..1)", NULL },
     { "track-every", "VINTED_TRACK_EVERY", "6h", "a tracking run this often (0: only on vinted-ctl track)", NULL },
     { "catalogs-every", "VINTED_CATALOGS_EVERY", "24h", "refresh the site's catalog tree (names for the reports) this often; also at start when none is loaded (0: only on vinted-ctl refresh-catalogs)", NULL },
@@ -142,6 +145,14 @@ int main(int argc, char **argv)
         return 2;
     }
     cfg.rate_per_min = (double) rate;
+    int64_t rate_total;
+    if (config_int(s_opts, "rate-total", 0, 1000000, &rate_total) != 0)
+        return 2;
+    cfg.rate_total_per_min = (double) rate_total;
+    static proxies_t proxies; /* large: not on the stack */
+    if (proxies_load(config_get(s_opts, "proxies"), &proxies) != 0)
+        return 2;
+    cfg.proxies = &proxies;
     const char *frac_text = config_get(s_opts, "sample-frac");
     char *end;
     double frac = strtod(frac_text, &end);

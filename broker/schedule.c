@@ -213,6 +213,11 @@ static void s_short(const schedule_t *self, s_cat_t *c, double budget)
     c->is_short = true;
 }
 
+void schedule_set_request_ms(schedule_t *self, int64_t request_ms)
+{
+    self->settings.request_ms = request_ms > 0 ? request_ms : 0;
+}
+
 void schedule_replan(schedule_t *self)
 {
     double budget = self->settings.budget_per_min / 60000.0; /* requests per ms */

@@ -60,6 +60,9 @@ int schedule_add(schedule_t *self, int32_t catalog, double weight);
 void schedule_observe(schedule_t *self, int32_t catalog, int64_t polled_ms, int64_t new_items, bool truncated);
 /* Recompute every catalog's interval under the budget (after observations). */
 void schedule_replan(schedule_t *self);
+/* Pages pinned to their poll's page 1 (v2's time=) do not shift as listings arrive:
+   the target then leaves no room for arrivals while a poll pages (request_ms 0). */
+void schedule_set_request_ms(schedule_t *self, int64_t request_ms);
 /* When the catalog's next poll is due (wall ms; 0: at once; -1: unknown catalog). */
 int64_t schedule_due_ms(const schedule_t *self, int32_t catalog);
 /* The plan of the i-th catalog in id order (0 <= i < schedule_size). */

@@ -155,7 +155,7 @@ void window_bands_next(const window_t *self, char *buf, size_t size)
     qsort(leaves, (size_t) n, sizeof leaves[0], s_by_price);
     int m = 0;
     for (int i = 0; i < n; i++) {
-        if (m > 0 && leaves[m - 1].last_page + leaves[i].last_page <= WINDOW_MAX_PAGES / 2
+        if (m > 0 && leaves[m - 1].last_page + leaves[i].last_page <= WINDOW_MERGE_PAGES
             && !leaves[m - 1].truncated && !leaves[i].truncated) {
             leaves[m - 1].price_to = leaves[i].price_to;
             leaves[m - 1].last_page += leaves[i].last_page;
@@ -320,14 +320,14 @@ void window_test(bool verbose)
     /* the next window's bands: neighbours that paged little are merged back */
     w = window_new(5, 221, 0, 3600);
     assert(window_part_split(w, 0) && window_part_split(w, 2)); /* 0-2000 | 2000-4000 | 4000-0 */
-    int32_t pages[] = { 10, 4, 10, 2, 2 }; /* split, 0-2000, split, 2000-4000, 4000-0 */
+    int32_t pages[] = { 10, 6, 10, 3, 2 }; /* split, 0-2000, split, 2000-4000, 4000-0 */
     for (int i = 0; i < w->n_parts; i++)
         w->parts[i].last_page = pages[i];
     window_bands_next(w, bands, sizeof bands);
-    assert(strcmp(bands, "0-2000,2000-0") == 0); /* 4 + 2 > 5 apart; 2 + 2 merged */
+    assert(strcmp(bands, "0-2000,2000-0") == 0); /* 6 + 3 > 8 apart; 3 + 2 merged */
     w->parts[1].last_page = 1;
     window_bands_next(w, bands, sizeof bands);
-    assert(strcmp(bands, "") == 0); /* 1 + 1 + 2: one open band again */
+    assert(strcmp(bands, "") == 0); /* 1 + 3 + 2: one open band again */
     w->parts[4].truncated = true;
     window_bands_next(w, bands, sizeof bands);
     assert(strcmp(bands, "0-4000,4000-0") == 0); /* a truncated band is never merged */

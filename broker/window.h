@@ -13,6 +13,8 @@
 #define WINDOW_MAX_PAGES 10 /* the API serves at most 960 results per query */
 #define WINDOW_MAX_PARTS 16 /* sub-queries of one window split past the cap */
 #define WINDOW_SLOTS (WINDOW_MAX_PARTS * WINDOW_MAX_PAGES) /* window pages: part * 10 + API page */
+#define WINDOW_MERGE_PAGES 8 /* learnt bands that paged this much together merge back (~770 listings:
+                                what an adaptive poll aims at, with room below the cap) */
 
 typedef enum { WINDOW_PENDING = 0, WINDOW_RUNNING, WINDOW_DONE, WINDOW_FAILED } window_state_t;
 
@@ -117,7 +119,7 @@ int window_bands_count(const window_t *self);
 void window_bands_format(const window_t *self, char *buf, size_t size);
 /* The bands the catalog's next window should start from, into buf: this (done)
    window's bands not split, in price order, with neighbours merged while their
-   pages together are at most half the cap (so a merged band has room to grow);
+   pages together are at most WINDOW_MERGE_PAGES (room left below the cap);
    "" when that leaves one open band (the next window need not split). */
 void window_bands_next(const window_t *self, char *buf, size_t size);
 /* Replace the parts by a probe (part 0) and the bands of a window_bands_format

@@ -28,6 +28,7 @@ struct _worker_t {
     proto_msg_t **queue;  /* tasks received, not yet taken */
     int queued;
     bool token;           /* a TOKEN arrived */
+    int32_t token_identity; /* ... for this egress identity */
     bool lost;            /* the broker was lost since the current task began */
 };
 
@@ -181,6 +182,7 @@ static void s_handle(worker_t *self, zframe_t *frame)
         break;
     case PROTO_TOKEN:
         self->token = true;
+        self->token_identity = msg->u.token.identity;
         break;
     case PROTO_DISCONNECT:
         proto_msg_destroy(&msg);
@@ -290,7 +292,7 @@ int worker_token(worker_t *self)
         s_service(self, PROTO_HEARTBEAT_MS);
     }
     self->token = false;
-    return 0;
+    return self->token_identity;
 }
 
 int worker_pump(worker_t *self)

@@ -42,8 +42,9 @@ proto_msg_t *worker_next(worker_t *self, int timeout_ms);
 /* Send a RESULT, NACK or REPORT. 0 ok, -1 failed. */
 int worker_send(worker_t *self, const proto_msg_t *msg);
 
-/* Block until the broker grants one request token. 0: granted; -1: interrupted or
-   the broker was lost (abandon the current task). */
+/* Block until the broker grants one request token: the egress identity it is for
+   (0.., the VINTED_PROXIES index), or -1: interrupted or the broker was lost
+   (abandon the current task). */
 int worker_token(worker_t *self);
 
 /* Service heartbeats and incoming messages without blocking; call during long work.

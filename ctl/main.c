@@ -126,6 +126,20 @@ static void s_print_status(const char *json)
            cJSON_GetObjectItemCaseSensitive(root, "requests")->valuedouble,
            cJSON_GetObjectItemCaseSensitive(root, "rate_per_min")->valuedouble,
            cJSON_GetObjectItemCaseSensitive(root, "backoff_ms")->valuedouble);
+    cJSON *ident, *idents = cJSON_GetObjectItemCaseSensitive(root, "identities");
+    if (cJSON_GetArraySize(idents) > 1)
+        cJSON_ArrayForEach(ident, idents)
+        {
+            cJSON *proxy = cJSON_GetObjectItemCaseSensitive(ident, "proxy");
+            double blocked = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ident, "blocked_ms"));
+            printf("  identity %d %s: %.0f requests%s", cJSON_GetObjectItemCaseSensitive(ident, "identity")->valueint,
+                   cJSON_IsString(proxy) ? proxy->valuestring : "?",
+                   cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ident, "requests")),
+                   blocked > 0 ? ", BLOCKED" : "");
+            if (blocked > 0)
+                printf(" for %.0f s more", blocked / 1000);
+            printf("\n");
+        }
     cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "last_error");
     printf("last error: %s\n", cJSON_IsString(err) ? err->valuestring : "none");
     cJSON *stall;

@@ -276,6 +276,11 @@ static const s_field_t s_report_fields[] = {
     FLD(proto_report_t, F_STR, event),
     FLD(proto_report_t, F_STRN, detail),
     FLD(proto_report_t, F_I64N, backoff_ms),
+    FLD(proto_report_t, F_I32, identity),
+};
+
+static const s_field_t s_token_fields[] = {
+    FLD(proto_token_t, F_I32, identity),
 };
 
 static const s_field_t s_ctl_rep_fields[] = {
@@ -428,7 +433,7 @@ static const s_field_t s_stored_fields[] = {
 };
 
 /* Fields of each command's array, version and command included. */
-static const uint8_t s_cmd_fields[] = {0, 5, 2, 5, 5, 6, 2, 2, 2, 4, 5, 5};
+static const uint8_t s_cmd_fields[] = {0, 5, 2, 5, 5, 6, 2, 3, 2, 4, 5, 6};
 
 /* May a TASK (or a RESULT) carry this body? */
 static bool s_body_allowed(proto_cmd_t cmd, uint64_t body)
@@ -658,7 +663,10 @@ int proto_encode(const proto_msg_t *msg, uint8_t **data, size_t *size)
         case PROTO_REPORT:
             rc = s_pack_fields(&pk, s_report_fields, COUNT(s_report_fields), &msg->u.report);
             break;
-        default: /* HEARTBEAT, TOKEN_REQ, TOKEN, DISCONNECT: no fields */
+        case PROTO_TOKEN:
+            rc = s_pack_fields(&pk, s_token_fields, COUNT(s_token_fields), &msg->u.token);
+            break;
+        default: /* HEARTBEAT, TOKEN_REQ, DISCONNECT: no fields */
             break;
         }
     }
@@ -1117,8 +1125,18 @@ static int s_get_msg(s_dec_t *d, const msgpack_object *root, size_t size)
     case PROTO_CTL_REP:
         return s_get_fields(d, f + 2, 2, s_ctl_rep_fields, COUNT(s_ctl_rep_fields), &msg->u.ctl_rep);
     case PROTO_REPORT:
-        return s_get_fields(d, f + 2, 2, s_report_fields, COUNT(s_report_fields), &msg->u.report);
-    default: /* HEARTBEAT, TOKEN_REQ, TOKEN, DISCONNECT */
+        if (s_get_fields(d, f + 2, 2, s_report_fields, COUNT(s_report_fields), &msg->u.report) != 0)
+            return -1;
+        if (msg->u.report.identity < 0)
+            return s_fail(d, "field 5 (identity) is %" PRId32 ", must be at least 0", msg->u.report.identity);
+        return 0;
+    case PROTO_TOKEN:
+        if (s_get_fields(d, f + 2, 2, s_token_fields, COUNT(s_token_fields), &msg->u.token) != 0)
+            return -1;
+        if (msg->u.token.identity < 0)
+            return s_fail(d, "field 2 (identity) is %" PRId32 ", must be at least 0", msg->u.token.identity);
+        return 0;
+    default: /* HEARTBEAT, TOKEN_REQ, DISCONNECT */
         return 0;
     }
 }
@@ -1410,7 +1428,11 @@ static size_t s_test_samples(proto_msg_t **out, bool full)
     if (full) {
         m->u.report.detail = proto_msg_strdup(m, "403 from www.vinted.pt (cloudflare)");
         m->u.report.backoff_ms = 3600000;
+        m->u.report.identity = 3;
     }
+
+    m = out[n++] = proto_msg_new(PROTO_TOKEN);
+    m->u.token.identity = full ? 63 : 0;
     for (size_t i = 0; i < n; i++)
         assert(out[i]);
     return n;
@@ -1467,6 +1489,10 @@ static void s_test_equal(const proto_msg_t *a, const proto_msg_t *b)
         assert(s_str_eq(a->u.report.event, b->u.report.event));
         assert(s_str_eq(a->u.report.detail, b->u.report.detail));
         assert(a->u.report.backoff_ms == b->u.report.backoff_ms);
+        assert(a->u.report.identity == b->u.report.identity);
+        break;
+    case PROTO_TOKEN:
+        assert(a->u.token.identity == b->u.token.identity);
         break;
     case PROTO_CTL_REQ:
         assert(s_str_eq(a->u.ctl_req.verb, b->u.ctl_req.verb));
@@ -1917,11 +1943,28 @@ static void s_test_malformed(bool verbose)
 
     /* REPORT */
     pk = s_frame_begin(&f);
-    s_pack_head(pk, 5, PROTO_REPORT);
+    s_pack_head(pk, 6, PROTO_REPORT);
     msgpack_pack_bin_with_body(pk, "blocked", 7);
     msgpack_pack_nil(pk);
     msgpack_pack_nil(pk);
+    msgpack_pack_int(pk, 0);
     s_frame_reject(&f, "REPORT: field 2 (event) is not a string", verbose);
+    pk = s_frame_begin(&f);
+    s_pack_head(pk, 6, PROTO_REPORT);
+    msgpack_pack_str_with_body(pk, "blocked", 7);
+    msgpack_pack_nil(pk);
+    msgpack_pack_nil(pk);
+    msgpack_pack_int(pk, -1);
+    s_frame_reject(&f, "REPORT: field 5 (identity) is -1", verbose);
+
+    /* TOKEN */
+    pk = s_frame_begin(&f);
+    s_pack_head(pk, 2, PROTO_TOKEN);
+    s_frame_reject(&f, "TOKEN: 2 fields, expected 3", verbose);
+    pk = s_frame_begin(&f);
+    s_pack_head(pk, 3, PROTO_TOKEN);
+    msgpack_pack_str_with_body(pk, "0", 1);
+    s_frame_reject(&f, "TOKEN: field 2 (identity) is not an integer", verbose);
 }
 
 /* Messages the encoder refuses: it never writes what the decoder would reject. */

@@ -30,7 +30,7 @@ typedef enum {
     PROTO_RESULT = 4,    /* worker -> broker: done, here is the output (acks the task) */
     PROTO_NACK = 5,      /* worker -> broker: could not do it (retry later or give up) */
     PROTO_TOKEN_REQ = 6, /* fetcher -> broker: may I send one request to Vinted? */
-    PROTO_TOKEN = 7,     /* broker -> fetcher: yes, one request */
+    PROTO_TOKEN = 7,     /* broker -> fetcher: yes, one request, through this identity */
     PROTO_DISCONNECT = 8,/* broker -> worker: I do not know you, reconnect */
     PROTO_CTL_REQ = 9,   /* control client -> broker */
     PROTO_CTL_REP = 10,  /* broker -> control client */
@@ -295,8 +295,14 @@ typedef struct {
 typedef struct {
     char *event;   /* "blocked", "session_renewed", "rate_limited" ... */
     char *detail;
-    int64_t backoff_ms; /* for "blocked": stop all fetching this long */
+    int64_t backoff_ms; /* for "blocked": stop the identity's fetching this long */
+    int32_t identity;   /* the egress identity (VINTED_PROXIES index) it happened on */
 } proto_report_t;
+
+/* A request token, for one egress identity. */
+typedef struct {
+    int32_t identity; /* VINTED_PROXIES index: send the request through that proxy, with its cookies */
+} proto_token_t;
 
 /* Control: a verb and string arguments, as given on vinted-ctl's command line. */
 #define PROTO_CTL_MAXARGS 16
@@ -329,6 +335,7 @@ typedef struct proto_msg {
         proto_photo_stored_t photo;
         proto_nack_t nack;
         proto_report_t report;
+        proto_token_t token;
         proto_ctl_req_t ctl_req;
         proto_ctl_rep_t ctl_rep;
     } u;

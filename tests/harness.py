@@ -421,13 +421,19 @@ class Sim:
                     self.proc.returncode, "\n".join(tail(self.log))))
             try:
                 with open(self.port_file) as f:
-                    text = f.read().strip()
-                return int(text) if text.isdigit() and int(text) > 0 else None
+                    lines = f.read().split()
+                return [int(x) for x in lines] if lines and all(x.isdigit() for x in lines) else None
             except OSError:
                 return None
-        p = wait_until(port, timeout, 0.05, "the simulator's port file")
-        self.url = "http://127.0.0.1:%d" % p
+        ports = wait_until(port, timeout, 0.05, "the simulator's port file")
+        self.url = "http://127.0.0.1:%d" % ports[0]
+        # --proxies N: forward proxies, each an egress identity (VINTED_PROXIES)
+        self.proxies = ["http://127.0.0.1:%d" % p for p in ports[1:]]
         return self
+
+    def block(self, proxy, on=True):
+        """Requests through proxy index `proxy` get 403 (DataDome) until unblocked."""
+        return self._call("POST", "/_sim/block?proxy=%d&on=%d" % (proxy, 1 if on else 0))
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

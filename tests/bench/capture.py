@@ -17,13 +17,17 @@ requests / floor, requests per captured listing against 1/96, the session home
 page requests apart, and the latency from a window's end (its close) to its
 commit, p50 and p99.
 
-Scenarios (default: all):
+Scenarios (default: ample, tight, overload):
   ample     the budget is 10x what the floor needs
   tight     1.3x the floor
   overload  new listings arrive faster than 96 per request the budget allows,
             so windows reach the API's 960-result cap: what is lost is reported
+  market    no pipeline: the broker's scheduling (fixed and adaptive) in simulated
+            time against the market world (tests/sim/market.py), budgets of 1, 4
+            and 16 identities at 1 request a minute, 50/200/1000 catalogs, seeds
+            1-5 (tests/bench/marketbench.py; --market-catalogs, --market-seeds)
 
-    python3 tests/bench/capture.py [--scenario ample,tight,overload] [--windows 6] [--window 6]
+    python3 tests/bench/capture.py [--scenario ample,tight,overload,market] [--windows 6] [--window 6]
 """
 
 import argparse
@@ -40,6 +44,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 import harness  # noqa: E402
 import benchlib  # noqa: E402
+import marketbench  # noqa: E402
 
 PER_PAGE = 96
 INITIAL = 50
@@ -157,11 +162,22 @@ def main():
     p.add_argument("--window", type=int, default=6, help="window length in seconds (default 6)")
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--verbose", action="store_true", help="print every window")
+    p.add_argument("--market-catalogs", default="50,200,1000", help="market: catalog counts (default 50,200,1000)")
+    p.add_argument("--market-seeds", default="1,2,3,4,5", help="market: seeds (default 1-5)")
+    p.add_argument("--market-identities", default="1,4,16", help="market: identities at 1 request/min (default 1,4,16)")
     a = p.parse_args()
     names = [n.strip() for n in a.scenario.split(",") if n.strip()]
     for n in names:
-        if n not in SCENARIOS:
-            p.error("unknown scenario %r (known: %s)" % (n, ", ".join(SCENARIOS)))
+        if n not in SCENARIOS and n != "market":
+            p.error("unknown scenario %r (known: %s, market)" % (n, ", ".join(SCENARIOS)))
+    if "market" in names:
+        names.remove("market")
+        ints = lambda text: [int(x) for x in text.split(",") if x.strip()]  # noqa: E731
+        rows = marketbench.run(harness.bin_dir(), ints(a.market_seeds), ints(a.market_catalogs),
+                               ints(a.market_identities), out=lambda line: print(line, flush=True))
+        benchlib.summary("capture benchmark, market", [("machine", benchlib.machine())] + marketbench.summarize(rows))
+        if not names:
+            return 0
     pg = harness.PgCluster()
     pg.start()
     results = []

@@ -62,7 +62,7 @@ static proto_msg_t *s_answer(worker_t *w, proto_stage_t stage, const proto_msg_t
         return NULL;
     proto_msg_t *res = NULL;
     if (stage == PROTO_STAGE_FETCH && task->body == PROTO_BODY_FETCH) {
-        if (worker_token(w) != 0)
+        if (worker_token(w) < 0)
             return NULL;
         res = s_result(task, PROTO_BODY_PAGE);
         *next_id += items;

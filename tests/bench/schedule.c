@@ -16,7 +16,10 @@
     fetcher's stop rule wants) or at page 10 (the 960-result cap: what lies deeper
     is lost). Each catalog's last poll ends with a final one at the end time.
 
-    Output: one line of "key=value" figures. */
+    Output: one line of "key=value" figures: floor is the sum over catalogs of
+    ceil(new / 96) (one poll at the end that gets every listing at 96 a request);
+    floor_fresh the same but at least as many polls per catalog as --max-interval
+    asks for over the run (a quiet catalog must still be looked at). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -233,7 +236,7 @@ static void s_learn_bands(s_cat_t *c, const s_plan_t *pl)
         qsort(b, (size_t) n, sizeof b[0], s_band_order);
         for (int i = 0; i + 1 < n; i++)
             if (b[i].depth == b[i + 1].depth && b[i].depth > 0 && (b[i].prefix >> 1) == (b[i + 1].prefix >> 1)
-                && !b[i].truncated && !b[i + 1].truncated && b[i].pages + b[i + 1].pages <= SCHEDULE_MAX_PAGES / 2) {
+                && !b[i].truncated && !b[i + 1].truncated && b[i].pages + b[i + 1].pages <= 8 /* WINDOW_MERGE_PAGES */) {
                 b[i] = (s_band_t){ b[i].depth - 1, b[i].prefix >> 1, b[i].pages + b[i + 1].pages, false };
                 memmove(&b[i + 1], &b[i + 2], (size_t) (n - i - 2) * sizeof b[0]);
                 n--;
@@ -369,7 +372,8 @@ int main(int argc, char **argv)
     if (adaptive) {
         schedule_settings_t st = { .budget_per_min = rate * 0.9, .min_interval_ms = min_interval_s * 1000,
                                    .max_interval_ms = max_interval_s * 1000, .first_interval_ms = window_s * 1000,
-                                   .half_life_ms = 3600000, .request_ms = (int64_t) llround(60000.0 / rate) };
+                                   .half_life_ms = 3600000,
+                                   .request_ms = s_pin ? 0 : (int64_t) llround(60000.0 / rate) };
         sched = schedule_new(&st);
         for (int i = 0; i < s_n; i++) {
             schedule_add(sched, s_cats[i].id, 1);
@@ -443,7 +447,7 @@ int main(int argc, char **argv)
     }
     /* the final poll of every catalog at the end (as many pages as it takes) */
     int64_t listed = 0, captured = 0, requests_run = 0, requests_final = 0, truncated = 0, polls = 0, lost = 0;
-    int64_t floor_req = 0, worst_cat = -1, splits = 0;
+    int64_t floor_req = 0, worst_cat = -1, splits = 0, floor_fresh = 0;
     double worst = 2;
     for (int i = 0; i < s_n; i++) {
         s_cat_t *c = &s_cats[i];
@@ -469,7 +473,10 @@ int main(int argc, char **argv)
         truncated += c->truncated;
         polls += c->polls;
         splits += c->splits;
-        floor_req += (c->new_total + SCHEDULE_PER_PAGE - 1) / SCHEDULE_PER_PAGE;
+        int64_t need = (c->new_total + SCHEDULE_PER_PAGE - 1) / SCHEDULE_PER_PAGE;
+        int64_t every = (end_s - start_s + max_interval_s - 1) / max_interval_s; /* polls --max-interval asks for */
+        floor_req += need;
+        floor_fresh += need > every ? need : every;
         double share = c->new_total ? (double) c->captured / (double) c->new_total : 1;
         if (share < worst) {
             worst = share;
@@ -483,11 +490,13 @@ int main(int argc, char **argv)
     printf("schedule=%s catalogs=%d listed=%" PRId64 " captured=%" PRId64 " captured_pct=%.3f requests=%" PRId64
            " requests_final=%" PRId64 " floor=%" PRId64 " requests_over_floor=%.3f listings_per_request=%.2f polls=%"
            PRId64 " truncated=%" PRId64 " lost=%" PRId64 " worst_catalog=%" PRId64 " worst_catalog_pct=%.2f"
-           " budget_requests=%.0f planned_requests_per_h=%.1f planned_missed_per_h=%.1f pin=%d splits=%" PRId64 "\n",
+           " budget_requests=%.0f planned_requests_per_h=%.1f planned_missed_per_h=%.1f pin=%d splits=%" PRId64
+           " floor_fresh=%" PRId64 " requests_over_floor_fresh=%.3f\n",
            mode, s_n, listed, captured, listed ? 100.0 * (double) captured / (double) listed : 100.0, requests,
            requests_final, floor_req, floor_req ? (double) requests / (double) floor_req : 0,
            requests ? (double) captured / (double) requests : 0, polls, truncated, lost, worst_cat, 100.0 * worst,
-           rate * (double) (end_s - start_s) / 60.0, planned_h, missed_h, s_pin, splits);
+           rate * (double) (end_s - start_s) / 60.0, planned_h, missed_h, s_pin, splits, floor_fresh,
+           floor_fresh ? (double) requests / (double) floor_fresh : 0);
     for (int i = 0; i < s_n && getenv("BENCH_SCHEDULE_VERBOSE"); i++) {
         s_cat_t *c = &s_cats[i];
         schedule_plan_t p = { 0 };

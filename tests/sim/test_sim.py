@@ -46,7 +46,8 @@ class Sim:
                 raise RuntimeError("simulator did not start: %s" % self.proc.stderr.read())
             time.sleep(0.02)
         with open(port_file) as f:
-            self.port = int(f.read())
+            ports = [int(x) for x in f.read().split()]
+        self.port, self.proxy_ports = ports[0], ports[1:]
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -363,6 +364,51 @@ class CapsAndBumpsTest(unittest.TestCase):
         self.assertEqual(again["pagination"]["time"], pinned)
         _, stats = self.sim.admin("GET", "/_sim/stats")
         self.assertEqual(stats["pinned"], 1)
+
+
+class ProxiesTest(unittest.TestCase):
+    """--proxies: forward-proxy ports, each an egress IP of its own that can be banned."""
+
+    def setUp(self):
+        self.sim = Sim("--seed", "4", "--catalogs", "221", "--initial", "20", "--proxies", "2")
+
+    def tearDown(self):
+        self.assertEqual(self.sim.stop(), 0)
+
+    def via(self, k, path, jar=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.sim.proxy_ports[k], timeout=10)
+        try:
+            headers = {"User-Agent": UA}
+            if jar:
+                headers["Cookie"] = "; ".join("%s=%s" % kv for kv in jar.items())
+            conn.request("GET", "http://127.0.0.1:%d%s" % (self.sim.port, path), headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def test_proxy_ports_and_bans(self):
+        self.assertEqual(len(self.sim.proxy_ports), 2)
+        jar = self.sim.login()
+        status, body = self.via(0, V2 + "?catalog_ids=221", jar)
+        self.assertEqual(status, 200)
+        self.assertEqual(len(json.loads(body)["items"]), 20)
+        self.assertEqual(self.sim.admin("POST", "/_sim/block?proxy=1")[0], 200)
+        status, body = self.via(1, V2 + "?catalog_ids=221", jar)
+        self.assertEqual(status, 403)
+        self.assertIn(b"captcha-delivery.com", body)  # DataDome's answer
+        self.assertEqual(self.via(0, V2 + "?catalog_ids=221", jar)[0], 200)  # the other egress is fine
+        self.assertEqual(self.sim.api(V2 + "?catalog_ids=221", jar)[0], 200)  # and so is the direct one
+        self.assertEqual(self.sim.admin("POST", "/_sim/block?proxy=1&on=0")[0], 200)
+        self.assertEqual(self.via(1, V2 + "?catalog_ids=221", jar)[0], 200)
+        _, stats = self.sim.admin("GET", "/_sim/stats")
+        self.assertEqual(stats["by_proxy"], {"direct": 2, "0": 2, "1": 2})
+        self.assertEqual(self.sim.admin("POST", "/_sim/block?proxy=2")[0], 400)
+        # a proxy port wants absolute-form requests
+        conn = http.client.HTTPConnection("127.0.0.1", self.sim.proxy_ports[0], timeout=10)
+        conn.request("GET", V2, headers={"User-Agent": UA})
+        self.assertEqual(conn.getresponse().status, 400)
+        conn.close()
 
 
 class SvcTest(unittest.TestCase):

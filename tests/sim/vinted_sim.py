@@ -1316,6 +1316,9 @@ class Sim:
         self.user_calls = collections.deque()  # monotonic times of accepted profile calls
         self.images = collections.OrderedDict()  # small LRU: key -> image bytes
         self.image_meta = {}  # key -> (size_bytes, sha256 hex), for truth and ETag
+        self.blocked_proxies = set()  # --proxies: the proxy ports (by index) whose requests get 403
+        self.by_proxy = collections.Counter()  # requests per egress: "direct" or the proxy index
+        self.proxy_ports = []
 
     def rate_check(self):
         """None if a profile call may go ahead (and counts it), else the
@@ -1532,8 +1535,16 @@ class Handler(BaseHTTPRequestHandler):
     def _public(self, path, query):
         sim = self.server.sim
         self._class = self._classify(path)
+        proxy = getattr(self.server, "proxy_index", None)
         with sim.lock:
             sim.stats.count(self._class, path)
+            sim.by_proxy["direct" if proxy is None else str(proxy)] += self._class != "cdn"
+            blocked = proxy is not None and proxy in sim.blocked_proxies
+        if proxy is not None and not self.path.startswith("http://"):
+            return self._reply(400, b"a proxy port takes absolute-form requests (GET http://host/path)",
+                               "text/plain")
+        if blocked and self._class != "cdn":  # this egress IP is banned: DataDome answers
+            return self._forbidden("datadome")
         if self._class == "cdn":  # the image CDN wants no user agent or cookies
             if self.command not in ("GET", "HEAD"):
                 return self._reply(405, b"", "text/plain")
@@ -2014,9 +2025,21 @@ class Handler(BaseHTTPRequestHandler):
                     sim.faults.queue += [f for f in checked if f["count"] > 0]
                     n = sum(f["count"] for f in sim.faults.queue)
                 return send(200, {"queued": n})
+        if path == "/_sim/block" and cmd == "POST":
+            # /_sim/block?proxy=K&on=1|0: requests through proxy K (0-based) get 403 from DataDome
+            try:
+                k, on = int(query.get("proxy", [""])[0]), query.get("on", ["1"])[0] != "0"
+                if not 0 <= k < len(sim.proxy_ports):
+                    raise ValueError
+            except ValueError:
+                return send(400, {"error": "proxy: an index of --proxies (0..%d)" % (len(sim.proxy_ports) - 1)})
+            with sim.lock:
+                (sim.blocked_proxies.add if on else sim.blocked_proxies.discard)(k)
+                return send(200, {"blocked": sorted(sim.blocked_proxies)})
         if path == "/_sim/stats" and cmd == "GET":
             with sim.lock:
                 snap = sim.stats.snapshot()
+                snap["by_proxy"] = dict(sim.by_proxy)
                 snap["faults_consumed"] = dict(sim.faults.consumed)
                 snap["faults_consumed_by_path"] = dict(sim.faults.consumed_by_path)
                 snap["sessions_issued"] = sim.sessions.issued
@@ -2058,6 +2081,10 @@ def parse_args(argv):
                    help="GET /api/v2/users/{id}: more than N calls in 10 s answer 429 with"
                         " Retry-After (default 30; 0 = no limit)")
     p.add_argument("--quiet", action="store_true", help="do not log requests")
+    p.add_argument("--proxies", type=int, default=0, metavar="N",
+                   help="also listen on N proxy ports (forward proxies for plain http, each an egress identity"
+                        " of its own: POST /_sim/block?proxy=K bans one); their ports go to --port-file after"
+                        " the main one, one a line")
     p.add_argument("--auto-tick", type=float, default=0, metavar="SECONDS",
                    help="every SECONDS, add --tick-new new items and --tick-bumps bumps per catalog by itself"
                         " (0 = only on POST /_sim/tick; for demo runs)")
@@ -2105,10 +2132,18 @@ def main(argv=None):
     server.daemon_threads = True
     server.sim = sim
     port = server.server_address[1]
+    proxies = []
+    for k in range(args.proxies):
+        ps = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ps.daemon_threads = True
+        ps.sim, ps.proxy_index = sim, k
+        proxies.append(ps)
+        threading.Thread(target=ps.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+    sim.proxy_ports = [ps.server_address[1] for ps in proxies]
     if args.port_file:
         tmp = args.port_file + ".tmp"
         with open(tmp, "w") as f:
-            f.write("%d\n" % port)
+            f.write("".join("%d\n" % p for p in [port] + sim.proxy_ports))
         os.replace(tmp, args.port_file)
 
     def stop(signum, frame):

@@ -45,7 +45,7 @@ fetcher_t *fetcher_new(const vinted_t *vinted, const fetcher_settings_t *setting
                                      "session: 401; bad_body: unreadable 200)", "reason", NULL, 0);
     self->m_backoff = metrics_counter(settings->metrics, "vinted_fetch_backoff_seconds_total",
                                       "Seconds of retry back-off slept");
-    self->session = session_new(vinted, settings->timeout_ms, gate);
+    self->session = session_new(vinted, settings->timeout_ms, gate, settings->proxies);
     if (!self->session) {
         free(self);
         return NULL;
@@ -272,10 +272,9 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
     session_resp_t resp = { 0 };
     proto_msg_t *answer = NULL;
     while (!answer) {
-        bool home = !session_is_open(self->session);
+        bool home;
         requests++;
-        int rc = home ? session_open(self->session, &resp)
-                      : session_get(self->session, url, req, &resp);
+        int rc = session_request(self->session, url, req, &resp, &home);
         if (rc != 0) {
             log_info("fetch abandoned", "task=%llu reason=%s", (unsigned long long) task->task_id,
                      log_str("broker lost or interrupted"));
@@ -303,22 +302,28 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
             vinted_block_t kind = vinted_classify_block(resp.body, resp.len);
             session_drop(self->session);
             int64_t backoff = cfg->block_backoff_ms;
-            snprintf(reason, sizeof(reason), "blocked by vinted: HTTP 403 (%s) on %s",
-                     vinted_block_name(kind), req_url);
+            int identity = session_identity(self->session);
+            const char *label = cfg->proxies ? cfg->proxies->label[identity] : "direct";
+            snprintf(reason, sizeof(reason), "blocked by vinted: HTTP 403 (%s) on %s through identity %d (%s)",
+                     vinted_block_name(kind), req_url, identity, label);
             log_warn("vinted is blocking this client",
-                     "status=403 kind=%s url=%s backoff_ms=%lld meaning=%s",
-                     log_str(vinted_block_name(kind)), log_str(req_url), (long long) backoff,
-                     log_str("Vinted's anti-bot refused our requests; all fetching pauses for "
-                             "the block backoff and new listings are caught up afterwards; if "
-                             "this repeats, lower the request rate or use another IP"));
+                     "status=403 kind=%s url=%s identity=%d proxy=%s backoff_ms=%lld meaning=%s",
+                     log_str(vinted_block_name(kind)), log_str(req_url), identity, log_str(label),
+                     (long long) backoff,
+                     log_str("Vinted's anti-bot refused our requests through this identity; it pauses "
+                             "for the block backoff (the other identities go on) and new listings are "
+                             "caught up afterwards; if this repeats, lower the request rate or use "
+                             "another IP"));
             proto_msg_t *report = proto_msg_new(PROTO_REPORT);
             if (report) {
                 report->u.report.event = proto_msg_strdup(report, "blocked");
                 report->u.report.detail = proto_msg_strdup(report, reason);
                 report->u.report.backoff_ms = backoff;
+                report->u.report.identity = identity;
                 *report_p = report;
             }
-            answer = s_nack(task, reason, backoff, false);
+            /* another identity may carry the task at once; the broker holds this one back */
+            answer = s_nack(task, reason, cfg->proxies && cfg->proxies->n > 1 ? 1000 : backoff, false);
             if (!answer)
                 proto_msg_destroy(report_p);
             break;
@@ -658,7 +663,7 @@ void fetcher_test(bool verbose)
     assert(svc);
     s_gate_t g = { 0, 0, -1, 0, 4 };
     session_gate_t gate = { s_gate_token, s_gate_pump, s_gate_sleep, &g };
-    fetcher_settings_t cfg = { 2000, 1, 4, 3600000, NULL };
+    fetcher_settings_t cfg = { 2000, 1, 4, 3600000, NULL, NULL };
     fetcher_t *f = fetcher_new(svc, &cfg, &gate);
     assert(f);
 
@@ -991,7 +996,7 @@ void fetcher_test(bool verbose)
     svc = vinted_new("pt", VINTED_API_SVC, base, "http://127.0.0.1:1", "SelfTest/1", err,
                      sizeof(err));
     assert(svc);
-    fetcher_settings_t cfg_user = { 2000, 1, 10000, 3600000, NULL };
+    fetcher_settings_t cfg_user = { 2000, 1, 10000, 3600000, NULL, NULL };
     g.max_sleep_ms = 10000;
     f = fetcher_new(svc, &cfg_user, &gate);
     assert(f);

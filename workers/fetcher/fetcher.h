@@ -21,7 +21,8 @@
           ITEM_PAGE or USER       a seller or an item that is gone is an observation
       401                         session renewed, retried at most twice, then NACK
       429, 5xx, network errors    backoff (Retry-After first), 6 retries, then NACK
-      403                         session dropped, REPORT "blocked", NACK for the block backoff
+      403                         the identity's session dropped, REPORT "blocked" (with the identity:
+                                  the broker pauses it alone), NACK to retry (another identity may take it)
       404 code 104 (v2 catalog)   NACK permanent: the v2 endpoint is gone, use svc
       other statuses              NACK permanent with the status and a snippet
 */
@@ -46,6 +47,7 @@ typedef struct {
     int64_t backoff_max_ms;   /* no retry waits longer; a longer Retry-After is left to the broker */
     int64_t block_backoff_ms; /* after a 403: how long all fetching stops */
     metrics_t *metrics;       /* Prometheus registry (borrowed), or NULL */
+    const proxies_t *proxies; /* the egress identities (borrowed), or NULL: one, direct */
 } fetcher_settings_t;
 
 typedef struct _fetcher_t fetcher_t;

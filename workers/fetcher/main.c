@@ -7,6 +7,7 @@
 
 #include "../../common/config.h"
 #include "../../common/log.h"
+#include "../../common/proxies.h"
 #include "../../common/worker.h"
 #include "fetcher.h"
 #include "session.h"
@@ -35,7 +36,9 @@ int main(int argc, char **argv)
         { "timeout", "VINTED_FETCH_TIMEOUT", "30s", "timeout of one HTTP request", NULL },
         { "backoff-base", "VINTED_BACKOFF_BASE", "1s", "first retry backoff (full jitter)", NULL },
         { "backoff-max", "VINTED_BACKOFF_MAX", "60s", "longest retry backoff", NULL },
-        { "block-backoff", "VINTED_BLOCK_BACKOFF", "1h", "pause of all fetching after a 403 block", NULL },
+        { "block-backoff", "VINTED_BLOCK_BACKOFF", "1h", "pause of an identity's fetching after a 403 block", NULL },
+        { "proxies", "VINTED_PROXIES", "", "egress identities: proxy URLs, comma-separated, or @file (one a line);"
+          " each has its own cookies, budget and block pause (the broker must read the same list); empty: direct", NULL },
         METRICS_CONFIG_OPTS,
         CURVE_CLIENT_CONFIG_OPTS,
         { NULL, NULL, NULL, NULL, NULL },
@@ -83,6 +86,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "invalid --block-backoff: must be more than 0\n");
         return 2;
     }
+    static proxies_t proxies; /* large: not on the stack */
+    if (proxies_load(config_get(opts, "proxies"), &proxies) != 0)
+        return 2;
+    settings.proxies = &proxies;
     curve_t *curve = NULL; /* CURVE keys for the broker socket, or NULL */
     rc = curve_client_setup(opts, &curve);
     if (rc != 0)
@@ -101,7 +108,7 @@ int main(int argc, char **argv)
     metrics_family_t *m_fetched = metrics_family(metrics, METRICS_COUNTER, "vinted_fetch_pages_total",
         "Pages brought back to the broker, by kind", "kind", NULL, 0);
     metrics_series_t *m_blocks = metrics_counter(metrics, "vinted_fetch_blocks_total",
-        "403 blocks reported to the broker (all fetching pauses)");
+        "403 blocks reported to the broker (the identity pauses)");
     char err[512];
     vinted_t *vinted = vinted_new(site, api, config_get(opts, "www-url"),
                                   config_get(opts, "api-url"), config_get(opts, "user-agent"),
@@ -131,11 +138,11 @@ int main(int argc, char **argv)
     else
         log_info("fetcher started",
                  "broker=%s site=%s api=%s www=%s api_base=%s timeout_ms=%lld backoff_base_ms=%lld "
-                 "backoff_max_ms=%lld block_backoff_ms=%lld",
+                 "backoff_max_ms=%lld block_backoff_ms=%lld identities=%d",
                  log_str(broker), site, vinted_api_name(api), log_str(vinted_www_base(vinted)),
                  log_str(vinted_api_base(vinted)), (long long) settings.timeout_ms,
                  (long long) settings.backoff_base_ms, (long long) settings.backoff_max_ms,
-                 (long long) settings.block_backoff_ms);
+                 (long long) settings.block_backoff_ms, proxies.n);
 
     while (fetcher && !worker_interrupted(w)) {
         proto_msg_t *task = worker_next(w, 1000);

@@ -9,15 +9,24 @@
 
 #include "../../common/clock.h"
 #include "../../common/log.h"
+#include "../../common/redact.h"
 
 #define SESSION_PUMP_MS 200 /* pump the gate at least this often during a transfer */
 #define SESSION_CONNECT_MAX_MS 10000
 
+/* One egress identity: its own connection (through its proxy) and cookie jar. */
+typedef struct {
+    CURL *curl;
+    bool open;
+} s_ident_t;
+
 struct _session_t {
     const vinted_t *vinted;
     session_gate_t gate;
-    CURL *curl;
-    bool open;
+    s_ident_t *ident;
+    int n_ident;
+    int cur;        /* the identity of the last token */
+    CURL *curl;     /* ident[cur].curl */
     /* the transfer in progress */
     session_resp_t *resp;
     size_t cap;
@@ -91,22 +100,46 @@ static int s_on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_o
     return 0;
 }
 
-session_t *session_new(const vinted_t *vinted, int64_t timeout_ms, const session_gate_t *gate)
+static CURL *s_handle(session_t *self, int64_t timeout_ms, const char *proxy);
+
+session_t *session_new(const vinted_t *vinted, int64_t timeout_ms, const session_gate_t *gate,
+                       const proxies_t *proxies)
 {
     session_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
     self->vinted = vinted;
     self->gate = *gate;
-    self->curl = curl_easy_init();
-    if (!self->curl) {
+    self->n_ident = proxies ? proxies->n : 1;
+    self->ident = calloc((size_t) self->n_ident, sizeof *self->ident);
+    if (!self->ident) {
         free(self);
         return NULL;
     }
     if (timeout_ms <= 0)
         timeout_ms = 30000;
-    CURL *c = self->curl;
+    for (int i = 0; i < self->n_ident; i++) {
+        self->ident[i].curl = s_handle(self, timeout_ms, proxies ? proxies->url[i] : "");
+        if (!self->ident[i].curl) {
+            session_destroy(&self);
+            return NULL;
+        }
+    }
+    self->curl = self->ident[0].curl;
+    return self;
+}
+
+/* A libcurl handle of one identity: in-memory cookies, its proxy ("" none). */
+static CURL *s_handle(session_t *self, int64_t timeout_ms, const char *proxy)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return NULL;
     CURLcode rc = CURLE_OK;
+    if (proxy && *proxy)
+        rc |= curl_easy_setopt(c, CURLOPT_PROXY, proxy);
+    else
+        rc |= curl_easy_setopt(c, CURLOPT_PROXY, ""); /* direct, whatever http_proxy says */
     rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_COOKIEFILE, ""); /* in-memory cookie engine */
     rc |= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl can decode */
@@ -127,18 +160,20 @@ session_t *session_new(const vinted_t *vinted, int64_t timeout_ms, const session
     rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, self->errbuf);
     if (rc != CURLE_OK) {
         log_error("curl setup failed", "error=%s", log_str(curl_easy_strerror(rc)));
-        session_destroy(&self);
+        curl_easy_cleanup(c);
         return NULL;
     }
-    return self;
+    return c;
 }
 
 void session_destroy(session_t **self_p)
 {
     if (self_p && *self_p) {
         session_t *self = *self_p;
-        if (self->curl)
-            curl_easy_cleanup(self->curl);
+        for (int i = 0; self->ident && i < self->n_ident; i++)
+            if (self->ident[i].curl)
+                curl_easy_cleanup(self->ident[i].curl);
+        free(self->ident);
         free(self);
         *self_p = NULL;
     }
@@ -146,7 +181,31 @@ void session_destroy(session_t **self_p)
 
 bool session_is_open(const session_t *self)
 {
-    return self->open;
+    return self->ident[self->cur].open;
+}
+
+int session_identity(const session_t *self)
+{
+    return self->cur;
+}
+
+/* A token: the identity it is for becomes the current one. 0, or -1 to abandon
+   (or a token for an identity this fetcher does not have: VINTED_PROXIES differ). */
+static int s_token(session_t *self, session_resp_t *resp)
+{
+    int k = self->gate.token ? self->gate.token(self->gate.ctx) : 0;
+    if (k < 0)
+        return -1;
+    if (k >= self->n_ident) {
+        log_error("token for an identity this fetcher does not have: the broker and the fetchers must"
+                  " read the same VINTED_PROXIES", "identity=%d identities=%d", k, self->n_ident);
+        snprintf(resp->error, sizeof resp->error, "token for identity %d of %d (VINTED_PROXIES differ)", k,
+                 self->n_ident);
+        k = 0;
+    }
+    self->cur = k;
+    self->curl = self->ident[k].curl;
+    return 0;
 }
 
 void session_resp_reset(session_resp_t *resp)
@@ -155,12 +214,9 @@ void session_resp_reset(session_resp_t *resp)
     memset(resp, 0, sizeof(*resp));
 }
 
-/* One GET: a token first, then the transfer. */
+/* One GET through the current identity (its token taken). */
 static int s_get(session_t *self, const char *url, vinted_req_t req, session_resp_t *resp)
 {
-    session_resp_reset(resp);
-    if (self->gate.token && self->gate.token(self->gate.ctx) != 0)
-        return -1;
     char anon[256] = "";
     if (req == VINTED_REQ_CATALOG)
         session_cookie(self, VINTED_COOKIE_ANON, anon, sizeof(anon));
@@ -211,11 +267,11 @@ static int s_get(session_t *self, const char *url, vinted_req_t req, session_res
     return 0;
 }
 
-int session_open(session_t *self, session_resp_t *resp)
+/* The home page visit of the current identity (its token taken). */
+static int s_open(session_t *self, session_resp_t *resp)
 {
     char url[512];
     if (vinted_home_url(self->vinted, url, sizeof(url)) != 0) {
-        session_resp_reset(resp);
         snprintf(resp->error, sizeof(resp->error), "home URL too long");
         return 0;
     }
@@ -223,29 +279,52 @@ int session_open(session_t *self, session_resp_t *resp)
         return -1;
     if (resp->status >= 200 && resp->status < 300) {
         bool token = session_cookie(self, VINTED_COOKIE_ACCESS, NULL, 0) == 0;
-        self->open = true;
+        self->ident[self->cur].open = true;
         if (token)
-            log_info("session opened", "url=%s", log_str(url));
+            log_info("session opened", "url=%s identity=%d", log_str(url), self->cur);
         else
-            log_warn("session opened without an access token", "url=%s cookie=%s", log_str(url),
-                     VINTED_COOKIE_ACCESS);
+            log_warn("session opened without an access token", "url=%s cookie=%s identity=%d", log_str(url),
+                     VINTED_COOKIE_ACCESS, self->cur);
     }
     return 0;
 }
 
+int session_open(session_t *self, session_resp_t *resp)
+{
+    session_resp_reset(resp);
+    if (s_token(self, resp) != 0)
+        return -1;
+    return resp->error[0] ? 0 : s_open(self, resp);
+}
+
 int session_get(session_t *self, const char *url, vinted_req_t req, session_resp_t *resp)
 {
-    return s_get(self, url, req, resp);
+    session_resp_reset(resp);
+    if (s_token(self, resp) != 0)
+        return -1;
+    return resp->error[0] ? 0 : s_get(self, url, req, resp);
+}
+
+int session_request(session_t *self, const char *url, vinted_req_t req, session_resp_t *resp, bool *home)
+{
+    session_resp_reset(resp);
+    *home = false;
+    if (s_token(self, resp) != 0)
+        return -1;
+    if (resp->error[0])
+        return 0;
+    *home = !self->ident[self->cur].open;
+    return *home ? s_open(self, resp) : s_get(self, url, req, resp);
 }
 
 void session_reset(session_t *self)
 {
-    self->open = false;
+    self->ident[self->cur].open = false;
 }
 
 void session_drop(session_t *self)
 {
-    self->open = false;
+    self->ident[self->cur].open = false;
     curl_easy_setopt(self->curl, CURLOPT_COOKIELIST, "ALL");
 }
 
@@ -293,13 +372,14 @@ typedef struct {
     int sleeps;
     int64_t slept_ms;
     bool refuse;
+    int identity; /* what the next token is for */
 } s_gate_state_t;
 
 static int s_test_token(void *ctx)
 {
     s_gate_state_t *state = ctx;
     state->tokens++;
-    return state->refuse ? -1 : 0;
+    return state->refuse ? -1 : state->identity;
 }
 
 static int s_test_sleep(void *ctx, int64_t ms)
@@ -321,7 +401,7 @@ void session_test(bool verbose)
     assert(v);
     s_gate_state_t state = { 0 };
     session_gate_t gate = { s_test_token, NULL, s_test_sleep, &state };
-    session_t *s = session_new(v, 2000, &gate);
+    session_t *s = session_new(v, 2000, &gate, NULL);
     assert(s);
     assert(!session_is_open(s));
 
@@ -354,9 +434,32 @@ void session_test(bool verbose)
     assert(session_sleep(s, 5) == 0 && state.slept_ms == 10);
     assert(session_sleep(s, 0) == 0 && state.sleeps == 3);
     session_resp_reset(&resp);
-
     session_destroy(&s);
     assert(s == NULL);
+
+    /* two identities: each token names one; cookies and the open state are its own */
+    proxies_t *px = calloc(1, sizeof *px);
+    assert(px && proxies_parse("http://127.0.0.1:1,http://127.0.0.1:2", px, err, sizeof err) == 0);
+    s = session_new(v, 2000, &gate, px);
+    assert(s && session_identity(s) == 0);
+    curl_easy_setopt(s->curl, CURLOPT_COOKIELIST, ".vinted.pt\tTRUE\t/\tFALSE\t0\tanon_id\tfirst");
+    s->ident[0].open = true;
+    bool home;
+    state.identity = 1;
+    assert(session_request(s, "http://127.0.0.1:1/x", VINTED_REQ_CATALOG, &resp, &home) == 0);
+    assert(session_identity(s) == 1 && home && resp.status == 0); /* identity 1 has no session: home page */
+    assert(session_cookie(s, VINTED_COOKIE_ANON, value, sizeof(value)) == -1);
+    state.identity = 0;
+    assert(session_request(s, "http://127.0.0.1:1/x", VINTED_REQ_CATALOG, &resp, &home) == 0);
+    assert(session_identity(s) == 0 && !home && session_is_open(s));
+    assert(session_cookie(s, VINTED_COOKIE_ANON, value, sizeof(value)) == 0 && strcmp(value, "first") == 0);
+    state.identity = 5; /* the broker has more identities than this fetcher: an error, not a crash */
+    assert(session_request(s, "http://127.0.0.1:1/x", VINTED_REQ_CATALOG, &resp, &home) == 0);
+    assert(resp.status == 0 && strstr(resp.error, "VINTED_PROXIES"));
+    session_resp_reset(&resp);
+    session_destroy(&s);
+    free(px);
+    redact_clear();
     vinted_destroy(&v);
     if (verbose)
         printf("OK\n");

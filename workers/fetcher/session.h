@@ -15,10 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../../common/proxies.h"
 #include "vinted.h"
 
 /* The broker, seen from the HTTP client (main wires these to worker_token,
-   worker_pump and worker_sleep). Each returns 0, or -1 to abandon the task. */
+   worker_pump and worker_sleep). Each returns 0, or -1 to abandon the task;
+   token returns the egress identity the token is for (0..) or -1. */
 typedef struct {
     int (*token)(void *ctx);
     int (*pump)(void *ctx);
@@ -41,12 +43,21 @@ typedef struct {
 
 typedef struct _session_t session_t;
 
-/* timeout_ms bounds a whole request. The vinted settings are borrowed. */
-session_t *session_new(const vinted_t *vinted, int64_t timeout_ms, const session_gate_t *gate);
+/* timeout_ms bounds a whole request. The vinted settings are borrowed. proxies:
+   the egress identities (NULL: one, direct); each has its own connection and
+   cookies, and every request goes through the identity its token names. */
+session_t *session_new(const vinted_t *vinted, int64_t timeout_ms, const session_gate_t *gate,
+                       const proxies_t *proxies);
 void session_destroy(session_t **self_p);
 
-/* Whether a home-page visit succeeded since the last reset/drop. */
+/* Whether the current identity's home-page visit succeeded since its last reset/drop. */
 bool session_is_open(const session_t *self);
+/* The identity of the last token (what reset, drop and cookie apply to). */
+int session_identity(const session_t *self);
+/* One request (one token): if the token's identity has no open session, its home
+   page (*home true, the URL is not fetched: ask again), else the URL. 0 with
+   *resp filled, -1 if abandoned. */
+int session_request(session_t *self, const char *url, vinted_req_t req, session_resp_t *resp, bool *home);
 /* GET the www home page (one token) and keep its cookies; a 2xx answer opens
    the session. 0 with *resp filled (whatever the status), -1 if abandoned. */
 int session_open(session_t *self, session_resp_t *resp);
@@ -55,9 +66,9 @@ int session_open(session_t *self, session_resp_t *resp);
    /items/{id} moves to /items/{id}-{slug}), never for API calls.
    0 with *resp filled, -1 if abandoned. */
 int session_get(session_t *self, const char *url, vinted_req_t req, session_resp_t *resp);
-/* Renew on the next request: visit the home page again, keeping the cookies (401). */
+/* The current identity renews on its next request: visits the home page again, keeping the cookies (401). */
 void session_reset(session_t *self);
-/* Forget everything: drop every cookie, visit the home page next time (403). */
+/* The current identity forgets everything: drops every cookie, visits the home page next time (403). */
 void session_drop(session_t *self);
 /* The value of a session cookie into buf: 0, or -1 if there is none. */
 int session_cookie(session_t *self, const char *name, char *buf, size_t size);
