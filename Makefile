@@ -170,6 +170,7 @@ test-asan: asan fuzz-build
 bench: all
 	python3 tests/bench/replay.py --items 100000 --scale 1,2,4 --repeat 2
 	python3 tests/bench/capture.py
+	python3 tests/bench/capture.py --scenario market
 	python3 tests/bench/routing.py
 	python3 tests/bench/catalog_throughput.py --catalogs 40
 
