@@ -153,9 +153,9 @@ SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stack
 # The ASan lane of make test runs a subset chosen to cover every program's code paths
 # (catalog flow on both generations, faults, bad input, all three flows, replay, stalls);
 # make test-asan runs the whole suite under ASan+UBSan.
-ASAN_SUBSET = test_catalog test_faults test_badinput test_flows test_replay test_stalls test_cli test_split
+ASAN_SUBSET = test_catalog test_faults test_badinput test_flows test_replay test_stalls test_cli test_split test_identities
 # and the longest modules against bin/ run in the lane that fuzzes (done early), so the lanes end together
-E2E_ONCE = test_chaos test_schedule
+E2E_ONCE = test_chaos test_schedule test_market
 test: all asan fuzz-build
 	$(SAN_ENV) E2E_ONCE="$(E2E_ONCE)" E2E_ONLY_2="$(ASAN_SUBSET)" sh tests/run.sh $(BIN) bin-asan
 

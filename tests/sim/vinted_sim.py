@@ -375,12 +375,14 @@ class World:
         self.bad_every = bad_every
         self.legacy_every = legacy_every
         self.clock = epoch
+        self.epoch = epoch
         self.next_id = 7000000000 + self.rng.randrange(1000000)
         self.created = 0  # items created so far (1-based index of the last)
         self.bad_made = 0
         self.items = []  # in creation order, so ids ascend
         self.by_catalog = {c: [] for c in self.catalogs}
         self.children = {}       # market mode: a parent catalog's search shows its children's listings
+        self.parent_of = {}
         self.changes = []        # every evolve() change, in sim-clock order
         self.by_id = {}
         self.photo_ids = set()   # every item photo id handed out
@@ -552,6 +554,22 @@ class World:
         rec["truth"] = truth
         return rec
 
+    def market_event(self, kind, leaf, t):
+        """Market mode: one event of tests/sim/market.py at market time t (seconds
+        from its day 0, placed on this world's clock after its epoch)."""
+        self.clock = max(self.clock + 1, self.epoch + int(t))
+        if kind == "new":
+            return self._new_item(leaf)["id"]
+        older = self.by_catalog.get(leaf) or []
+        for _ in range(4):  # a random older listing still in search, pushed up
+            rec = older[self.rng.randrange(len(older))] if older else None
+            if rec and self.in_search(rec):
+                rec.setdefault("activity_hist", [rec["created_at"]]).append(self.clock)
+                rec["activity"] = self.clock
+                rec["bumps"] += 1
+                return rec["id"]
+        return None
+
     @staticmethod
     def in_search(rec):
         """Does catalog search still show this listing?"""
@@ -699,7 +717,7 @@ class World:
             if cid in CATALOG_KNOWN:
                 t, c, slug, par = CATALOG_KNOWN[cid]
             else:
-                par = CATALOG_ROOTS[n % len(CATALOG_ROOTS)]
+                par = self.parent_of.get(cid) or CATALOG_ROOTS[n % len(CATALOG_ROOTS)]
                 t, c, slug = "Catálogo %d" % cid, "CATALOG_%d" % cid, "catalogo-%d" % cid
             nodes[cid] = {"catalog_id": cid, "parent_id": par, "title": t, "code": c,
                           "url": "%s/%s" % (nodes[par]["url"], slug)}
@@ -1115,6 +1133,8 @@ class World:
             price = self._truth_price(rec, cents)
             out.append({
                 "item_id": rec["id"], "catalog_id": rec["catalog_id"],
+                # the catalog whose search shows it (market mode: a child's parent)
+                "search_catalog_id": self.parent_of.get(rec["catalog_id"], rec["catalog_id"]),
                 "title": None if bad == "title_missing" else rec["title"],
                 "price": price,
                 "currency": "XYZ" if bad == "currency_unknown" else self.currency,
@@ -1316,9 +1336,29 @@ class Sim:
         self.user_calls = collections.deque()  # monotonic times of accepted profile calls
         self.images = collections.OrderedDict()  # small LRU: key -> image bytes
         self.image_meta = {}  # key -> (size_bytes, sha256 hex), for truth and ETag
+        self.market = None  # --market: tests/sim/market.py's world, replayed at --market-speed
+        self.market_running = False
+        self.market_t = 0.0     # market time reached (s)
+        self.market_events = 0
+        if args.market:
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import market as market_mod
+            self.market = market_mod.Market(args.market_seed, n_catalogs=args.market, scale=args.market_scale)
+            self.world.children = dict(self.market.children)
+            self.world.parent_of = dict(self.market.parent_of)
+            self.market_t = args.market_start_day * market_mod.DAY
+            self.market_running = True
         self.blocked_proxies = set()  # --proxies: the proxy ports (by index) whose requests get 403
         self.by_proxy = collections.Counter()  # requests per egress: "direct" or the proxy index
         self.proxy_ports = []
+
+    def market_step(self, dt):
+        """Advance the market by dt market seconds: its events become listings."""
+        t0, t1 = self.market_t, self.market_t + dt
+        for t, kind, leaf in self.market.events(t0, t1):
+            self.world.market_event(kind, leaf, t)
+            self.market_events += 1
+        self.market_t = t1
 
     def rate_check(self):
         """None if a profile call may go ahead (and counts it), else the
@@ -2025,6 +2065,16 @@ class Handler(BaseHTTPRequestHandler):
                     sim.faults.queue += [f for f in checked if f["count"] > 0]
                     n = sum(f["count"] for f in sim.faults.queue)
                 return send(200, {"queued": n})
+        if path == "/_sim/market":
+            # GET: where the market is; POST ?run=0|1: stop or resume its arrivals
+            if sim.market is None:
+                return send(400, {"error": "the simulator runs without --market"})
+            with sim.lock:
+                if cmd == "POST":
+                    sim.market_running = query.get("run", ["1"])[0] != "0"
+                return send(200, {"running": sim.market_running, "market_time": sim.market_t,
+                                  "events": sim.market_events, "catalogs": sim.market.catalogs,
+                                  "children": {str(k): v for k, v in sim.market.children.items()}})
         if path == "/_sim/block" and cmd == "POST":
             # /_sim/block?proxy=K&on=1|0: requests through proxy K (0-based) get 403 from DataDome
             try:
@@ -2081,6 +2131,14 @@ def parse_args(argv):
                    help="GET /api/v2/users/{id}: more than N calls in 10 s answer 429 with"
                         " Retry-After (default 30; 0 = no limit)")
     p.add_argument("--quiet", action="store_true", help="do not log requests")
+    p.add_argument("--market", type=int, default=0, metavar="N",
+                   help="market mode: N catalogs of tests/sim/market.py (heavy-tailed rates, daily cycle, bursts,"
+                        " pushed-up listings, busy parents whose listings live in children) replace --catalogs;"
+                        " their listings arrive in time, --market-speed market seconds per second")
+    p.add_argument("--market-seed", type=int, default=None, help="market mode: the market's seed (default --seed)")
+    p.add_argument("--market-speed", type=float, default=60.0, help="market mode: market seconds per second (default 60)")
+    p.add_argument("--market-scale", type=float, default=1.0, help="market mode: every rate times this (default 1)")
+    p.add_argument("--market-start-day", type=int, default=10, help="market mode: the market day it starts at (default 10)")
     p.add_argument("--proxies", type=int, default=0, metavar="N",
                    help="also listen on N proxy ports (forward proxies for plain http, each an egress identity"
                         " of its own: POST /_sim/block?proxy=K bans one); their ports go to --port-file after"
@@ -2111,6 +2169,15 @@ def parse_args(argv):
         if int(cat) not in a.catalogs or rates[int(cat)] < 0:
             p.error("--tick-rates: %r: the catalog must be in --catalogs and N >= 0" % part)
     a.tick_rates = rates
+    if a.market < 0 or a.market > 5000 or a.market_speed <= 0 or a.market_scale <= 0:
+        p.error("--market: 0..5000 catalogs; --market-speed and --market-scale above 0")
+    if a.market_seed is None:
+        a.market_seed = a.seed
+    if a.market:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import market as market_mod
+        m = market_mod.Market(a.market_seed, n_catalogs=a.market, scale=a.market_scale)
+        a.catalogs = sorted(m.base)  # the market's catalogs and their children (the children hold listings)
     if a.site not in SITES:
         p.error("--site: unknown site %r (known: %s)" % (a.site, " ".join(SITES)))
     for name in ("initial", "bad_every", "legacy_price_every"):
@@ -2151,6 +2218,17 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if sim.market is not None:
+        def market_driver():
+            last = time.monotonic()
+            while True:
+                time.sleep(0.2)
+                now = time.monotonic()
+                with sim.lock:
+                    if sim.market_running:
+                        sim.market_step((now - last) * args.market_speed)
+                last = now
+        threading.Thread(target=market_driver, daemon=True).start()
     if args.auto_tick > 0:
         def auto_tick():
             while True:
