@@ -69,11 +69,21 @@ def program_path(kind):
     return os.path.join(bin_dir(), PROGRAMS.get(kind, kind))
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that was free a moment ago, and never one this
+    process handed out before (the kernel may offer a just-closed port again: a
+    broker once got the same port for its worker and control endpoints)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
+    raise AssertionError("no fresh TCP port after 100 tries")
 
 
 def clean_env(extra=None):
