@@ -138,6 +138,32 @@ struct _broker_t {
 
 static void s_window_failed(broker_t *self, window_t *w, const char *reason);
 
+bool broker_site_ok(const char *text)
+{
+    size_t n = text ? strlen(text) : 0;
+    if (n < 2 || n > 7 || text[0] == '.' || text[n - 1] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((text[i] >= 'a' && text[i] <= 'z') || text[i] == '.'))
+            return false;
+    return true;
+}
+
+/* The key of a catalog of a site in the per-catalog maps: "pt:221". */
+static void s_catalog_key(char *buf, size_t size, const char *site, int32_t catalog)
+{
+    snprintf(buf, size, "%s:%d", site, catalog);
+}
+
+/* The index of (site, catalog) among the configured catalogs, or -1. */
+static int s_config_index(const broker_t *self, const char *site, int32_t catalog)
+{
+    for (int i = 0; i < self->cfg.n_catalogs; i++)
+        if (self->cfg.catalogs[i] == catalog && strcmp(self->cfg.sites[i], site) == 0)
+            return i;
+    return -1;
+}
+
 /* Requests a minute all identities together may send: VINTED_RATE each, VINTED_RATE_TOTAL at most. */
 static double s_rate_total(const broker_t *self)
 {
@@ -147,7 +173,8 @@ static double s_rate_total(const broker_t *self)
 static void s_schedule_learn(broker_t *self, const window_t *w);
 static void s_start_windows(broker_t *self);
 static void s_track_start(broker_t *self, window_t *w);
-static void s_track_fetch(broker_t *self, window_t *w, proto_fetch_kind_t kind, int64_t target, int32_t page);
+static void s_track_fetch(broker_t *self, window_t *w, proto_fetch_kind_t kind, int64_t target, int32_t page,
+                          const char *site);
 
 /* ------------------------------------------------------------------ peers */
 
@@ -337,6 +364,7 @@ static void s_fetch_page(broker_t *self, window_t *w, int part, int32_t api_page
     msg->u.fetch.price_from = p->price_from;
     msg->u.fetch.price_to = p->price_to;
     msg->u.fetch.pin_time = part > 0 || api_page > 1 ? w->pin_time : 0; /* as of part 0's page 1 */
+    msg->u.fetch.site = w->site[0] ? proto_msg_strdup(msg, w->site) : NULL;
     task_t *task = s_task_new(self, PROTO_STAGE_FETCH, w->id, msg->u.fetch.page, msg);
     if (api_page > 1 || part > 0)
         s_task_ahead(self, task);
@@ -510,8 +538,8 @@ static void s_images_start(broker_t *self, int64_t parent_id, int32_t catalog_id
    (none when it needed no split, or its bands merge back into one). */
 static void s_bands_learn(broker_t *self, const window_t *w)
 {
-    char key[16], bands[WINDOW_MAX_PARTS * 48];
-    snprintf(key, sizeof key, "%d", w->catalog_id);
+    char key[24], bands[WINDOW_MAX_PARTS * 48];
+    s_catalog_key(key, sizeof key, w->site, w->catalog_id);
     window_bands_next(w, bands, sizeof bands);
     if (*bands)
         zhashx_update(self->bands, key, strdup(bands));
@@ -606,7 +634,7 @@ static void s_window_loaded(void *arg, window_t *w)
     }
     if (w->kind == WINDOW_CATALOGS) {
         w->state = WINDOW_RUNNING;
-        s_track_fetch(self, w, PROTO_FETCH_CATALOGS, 0, 1);
+        s_track_fetch(self, w, PROTO_FETCH_CATALOGS, 0, 1, NULL);
         return;
     }
     if (w->state == WINDOW_RUNNING) {
@@ -627,8 +655,8 @@ static zhashx_t *s_catalog_heads(broker_t *self)
     for (window_t *w = zhashx_first(self->windows); w; w = zhashx_next(self->windows)) {
         if ((w->state != WINDOW_RUNNING && w->state != WINDOW_PENDING) || w->kind == WINDOW_IMAGES)
             continue;
-        char key[16];
-        snprintf(key, sizeof key, "%d", w->catalog_id);
+        char key[24];
+        s_catalog_key(key, sizeof key, w->site, w->catalog_id);
         window_t *head = zhashx_lookup(heads, key);
         if (!head || (head->state == WINDOW_PENDING
                       && (w->state == WINDOW_RUNNING || w->id < head->id)))
@@ -651,8 +679,8 @@ static void s_start_windows(broker_t *self)
             continue;
         w->state = WINDOW_RUNNING;
         /* a catalog whose last window was split starts split the same way */
-        char key[16];
-        snprintf(key, sizeof key, "%d", w->catalog_id);
+        char key[24];
+        s_catalog_key(key, sizeof key, w->site, w->catalog_id);
         const char *bands = zhashx_lookup(self->bands, key);
         if (bands && window_bands_parse(w, bands) != 0)
             log_warn("remembered price bands unreadable, starting unsplit", "catalog=%d bands=%s", w->catalog_id,
@@ -664,17 +692,19 @@ static void s_start_windows(broker_t *self)
     zlistx_destroy(&start);
 }
 
-static int64_t s_create_window(broker_t *self, int32_t catalog, int64_t start_s, int64_t end_s, const char *kind)
+static int64_t s_create_window(broker_t *self, const char *site, int32_t catalog, int64_t start_s, int64_t end_s,
+                               const char *kind)
 {
     int64_t id = 0;
-    int rc = store_window_create(self->store, catalog, start_s, end_s, kind, &id);
+    int rc = store_window_create(self->store, site, catalog, start_s, end_s, kind, &id);
     if (rc != 0)
         return rc < 0 ? -1 : 0;
     window_t *w = window_new(id, catalog, start_s, end_s);
+    snprintf(w->site, sizeof w->site, "%s", site);
     s_window_add(self, w);
     char a[32], b[32];
-    log_info("window created", "window=%" PRId64 " catalog=%d kind=%s from=%s to=%s", id, catalog, kind,
-             config_format_time(start_s, a, sizeof a), config_format_time(end_s, b, sizeof b));
+    log_info("window created", "window=%" PRId64 " site=%s catalog=%d kind=%s from=%s to=%s", id, site, catalog,
+             kind, config_format_time(start_s, a, sizeof a), config_format_time(end_s, b, sizeof b));
     return id;
 }
 
@@ -716,15 +746,15 @@ static void s_schedule_adaptive(broker_t *self)
     bool created = false;
     for (int i = 0; i < self->cfg.n_catalogs; i++) {
         int32_t catalog = self->cfg.catalogs[i];
-        char key[16];
-        snprintf(key, sizeof key, "%d", catalog);
+        char key[24];
+        s_catalog_key(key, sizeof key, self->cfg.sites[i], catalog);
         if (zhashx_lookup(heads, key) || now_ms < self->poll_not_before[i]
-            || now_ms < schedule_due_ms(self->schedule, catalog))
+            || now_ms < schedule_due_ms(self->schedule, i))
             continue;
         int64_t start_s = self->poll_end_s[i] > 0 ? self->poll_end_s[i] : now_s - first_s;
         if (start_s >= now_s)
             continue;
-        if (s_create_window(self, catalog, start_s, now_s, "scheduled") >= 0) {
+        if (s_create_window(self, self->cfg.sites[i], catalog, start_s, now_s, "scheduled") >= 0) {
             self->poll_end_s[i] = now_s;
             created = true;
         }
@@ -740,9 +770,10 @@ static void s_schedule_adaptive(broker_t *self)
 /* A catalog window committed: what it found teaches the adaptive schedule. */
 static void s_schedule_learn(broker_t *self, const window_t *w)
 {
-    if (!self->schedule || w->kind != WINDOW_CATALOG)
+    int i = self->schedule && w->kind == WINDOW_CATALOG ? s_config_index(self, w->site, w->catalog_id) : -1;
+    if (i < 0) /* not scheduled (an ad-hoc window of a catalog not configured) */
         return;
-    schedule_observe(self->schedule, w->catalog_id, w->polled_ms > 0 ? w->polled_ms : w->end_s * 1000, w->new_items,
+    schedule_observe(self->schedule, i, w->polled_ms > 0 ? w->polled_ms : w->end_s * 1000, w->new_items,
                      w->truncated);
     /* pinned pages (v2) do not shift while a poll pages: no room to leave for that */
     schedule_set_request_ms(self->schedule, w->pin_time > 0 ? 0 : (int64_t) (60000.0 / s_rate_total(self)));
@@ -751,19 +782,19 @@ static void s_schedule_learn(broker_t *self, const window_t *w)
 
 static int s_history_row(void *arg, const int64_t *cols, const char *text)
 {
-    (void) text;
     broker_t *self = arg;
-    schedule_observe(self->schedule, (int32_t) cols[0], cols[1], cols[2], cols[3] != 0);
+    int i = s_config_index(self, text ? text : "", (int32_t) cols[0]);
+    if (i >= 0)
+        schedule_observe(self->schedule, i, cols[1], cols[2], cols[3] != 0);
     return 0;
 }
 
 static int s_last_end_row(void *arg, const int64_t *cols, const char *text)
 {
-    (void) text;
     broker_t *self = arg;
-    for (int i = 0; i < self->cfg.n_catalogs; i++)
-        if (self->cfg.catalogs[i] == (int32_t) cols[0])
-            self->poll_end_s[i] = cols[1];
+    int i = s_config_index(self, text ? text : "", (int32_t) cols[0]);
+    if (i >= 0)
+        self->poll_end_s[i] = cols[1];
     return 0;
 }
 
@@ -784,7 +815,7 @@ static int s_schedule_setup(broker_t *self)
     if (!self->schedule || !self->poll_end_s || !self->poll_not_before)
         return -1;
     for (int i = 0; i < self->cfg.n_catalogs; i++) {
-        if (schedule_add(self->schedule, self->cfg.catalogs[i], self->cfg.weights[i] > 0 ? self->cfg.weights[i] : 1)
+        if (schedule_add(self->schedule, i, self->cfg.weights[i] > 0 ? self->cfg.weights[i] : 1) /* by index */
             != 0)
             return -1;
     }
@@ -842,7 +873,7 @@ static void s_schedule(broker_t *self)
     window_slice(now_s, len_s, &start, &end);
     bool failed = false;
     for (int i = 0; i < self->cfg.n_catalogs; i++)
-        failed |= s_create_window(self, self->cfg.catalogs[i], start - len_s, start, "scheduled") < 0;
+        failed |= s_create_window(self, self->cfg.sites[i], self->cfg.catalogs[i], start - len_s, start, "scheduled") < 0;
     /* database down: try again in a second (creating is idempotent); a period missed
        entirely is no loss: the next window of a catalog pulls everything past its mark */
     self->next_schedule_s = failed ? now_s + 1 : end;
@@ -951,10 +982,14 @@ static void s_on_page_done(broker_t *self, window_t *w, int32_t page, int what)
 
 /* ------------------------------------------------------------ tracking */
 
-static void s_track_fetch(broker_t *self, window_t *w, proto_fetch_kind_t kind, int64_t target, int32_t page)
+/* A tracking (or catalog tree) fetch, on the site the seller's or item's listing lives
+   on (NULL or "": the fetcher's default site). */
+static void s_track_fetch(broker_t *self, window_t *w, proto_fetch_kind_t kind, int64_t target, int32_t page,
+                          const char *site)
 {
     proto_msg_t *msg = proto_msg_new(PROTO_TASK);
     msg->body = PROTO_BODY_FETCH;
+    msg->u.fetch.site = site && *site ? proto_msg_strdup(msg, site) : NULL;
     msg->u.fetch.window_id = w->id;
     msg->u.fetch.page = page;
     msg->u.fetch.api_page = page;
@@ -969,16 +1004,15 @@ static void s_track_fetch(broker_t *self, window_t *w, proto_fetch_kind_t kind, 
 
 static int s_track_target(void *arg, const int64_t *cols, const char *text)
 {
-    (void) text;
     void **ctx = arg;
     broker_t *self = ctx[0];
     window_t *w = ctx[1];
     if (cols[0] > 0) {
-        s_track_fetch(self, w, PROTO_FETCH_USER_ITEMS, cols[0], 1);
-        s_track_fetch(self, w, PROTO_FETCH_USER, cols[0], 1); /* the seller's counters */
+        s_track_fetch(self, w, PROTO_FETCH_USER_ITEMS, cols[0], 1, text);
+        s_track_fetch(self, w, PROTO_FETCH_USER, cols[0], 1, text); /* the seller's counters */
     }
     else if (cols[1] > 0)
-        s_track_fetch(self, w, PROTO_FETCH_ITEM_PAGE, cols[1], 1);
+        s_track_fetch(self, w, PROTO_FETCH_ITEM_PAGE, cols[1], 1, text);
     return 0;
 }
 
@@ -999,9 +1033,8 @@ static void s_track_start(broker_t *self, window_t *w)
 
 static int s_track_missing(void *arg, const int64_t *cols, const char *text)
 {
-    (void) text;
     void **ctx = arg;
-    s_track_fetch(ctx[0], ctx[1], PROTO_FETCH_ITEM_PAGE, cols[0], 1);
+    s_track_fetch(ctx[0], ctx[1], PROTO_FETCH_ITEM_PAGE, cols[0], 1, text);
     return 0;
 }
 
@@ -1070,7 +1103,7 @@ static void s_images_start(broker_t *self, int64_t parent_id, int32_t catalog_id
     window_t *w = existing;
     if (!w && zlistx_size(tasks) > 0) {
         int64_t now_s = clock_wall_ms() / 1000, id = 0;
-        if (store_window_create(self->store, catalog_id, now_s, now_s + 1, "images", &id) != 0) {
+        if (store_window_create(self->store, "", catalog_id, now_s, now_s + 1, "images", &id) != 0) {
             zlistx_destroy(&tasks);
             return;
         }
@@ -1114,7 +1147,7 @@ static void s_on_tracked(broker_t *self, window_t *w, proto_msg_t *msg)
     s_task_new(self, PROTO_STAGE_TRANSFORM, w->id, page->page, msg);
     s_task_new(self, PROTO_STAGE_STORE, w->id, page->page, msg);
     if (page->kind == PROTO_FETCH_USER_ITEMS && page->more && page->page < WINDOW_MAX_PAGES)
-        s_track_fetch(self, w, PROTO_FETCH_USER_ITEMS, page->target_id, page->page + 1);
+        s_track_fetch(self, w, PROTO_FETCH_USER_ITEMS, page->target_id, page->page + 1, page->site);
 }
 
 static void s_on_committed(broker_t *self, window_t *w, proto_msg_t *msg)
@@ -1417,8 +1450,8 @@ static stall_reason_t s_window_stall(broker_t *self, const window_t *w, proto_st
     }
     if (sw.pending) {
         zhashx_t *heads = s_catalog_heads(self);
-        char key[16];
-        snprintf(key, sizeof key, "%d", w->catalog_id);
+        char key[24];
+        s_catalog_key(key, sizeof key, w->site, w->catalog_id);
         window_t *head = zhashx_lookup(heads, key);
         sw.behind = head && head != w && head->state == WINDOW_RUNNING ? head->id : 0;
         zhashx_destroy(&heads);
@@ -1588,14 +1621,22 @@ static void s_ctl_window(broker_t *self, zframe_t *identity, proto_ctl_req_t *re
         s_ctl_reply(self, identity, 2, "window: --to must be after --from", NULL);
         return;
     }
-    int64_t id = s_create_window(self, (int32_t) cat, from_s, to_s, "adhoc");
+    const char *site = s_arg(req, "site");
+    if (!site || !*site)
+        site = self->cfg.default_site;
+    if (!broker_site_ok(site)) {
+        s_ctl_reply(self, identity, 2, "window: --site must be a Vinted site like pt, fr or co.uk", NULL);
+        return;
+    }
+    int64_t id = s_create_window(self, site, (int32_t) cat, from_s, to_s, "adhoc");
     if (id <= 0) {
         s_ctl_reply(self, identity, 3, "window: the broker could not record the window (database error)", NULL);
         return;
     }
-    char message[128], json[128];
-    snprintf(message, sizeof message, "window %" PRId64 " queued for catalog %ld", id, cat);
-    snprintf(json, sizeof json, "{\"window_id\":%" PRId64 ",\"catalog_id\":%ld,\"state\":\"pending\"}", id, cat);
+    char message[128], json[160];
+    snprintf(message, sizeof message, "window %" PRId64 " queued for catalog %ld of %s", id, cat, site);
+    snprintf(json, sizeof json, "{\"window_id\":%" PRId64 ",\"site\":\"%s\",\"catalog_id\":%ld,\"state\":\"pending\"}",
+             id, site, cat);
     s_ctl_reply(self, identity, 0, message, json);
     s_start_windows(self);
 }
@@ -1637,7 +1678,7 @@ static void s_ctl_replay(broker_t *self, zframe_t *identity, proto_ctl_req_t *re
         return;
     }
     int64_t id = 0;
-    if (store_window_create(self->store, 0, from_s, to_s, "replay", &id) != 0) {
+    if (store_window_create(self->store, "", 0, from_s, to_s, "replay", &id) != 0) {
         s_ctl_reply(self, identity, 3, "replay: the broker could not record the replay (database error)", NULL);
         return;
     }
@@ -1677,7 +1718,7 @@ static int64_t s_track_now(broker_t *self)
 {
     int64_t now_s = clock_wall_ms() / 1000, id = 0;
     int64_t every_s = self->cfg.track_every_ms > 0 ? self->cfg.track_every_ms / 1000 : 1;
-    if (store_window_create(self->store, 0, now_s - every_s, now_s, "tracking", &id) != 0)
+    if (store_window_create(self->store, "", 0, now_s - every_s, now_s, "tracking", &id) != 0)
         return -1;
     window_t *w = window_new(id, 0, now_s - every_s, now_s);
     w->kind = WINDOW_TRACKING;
@@ -1692,14 +1733,14 @@ static int64_t s_track_now(broker_t *self)
 static int64_t s_catalogs_now(broker_t *self)
 {
     int64_t now_s = clock_wall_ms() / 1000, id = 0;
-    if (store_window_create(self->store, 0, now_s, now_s + 1, "catalogs", &id) != 0)
+    if (store_window_create(self->store, "", 0, now_s, now_s + 1, "catalogs", &id) != 0)
         return -1;
     window_t *w = window_new(id, 0, now_s, now_s + 1);
     w->kind = WINDOW_CATALOGS;
     s_window_add(self, w);
     store_window_start(self->store, w);
     w->state = WINDOW_RUNNING;
-    s_track_fetch(self, w, PROTO_FETCH_CATALOGS, 0, 1);
+    s_track_fetch(self, w, PROTO_FETCH_CATALOGS, 0, 1, NULL);
     log_info("catalog tree refresh started", "window=%" PRId64, id);
     return id;
 }
@@ -1823,10 +1864,10 @@ static char *s_schedule_json(broker_t *self)
         schedule_get(self->schedule, i, &p);
         int64_t due_in = p.due_ms > now ? p.due_ms - now : 0;
         o += (size_t) snprintf(json + o, size - o,
-                               "%s{\"catalog\":%d,\"weight\":%g,\"rate_per_h\":%.1f,\"interval_s\":%.0f,"
+                               "%s{\"site\":\"%s\",\"catalog\":%d,\"weight\":%g,\"rate_per_h\":%.1f,\"interval_s\":%.0f,"
                                "\"requests_per_h\":%.2f,\"missed_per_h\":%.1f,\"short_of_budget\":%s,"
                                "\"due_in_s\":%.0f}",
-                               i ? "," : "", p.catalog, p.weight, p.rate_per_h, (double) p.interval_ms / 1000.0,
+                               i ? "," : "", self->cfg.sites[p.catalog], self->cfg.catalogs[p.catalog], p.weight, p.rate_per_h, (double) p.interval_ms / 1000.0,
                                p.requests_per_h, p.missed_per_h, p.short_of_budget ? "true" : "false",
                                (double) due_in / 1000.0);
     }
@@ -2160,6 +2201,9 @@ broker_t *broker_new(const broker_config_t *config)
         broker_destroy(&self);
         return NULL;
     }
+    if (store_claim_site(self->store, config->default_site) != 0)
+        log_warn("cannot give windows and marks from before sites to the default site", "site=%s",
+                 config->default_site);
     store_windows_open(self->store, s_window_loaded, self);
     s_start_windows(self);
     log_info("broker started",

@@ -22,6 +22,8 @@ typedef struct {
     const char *pg;           /* libpq connection string ("" = PG* variables) */
     const char *store;        /* object store URL: the raw landing area replays read */
     int32_t catalogs[BROKER_MAX_CATALOGS];
+    char sites[BROKER_MAX_CATALOGS][8]; /* the site of each catalog ("pt", "co.uk"; VINTED_SITES) */
+    char default_site[8];     /* VINTED_SITE: catalogs and ad-hoc windows that name no site */
     double weights[BROKER_MAX_CATALOGS]; /* adaptive: each catalog's share of a short budget (default 1) */
     int n_catalogs;
     int64_t window_ms;        /* window length (adaptive: the first interval, until a rate is known) */
@@ -46,6 +48,9 @@ typedef struct {
 } broker_config_t;
 
 typedef struct _broker_t broker_t;
+
+/* Whether text looks like a Vinted site tld ("pt", "co.uk"): lowercase letters and dots, 2..7 bytes. */
+bool broker_site_ok(const char *text);
 
 broker_t *broker_new(const broker_config_t *config);
 void broker_destroy(broker_t **self_p);

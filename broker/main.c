@@ -19,6 +19,8 @@ static config_opt_t s_opts[] = {
     { "pg", "VINTED_PG", "", "PostgreSQL connection string or URI (empty: libpq's PG* variables)", NULL },
     { "store", "VINTED_STORE", "file://./var/store", "object store holding the raw landing area (s3://bucket/prefix or file:///path)", NULL },
     { "catalogs", "VINTED_CATALOGS", "", "comma-separated catalog ids to schedule every window (empty: only ad-hoc windows)", NULL },
+    { "site", "VINTED_SITE", "pt", "the Vinted site of VINTED_CATALOGS and of ad-hoc windows that name none", NULL },
+    { "sites", "VINTED_SITES", "", "several sites: catalogs per site, like pt:221,1242;fr:221 (replaces VINTED_CATALOGS)", NULL },
     { "window", "VINTED_WINDOW", "1h", "window length, e.g. 1h, 300s (adaptive: the first interval of a catalog, until its rate is known)", NULL },
     { "schedule", "VINTED_SCHEDULE", "fixed", "fixed: every catalog polled every window; adaptive: each catalog polled when about a whole number of pages of new listings is due, the budget shared across catalogs", NULL },
     { "min-interval", "VINTED_MIN_INTERVAL", "1m", "adaptive: polls of one catalog at least this far apart", NULL },
@@ -56,8 +58,57 @@ static int s_parse_catalogs(const char *text, broker_config_t *cfg)
             fprintf(stderr, "invalid --catalogs / VINTED_CATALOGS: more than %d catalogs\n", BROKER_MAX_CATALOGS);
             return -1;
         }
+        snprintf(cfg->sites[cfg->n_catalogs], sizeof cfg->sites[0], "%s", cfg->default_site);
         cfg->catalogs[cfg->n_catalogs++] = (int32_t) id;
         p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* --sites "pt:221,1242;fr:221": catalogs per site, in place of --catalogs. */
+static int s_parse_sites(const char *text, broker_config_t *cfg)
+{
+    if (!text || !*text)
+        return 0;
+    cfg->n_catalogs = 0;
+    for (const char *p = text; *p;) {
+        const char *colon = strchr(p, ':'), *semi = strchr(p, ';');
+        size_t part = semi ? (size_t) (semi - p) : strlen(p);
+        char site[16] = "";
+        if (colon && (size_t) (colon - p) < sizeof site && (size_t) (colon - p) < part)
+            memcpy(site, p, (size_t) (colon - p));
+        if (!broker_site_ok(site)) {
+            fprintf(stderr, "invalid --sites / VINTED_SITES '%s': expected site:ids;site:ids, like pt:221,1242;fr:221"
+                            " (sites like pt, fr, co.uk)\n", text);
+            return -1;
+        }
+        char ids[4096];
+        size_t n = part - (size_t) (colon - p) - 1;
+        if (n >= sizeof ids) {
+            fprintf(stderr, "invalid --sites / VINTED_SITES: the catalogs of %s are too long\n", site);
+            return -1;
+        }
+        memcpy(ids, colon + 1, n);
+        ids[n] = '\0';
+        int before = cfg->n_catalogs;
+        static broker_config_t one; /* large: not on the stack */
+        memset(&one, 0, sizeof one);
+        if (!*ids || s_parse_catalogs(ids, &one) != 0 || before + one.n_catalogs > BROKER_MAX_CATALOGS) {
+            fprintf(stderr, "invalid --sites / VINTED_SITES '%s': site %s needs catalog ids, like %s:221,1242\n", text,
+                    site, site);
+            return -1;
+        }
+        for (int i = 0; i < one.n_catalogs; i++) {
+            for (int j = 0; j < cfg->n_catalogs; j++)
+                if (cfg->catalogs[j] == one.catalogs[i] && strcmp(cfg->sites[j], site) == 0) {
+                    fprintf(stderr, "invalid --sites / VINTED_SITES: catalog %d of %s twice\n", one.catalogs[i], site);
+                    return -1;
+                }
+            cfg->catalogs[cfg->n_catalogs] = one.catalogs[i];
+            snprintf(cfg->sites[cfg->n_catalogs], sizeof cfg->sites[0], "%.7s", site);
+            cfg->n_catalogs++;
+        }
+        p += part + (semi ? 1 : 0);
     }
     return 0;
 }
@@ -112,7 +163,14 @@ int main(int argc, char **argv)
     cfg.pg = config_get(s_opts, "pg");
     cfg.store = config_get(s_opts, "store");
     int64_t rate, attempts, max_queued;
+    const char *site = config_get(s_opts, "site");
+    if (!broker_site_ok(site)) {
+        fprintf(stderr, "invalid --site / VINTED_SITE '%s': a Vinted site like pt, fr or co.uk\n", site);
+        return 2;
+    }
+    snprintf(cfg.default_site, sizeof cfg.default_site, "%s", site);
     if (s_parse_catalogs(config_get(s_opts, "catalogs"), &cfg) != 0
+        || s_parse_sites(config_get(s_opts, "sites"), &cfg) != 0
         || config_duration_ms(s_opts, "window", &cfg.window_ms) != 0
         || config_duration_ms(s_opts, "task-timeout", &cfg.task_timeout_ms) != 0
         || config_int(s_opts, "rate", 1, 1000000, &rate) != 0

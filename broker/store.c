@@ -164,17 +164,17 @@ void store_destroy(store_t **self_p)
 
 #define I64(buf, v) (snprintf(buf, sizeof buf, "%" PRId64, (int64_t) (v)), buf)
 
-int store_window_create(store_t *self, int32_t catalog_id, int64_t start_s, int64_t end_s,
+int store_window_create(store_t *self, const char *site, int32_t catalog_id, int64_t start_s, int64_t end_s,
                         const char *kind, int64_t *id)
 {
     char a[24], b[24], c[24];
-    const char *params[] = { I64(a, catalog_id), I64(b, start_s), I64(c, end_s), kind };
+    const char *params[] = { I64(a, catalog_id), I64(b, start_s), I64(c, end_s), kind, site ? site : "" };
     PGresult *res = s_exec(self,
-                           "INSERT INTO windows (catalog_id, start_at, end_at, kind)"
-                           " VALUES ($1, to_timestamp($2), to_timestamp($3), $4)"
-                           " ON CONFLICT (catalog_id, start_at) WHERE kind = 'scheduled' DO NOTHING"
+                           "INSERT INTO windows (catalog_id, start_at, end_at, kind, site)"
+                           " VALUES ($1, to_timestamp($2), to_timestamp($3), $4, $5)"
+                           " ON CONFLICT (site, catalog_id, start_at) WHERE kind = 'scheduled' DO NOTHING"
                            " RETURNING window_id",
-                           4, params);
+                           5, params);
     if (!res)
         return -1;
     int rc = 1;
@@ -186,13 +186,24 @@ int store_window_create(store_t *self, int32_t catalog_id, int64_t start_s, int6
     return rc;
 }
 
+int store_claim_site(store_t *self, const char *site)
+{
+    const char *params[] = { site };
+    if (s_run(self, "UPDATE windows SET site = $1 WHERE site = ''", 1, params) != 0)
+        return -1;
+    return s_run(self,
+                 "UPDATE catalog_state c SET site = $1 WHERE site = ''"
+                 " AND NOT EXISTS (SELECT 1 FROM catalog_state d WHERE d.site = $1 AND d.catalog_id = c.catalog_id)",
+                 1, params);
+}
+
 int store_windows_open(store_t *self, void (*fn)(void *arg, window_t *window), void *arg)
 {
     PGresult *res = s_exec(self,
                            "SELECT window_id, catalog_id, extract(epoch FROM start_at)::bigint,"
                            " extract(epoch FROM end_at)::bigint, state, coalesce(hwm_before, 0),"
                            " pages_done, coalesce(max_item_id, 0), items, requests, truncated, kind,"
-                           " coalesce(parent_window_id, 0), coalesce(bands, '')"
+                           " coalesce(parent_window_id, 0), coalesce(bands, ''), site"
                            " FROM windows WHERE state IN ('pending', 'running') ORDER BY window_id",
                            0, NULL);
     if (!res)
@@ -220,6 +231,7 @@ int store_windows_open(store_t *self, void (*fn)(void *arg, window_t *window), v
         }
         w->kind = window_kind_from_name(PQgetvalue(res, r, 11));
         w->parent_id = strtoll(PQgetvalue(res, r, 12), NULL, 10);
+        snprintf(w->site, sizeof w->site, "%s", PQgetvalue(res, r, 14));
         fn(arg, w);
     }
     PQclear(res);
@@ -233,7 +245,7 @@ int store_window_start(store_t *self, window_t *window)
     PGresult *res = s_exec(self,
                            "UPDATE windows w SET state = 'running', started_at = now(),"
                            " hwm_before = coalesce((SELECT hwm_item_id FROM catalog_state c"
-                           "                        WHERE c.catalog_id = w.catalog_id), 0)"
+                           "                        WHERE c.catalog_id = w.catalog_id AND c.site = w.site), 0)"
                            " WHERE window_id = $1 RETURNING hwm_before",
                            1, params);
     if (!res)
@@ -284,13 +296,13 @@ int store_window_finish(store_t *self, window_t *w)
     if (!w->degraded) {
         /* the newest id when the window began (part 0's page 1): whatever it did not see came later */
         const char *p2[] = { I64(a, w->catalog_id), I64(b, w->mark_id > 0 ? w->mark_id : w->max_item_id),
-                             I64(c, w->id) };
+                             I64(c, w->id), w->site };
         if (s_run(self,
-                  "INSERT INTO catalog_state (catalog_id, hwm_item_id, last_window_id) VALUES ($1, $2, $3)"
-                  " ON CONFLICT (catalog_id) DO UPDATE SET"
+                  "INSERT INTO catalog_state (catalog_id, hwm_item_id, last_window_id, site) VALUES ($1, $2, $3, $4)"
+                  " ON CONFLICT (site, catalog_id) DO UPDATE SET"
                   " hwm_item_id = GREATEST(catalog_state.hwm_item_id, EXCLUDED.hwm_item_id),"
                   " last_window_id = EXCLUDED.last_window_id, updated_at = now()",
-                  3, p2) != 0)
+                  4, p2) != 0)
             goto fail;
     }
     const char *p3[] = { I64(a, w->id), I64(b, w->catalog_id) };
@@ -320,10 +332,10 @@ static int s_each_row(store_t *self, const char *sql, int n, const char *const *
     for (int r = 0; r < PQntuples(res); r++) {
         int64_t v[4] = { 0, 0, 0, 0 };
         const char *text = NULL;
-        for (int c = 0; c < cols && c < 4; c++) {
+        for (int c = 0; c < cols; c++) {
             if (PQftype(res, c) == 25 /* text */)
                 text = PQgetvalue(res, r, c);
-            else
+            else if (c < 4)
                 v[c] = strtoll(PQgetvalue(res, r, c), NULL, 10);
         }
         if (fn(arg, v, text) != 0)
@@ -341,13 +353,13 @@ int store_track_targets(store_t *self, uint64_t threshold, int (*fn)(void *arg, 
     /* sellers of sampled live items (col 0 = user id, col 1 = 0), and sampled live items without a known seller
        (col 0 = 0, col 1 = item id) */
     return s_each_row(self,
-                      "SELECT DISTINCT user_id, 0::bigint FROM items"
+                      "SELECT DISTINCT user_id, 0::bigint, coalesce(site, '') FROM items"
                       " WHERE sample_bucket < $1 AND closed_seen_at IS NULL AND removed_seen_at IS NULL"
                       "   AND user_id IS NOT NULL"
                       " UNION ALL"
-                      " SELECT 0::bigint, item_id FROM items"
+                      " SELECT 0::bigint, item_id, coalesce(site, '') FROM items"
                       " WHERE sample_bucket < $1 AND closed_seen_at IS NULL AND removed_seen_at IS NULL"
-                      "   AND user_id IS NULL ORDER BY 1, 2",
+                      "   AND user_id IS NULL ORDER BY 1, 2, 3",
                       1, params, fn, arg);
 }
 
@@ -357,7 +369,7 @@ int store_track_missing(store_t *self, int64_t run_id, uint64_t threshold,
     char a[24], b[24];
     const char *params[] = { I64(a, run_id), I64(b, (int64_t) threshold) };
     return s_each_row(self,
-                      "SELECT i.item_id FROM items i"
+                      "SELECT i.item_id, coalesce(i.site, '') FROM items i"
                       " WHERE i.sample_bucket < $2 AND i.closed_seen_at IS NULL AND i.removed_seen_at IS NULL"
                       "   AND i.user_id IS NOT NULL AND NOT EXISTS"
                       "   (SELECT 1 FROM item_snapshots s WHERE s.item_id = i.item_id AND s.run_id = $1)"
@@ -454,7 +466,7 @@ int store_window_get(store_t *self, int64_t id, window_t *w, char *error, size_t
     PGresult *res = s_exec(self,
                            "SELECT catalog_id, extract(epoch FROM start_at)::bigint, extract(epoch FROM end_at)::bigint,"
                            " state, pages_done, coalesce(last_page, 0), coalesce(max_item_id, 0), items, requests,"
-                           " truncated, coalesce(error, ''), kind, coalesce(bands, '') FROM windows WHERE window_id = $1",
+                           " truncated, coalesce(error, ''), kind, coalesce(bands, ''), site FROM windows WHERE window_id = $1",
                            1, params);
     if (!res)
         return -1;
@@ -473,6 +485,7 @@ int store_window_get(store_t *self, int64_t id, window_t *w, char *error, size_t
         w->parts[0].last_page = atoi(PQgetvalue(res, 0, 5));
         if (*PQgetvalue(res, 0, 12))
             window_bands_parse(w, PQgetvalue(res, 0, 12));
+        snprintf(w->site, sizeof w->site, "%s", PQgetvalue(res, 0, 13));
         w->max_item_id = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
         w->items = atoi(PQgetvalue(res, 0, 7));
         w->requests = atoi(PQgetvalue(res, 0, 8));
@@ -516,8 +529,8 @@ int store_schedule_history(store_t *self, int per_catalog, store_row_fn fn, void
     char a[24];
     const char *params[] = { I64(a, per_catalog) };
     return s_each_row(self,
-                      "SELECT catalog_id, (extract(epoch FROM polled_at) * 1000)::bigint, new_items, truncated::int"
-                      " FROM (SELECT *, row_number() OVER (PARTITION BY catalog_id ORDER BY polled_at DESC) AS n"
+                      "SELECT catalog_id, (extract(epoch FROM polled_at) * 1000)::bigint, new_items, truncated::int, site"
+                      " FROM (SELECT *, row_number() OVER (PARTITION BY site, catalog_id ORDER BY polled_at DESC) AS n"
                       " FROM windows WHERE kind IN ('scheduled', 'adhoc') AND state = 'done'"
                       " AND polled_at IS NOT NULL AND new_items IS NOT NULL) w"
                       " WHERE n <= $1 ORDER BY polled_at",
@@ -527,7 +540,7 @@ int store_schedule_history(store_t *self, int per_catalog, store_row_fn fn, void
 int store_schedule_last_ends(store_t *self, store_row_fn fn, void *arg)
 {
     return s_each_row(self,
-                      "SELECT catalog_id, extract(epoch FROM max(end_at))::bigint FROM windows"
-                      " WHERE kind = 'scheduled' GROUP BY catalog_id",
+                      "SELECT catalog_id, extract(epoch FROM max(end_at))::bigint, site FROM windows"
+                      " WHERE kind = 'scheduled' GROUP BY site, catalog_id",
                       0, NULL, fn, arg);
 }

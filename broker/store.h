@@ -17,10 +17,13 @@ typedef struct _store_t store_t;
 store_t *store_new(const char *conninfo, int64_t timeout_ms);
 void store_destroy(store_t **self_p);
 
-/* Insert a window. kind "scheduled" windows are unique per (catalog, start):
+/* Insert a window of a site ("pt", ...; "" for windows of no site: replays,
+   tracking runs). kind "scheduled" windows are unique per (site, catalog, start):
    returns 1 and no id when it already exists; 0 with *id on insert; -1 on error. */
-int store_window_create(store_t *self, int32_t catalog_id, int64_t start_s, int64_t end_s,
+int store_window_create(store_t *self, const char *site, int32_t catalog_id, int64_t start_s, int64_t end_s,
                         const char *kind, int64_t *id);
+/* Windows and marks from before sites (site '') become the default site's. 0 or -1. */
+int store_claim_site(store_t *self, const char *site);
 
 /* Call fn for every pending or running window, oldest first. */
 int store_windows_open(store_t *self, void (*fn)(void *arg, window_t *window), void *arg);

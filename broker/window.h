@@ -53,6 +53,7 @@ typedef struct {
 typedef struct {
     int64_t id;
     int32_t catalog_id;
+    char site[8];                 /* the Vinted site ("pt", "co.uk"); "" for windows of no site */
     int64_t start_s, end_s;       /* UTC unix seconds: the time range it stands for */
     window_state_t state;
     int64_t hwm_before;           /* catalog mark when it started */

@@ -98,8 +98,9 @@ static int s_histograms(PGconn *db, int64_t since, FILE *out)
             bars[i].value = hist[i];
         }
         const char *name = PQgetisnull(res, r, REPORT_P_NAME) ? NULL : PQgetvalue(res, r, REPORT_P_NAME);
-        snprintf(title, sizeof title, "%s%s%.30s, %s, %s items", PQgetvalue(res, r, REPORT_P_GROUP),
-                 name ? " " : "", name ? name : "", PQgetvalue(res, r, REPORT_P_CURRENCY),
+        const char *site = PQgetvalue(res, r, REPORT_P_SITE);
+        snprintf(title, sizeof title, "%s%s%.30s, %s%s%s, %s items", PQgetvalue(res, r, REPORT_P_GROUP),
+                 name ? " " : "", name ? name : "", site, *site ? " " : "", PQgetvalue(res, r, REPORT_P_CURRENCY),
                  PQgetvalue(res, r, REPORT_P_COUNT));
         svg_bars(out, "hist", title, bars, REPORT_BUCKETS, 400, 220, false);
     }

@@ -27,6 +27,7 @@ static config_opt_t s_opts[] = {
     { "control", "VINTED_CONTROL", "tcp://127.0.0.1:5556", "the broker's control endpoint", NULL },
     { "pg", "VINTED_PG", "", "prices, quality, catalogs, report: libpq connection string or URI (empty: libpq PG* variables)", NULL },
     { "catalog", NULL, NULL, "window, backfill: the catalog id; prices: only this catalog", NULL },
+    { "site", NULL, NULL, "window: the catalog's site (pt, fr, co.uk; default: the broker's VINTED_SITE)", NULL },
     { "from", NULL, NULL, "window, backfill, replay: start of the time range (UTC, e.g. 2026-11-25T10:00:00Z; window default: one window ago)", NULL },
     { "to", NULL, NULL, "window, backfill, replay: end of the time range (UTC; window default: now)", NULL },
     { "wait", NULL, "flag", "window, replay, track, refresh-catalogs: wait until the window is committed; exit non-zero if it fails", NULL },
@@ -47,7 +48,7 @@ static config_opt_t s_opts[] = {
 
 static const char *s_summary =
     "Commands (broker, over the control endpoint):\n"
-    "  window --catalog ID [--from T --to T] [--wait]   push an ad-hoc window job\n"
+    "  window --catalog ID [--site S] [--from T --to T] [--wait]   push an ad-hoc window job\n"
     "  backfill --catalog ID --from T --to T [--window 1h]\n"
     "                                                  split the range into windows, push them and follow\n"
     "                                                  them to the end (progress bar on a terminal)\n"
@@ -478,6 +479,11 @@ static int s_broker_verb(const char *verb, bool wait, bool json, bool curve)
         }
         keys[n_args] = "catalog";
         values[n_args++] = catalog;
+        const char *site = config_get(s_opts, "site");
+        if (site) {
+            keys[n_args] = "site";
+            values[n_args++] = site;
+        }
         const char *times[] = { "from", "to" };
         int64_t t[2] = { 0, 0 };
         for (size_t i = 0; i < 2; i++) {

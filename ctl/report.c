@@ -85,32 +85,33 @@ PGresult *report_prices_query(PGconn *db, const report_filter_t *filter)
     /* expr comes from the fixed list above, never from the user */
     snprintf(sql, sizeof sql,
              "WITH f AS ("
-             "  SELECT coalesce(%s, '') AS g, currency, price FROM items"
+             "  SELECT coalesce(%s, '') AS g, coalesce(site, '') AS site, currency, price FROM items"
              "  WHERE price IS NOT NULL AND currency IS NOT NULL"
              "    AND ($1::int IS NULL OR catalog_id = $1::int)"
              "    AND ($2::text IS NULL OR brand = $2::text)"
              "    AND ($3::text IS NULL OR condition = $3::text)"
              "    AND ($4::bigint IS NULL OR first_seen_at >= to_timestamp($4::bigint))"
              "), s AS ("
-             "  SELECT g, currency, count(*) AS n, min(price) AS mn, max(price) AS mx,"
+             "  SELECT g, site, currency, count(*) AS n, min(price) AS mn, max(price) AS mx,"
              "    percentile_disc(0.25) WITHIN GROUP (ORDER BY price) AS p25,"
              "    percentile_disc(0.5) WITHIN GROUP (ORDER BY price) AS md,"
              "    percentile_disc(0.75) WITHIN GROUP (ORDER BY price) AS p75,"
              "    round(avg(price), 2) AS mean,"
              "    percentile_disc(0.05) WITHIN GROUP (ORDER BY price) AS lo,"
              "    percentile_disc(0.95) WITHIN GROUP (ORDER BY price) AS hi"
-             "  FROM f GROUP BY g, currency"
+             "  FROM f GROUP BY g, site, currency"
              "), h AS ("
-             "  SELECT f.g, f.currency,"
+             "  SELECT f.g, f.site, f.currency,"
              "    CASE WHEN s.hi = s.lo THEN 1"
              "      ELSE greatest(1, least(width_bucket(f.price, s.lo, s.hi, %d), %d)) END AS b,"
              "    count(*) AS c"
-             "  FROM f JOIN s ON s.g = f.g AND s.currency = f.currency GROUP BY 1, 2, 3"
+             "  FROM f JOIN s ON s.g = f.g AND s.site = f.site AND s.currency = f.currency GROUP BY 1, 2, 3, 4"
              ")"
              " SELECT s.g, %s, s.currency, s.n, s.mn, s.p25, s.md, s.p75, s.mx, s.mean,"
              "  (SELECT array_agg(coalesce(h.c, 0) ORDER BY k) FROM generate_series(1, %d) k"
-             "     LEFT JOIN h ON h.g = s.g AND h.currency = s.currency AND h.b = k), s.lo, s.hi"
-             " FROM s ORDER BY s.n DESC, s.g, s.currency",
+             "     LEFT JOIN h ON h.g = s.g AND h.site = s.site AND h.currency = s.currency AND h.b = k), s.lo, s.hi,"
+             "  s.site"
+             " FROM s ORDER BY s.n DESC, s.g, s.site, s.currency",
              expr, REPORT_BUCKETS, REPORT_BUCKETS, names ? S_CATALOG_NAME("s.g") : "NULL::text", REPORT_BUCKETS);
     return report_query(db, "the prices report", sql, 4, params);
 }
@@ -237,6 +238,7 @@ int report_prices(PGconn *db, const report_filter_t *filter, bool json, FILE *ou
             cJSON_AddStringToObject(g, "group", group);
             s_json_str(g, "name", res, r, REPORT_P_NAME);
             s_json_str(g, "currency", res, r, REPORT_P_CURRENCY);
+            s_json_str(g, "site", res, r, REPORT_P_SITE);
             static const char *const keys[] = { "count", "min", "p25", "median", "p75", "max", "mean" };
             for (int k = 0; k < 7; k++)
                 s_json_num(g, keys[k], res, r, REPORT_P_COUNT + k);
@@ -249,9 +251,10 @@ int report_prices(PGconn *db, const report_filter_t *filter, bool json, FILE *ou
             cJSON_AddItemToArray(groups, g);
             continue;
         }
-        fprintf(out, "%s%s %s%s%s%s  %s  %s items\n", r ? "\n" : "", by, *group ? group : "(none)",
-                name ? " (" : "", name ? name : "", name ? ")" : "", PQgetvalue(res, r, REPORT_P_CURRENCY),
-                PQgetvalue(res, r, REPORT_P_COUNT));
+        const char *site = PQgetvalue(res, r, REPORT_P_SITE);
+        fprintf(out, "%s%s %s%s%s%s  %s%s%s  %s items\n", r ? "\n" : "", by, *group ? group : "(none)",
+                name ? " (" : "", name ? name : "", name ? ")" : "", *site ? site : "", *site ? " " : "",
+                PQgetvalue(res, r, REPORT_P_CURRENCY), PQgetvalue(res, r, REPORT_P_COUNT));
         fprintf(out, "  min %s  p25 %s  median %s  p75 %s  max %s  mean %s\n", PQgetvalue(res, r, REPORT_P_MIN),
                 PQgetvalue(res, r, REPORT_P_P25), PQgetvalue(res, r, REPORT_P_MEDIAN),
                 PQgetvalue(res, r, REPORT_P_P75), PQgetvalue(res, r, REPORT_P_MAX), PQgetvalue(res, r, REPORT_P_MEAN));

@@ -36,6 +36,7 @@ typedef struct {
 enum {
     REPORT_P_GROUP, REPORT_P_NAME, REPORT_P_CURRENCY, REPORT_P_COUNT, REPORT_P_MIN, REPORT_P_P25,
     REPORT_P_MEDIAN, REPORT_P_P75, REPORT_P_MAX, REPORT_P_MEAN, REPORT_P_HIST, REPORT_P_LOW, REPORT_P_HIGH,
+    REPORT_P_SITE, /* the site the listings live on ("" for listings from before sites) */
     REPORT_P_COLUMNS
 };
 

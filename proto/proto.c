@@ -296,6 +296,7 @@ static const s_field_t s_fetch_fields[] = {
     FLD(proto_fetch_t, F_I32, kind),      FLD(proto_fetch_t, F_I64, target_id),
     FLD(proto_fetch_t, F_I32, api_page),  FLD(proto_fetch_t, F_I64, price_from),
     FLD(proto_fetch_t, F_I64, price_to),  FLD(proto_fetch_t, F_I64, pin_time),
+    FLD(proto_fetch_t, F_STRN, site),
 };
 
 static const s_field_t s_page_fields[] = {
@@ -315,6 +316,7 @@ static const s_field_t s_batch_fields[] = {
     FLD(proto_batch_t, F_I64, window_id),     FLD(proto_batch_t, F_I32, catalog_id),
     FLD(proto_batch_t, F_I32, page),          FLD(proto_batch_t, F_I32, attempt),
     FLD(proto_batch_t, F_I64, fetched_at_ms), FLD(proto_batch_t, F_I64, target_id),
+    FLD(proto_batch_t, F_STRN, site),
 };
 
 static const s_field_t s_item_fields[] = {
@@ -1247,6 +1249,7 @@ static proto_msg_t *s_test_batch(proto_cmd_t cmd, size_t n_items, size_t n_quara
     bt->attempt = 1;
     bt->fetched_at_ms = 1795000000123LL;
     bt->target_id = full ? 55 : 0;
+    bt->site = full ? proto_msg_strdup(msg, "co.uk") : NULL;
     bt->n_items = n_items;
     bt->items = n_items ? proto_msg_alloc(msg, n_items * sizeof(proto_item_t)) : NULL;
     for (size_t i = 0; i < n_items; i++)
@@ -1329,6 +1332,7 @@ static size_t s_test_samples(proto_msg_t **out, bool full)
                                  .price_from = full ? 1250 : 0,
                                  .price_to = full ? INT64_MAX : 0,
                                  .pin_time = full ? 1760373805 : 0};
+    m->u.fetch.site = full ? proto_msg_strdup(m, "fr") : NULL;
 
     for (int cmd = PROTO_TASK; cmd <= PROTO_RESULT; cmd++) {
         m = out[n++] = proto_msg_new((proto_cmd_t)cmd);
@@ -1508,8 +1512,12 @@ static void s_test_equal(const proto_msg_t *a, const proto_msg_t *b)
         break;
     case PROTO_TASK:
     case PROTO_RESULT:
-        if (a->body == PROTO_BODY_FETCH)
-            assert(memcmp(&a->u.fetch, &b->u.fetch, sizeof(a->u.fetch)) == 0);
+        if (a->body == PROTO_BODY_FETCH) {
+            proto_fetch_t x = a->u.fetch, y = b->u.fetch;
+            assert(s_str_eq(x.site, y.site));
+            x.site = y.site = NULL;
+            assert(memcmp(&x, &y, sizeof x) == 0);
+        }
         else if (a->body == PROTO_BODY_COMMIT)
             assert(memcmp(&a->u.commit, &b->u.commit, sizeof(a->u.commit)) == 0);
         else if (a->body == PROTO_BODY_LOAD)
@@ -1548,6 +1556,7 @@ static void s_test_equal(const proto_msg_t *a, const proto_msg_t *b)
             assert(p->window_id == q->window_id && p->catalog_id == q->catalog_id);
             assert(p->page == q->page && p->attempt == q->attempt);
             assert(p->fetched_at_ms == q->fetched_at_ms && p->target_id == q->target_id);
+            assert(s_str_eq(p->site, q->site));
             assert(p->n_items == q->n_items && p->n_quarantine == q->n_quarantine);
             for (size_t i = 0; i < p->n_items; i++) {
                 s_test_item_eq(&p->items[i], &q->items[i]);
@@ -1789,7 +1798,7 @@ static void s_test_malformed(bool verbose)
     msgpack_pack_int(pk, 1);
     msgpack_pack_int(pk, PROTO_BODY_FETCH);
     s_pack_fetch_body(pk, 5, -1000);
-    s_frame_reject(&f, "TASK FETCH: body has 5 fields, expected 12", verbose);
+    s_frame_reject(&f, "TASK FETCH: body has 5 fields, expected 13", verbose);
 
     pk = s_frame_begin(&f);
     s_pack_head(pk, 5, PROTO_TASK);
@@ -1835,8 +1844,9 @@ static void s_test_malformed(bool verbose)
         msgpack_pack_int(pk, 1);
         msgpack_pack_int(pk, PROTO_BODY_BATCH);
         msgpack_pack_array(pk, COUNT(s_batch_fields) + COUNT(s_batch_lists));
-        for (int i = 0; i < (int)COUNT(s_batch_fields); i++)
+        for (int i = 0; i + 1 < (int)COUNT(s_batch_fields); i++)
             msgpack_pack_int(pk, 1);
+        msgpack_pack_nil(pk); /* site */
         if (variant == 2)
             msgpack_pack_map(pk, 0);
         else if (variant == 3) {
@@ -1876,8 +1886,8 @@ static void s_test_malformed(bool verbose)
         static const char *needles[] = {
             "RESULT BATCH: item 1 field 3 (price) is not an integer or nil",
             "RESULT BATCH: item 1 has 21 fields, expected 22",
-            "RESULT BATCH: body field 6 (items) is not an array",
-            "body field 6 (items) has 100001 records, at most 100000 allowed",
+            "RESULT BATCH: body field 7 (items) is not an array",
+            "body field 7 (items) has 100001 records, at most 100000 allowed",
             "RESULT BATCH: quarantine 0 field 1 (rule) is not a string",
         };
         s_frame_reject(&f, needles[variant], verbose);

@@ -90,6 +90,7 @@ typedef struct {
     int64_t price_from; /* minor units (scale 2), 0: no lower bound */
     int64_t price_to;   /* minor units, 0: no upper bound */
     int64_t pin_time;   /* the result set's pagination.time from its page 1 (unix s), 0: none */
+    char *site;         /* the Vinted site to ask ("pt", "fr", "co.uk"...); NULL: the fetcher's VINTED_SITE */
 } proto_fetch_t;
 
 /* A raw API response, untouched, with its request context. */
@@ -229,6 +230,7 @@ typedef struct {
     int32_t attempt;
     int64_t fetched_at_ms;
     int64_t target_id;        /* the page's target (seller or item id for tracking pages; 0 for catalog pages) */
+    char *site;               /* the site the page came from (its items live there); NULL if unknown */
     size_t n_items;
     proto_item_t *items;
     size_t n_quarantine;

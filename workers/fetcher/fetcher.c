@@ -18,10 +18,20 @@
 #include "backoff.h"
 #include "pager.h"
 
-struct _fetcher_t {
+/* One site this fetcher has fetched from: its settings and its sessions. */
+typedef struct {
     const vinted_t *vinted;
-    fetcher_settings_t settings;
+    vinted_t *owned; /* NULL for the default site (borrowed) */
     session_t *session;
+} s_site_t;
+
+struct _fetcher_t {
+    const vinted_t *vinted;   /* the current task's site */
+    fetcher_settings_t settings;
+    session_t *session;       /* ... and its sessions */
+    const session_gate_t *gate;
+    s_site_t sites[FETCHER_MAX_SITES];
+    int n_sites;
     uint64_t rng; /* jitter */
     metrics_family_t *m_requests; /* by status and kind */
     metrics_family_t *m_retries;  /* by reason */
@@ -50,13 +60,51 @@ fetcher_t *fetcher_new(const vinted_t *vinted, const fetcher_settings_t *setting
         free(self);
         return NULL;
     }
+    self->gate = gate;
+    self->sites[0] = (s_site_t){ .vinted = vinted, .session = self->session };
+    self->n_sites = 1;
     return self;
+}
+
+/* The site a task names (NULL or "": the default), set up the first time: 0, or
+   -1 with the reason (an unknown site, or too many). */
+static int s_use_site(fetcher_t *self, const char *tld, char *err, size_t errlen)
+{
+    int i = 0;
+    if (tld && *tld) {
+        for (i = 0; i < self->n_sites; i++)
+            if (strcmp(vinted_site(self->sites[i].vinted)->tld, tld) == 0)
+                break;
+        if (i == self->n_sites) {
+            if (self->n_sites == FETCHER_MAX_SITES) {
+                snprintf(err, errlen, "more than %d sites", FETCHER_MAX_SITES);
+                return -1;
+            }
+            s_site_t *s = &self->sites[i];
+            s->owned = vinted_new(tld, vinted_api(self->sites[0].vinted), self->settings.www_setting,
+                                  self->settings.api_setting, self->settings.user_agent, err, errlen);
+            s->session = s->owned ? session_new(s->owned, self->settings.timeout_ms, self->gate,
+                                                self->settings.proxies) : NULL;
+            if (!s->session) {
+                vinted_destroy(&s->owned);
+                return -1;
+            }
+            s->vinted = s->owned;
+            self->n_sites++;
+        }
+    }
+    self->vinted = self->sites[i].vinted;
+    self->session = self->sites[i].session;
+    return 0;
 }
 
 void fetcher_destroy(fetcher_t **self_p)
 {
     if (self_p && *self_p) {
-        session_destroy(&(*self_p)->session);
+        for (int i = 0; i < (*self_p)->n_sites; i++) {
+            session_destroy(&(*self_p)->sites[i].session);
+            vinted_destroy(&(*self_p)->sites[i].owned);
+        }
         free(*self_p);
         *self_p = NULL;
     }
@@ -239,6 +287,11 @@ proto_msg_t *fetcher_run(fetcher_t *self, const proto_msg_t *task, proto_msg_t *
     if (s_check(task, reason, sizeof(reason)) != 0)
         return s_nack(task, reason, PROTO_NULL, true);
     const proto_fetch_t *f = &task->u.fetch;
+    char site_err[256];
+    if (s_use_site(self, f->site, site_err, sizeof site_err) != 0) {
+        snprintf(reason, sizeof reason, "invalid fetch task: site '%s': %s", f->site, site_err);
+        return s_nack(task, reason, PROTO_NULL, true);
+    }
     const fetcher_settings_t *cfg = &self->settings;
     vinted_req_t req = VINTED_REQ_CATALOG;
     int url_rc;
@@ -663,7 +716,7 @@ void fetcher_test(bool verbose)
     assert(svc);
     s_gate_t g = { 0, 0, -1, 0, 4 };
     session_gate_t gate = { s_gate_token, s_gate_pump, s_gate_sleep, &g };
-    fetcher_settings_t cfg = { 2000, 1, 4, 3600000, NULL, NULL };
+    fetcher_settings_t cfg = { 2000, 1, 4, 3600000, NULL, NULL, NULL, NULL, NULL };
     fetcher_t *f = fetcher_new(svc, &cfg, &gate);
     assert(f);
 
@@ -815,6 +868,11 @@ void fetcher_test(bool verbose)
     assert(answer && answer->u.nack.permanent);
     proto_msg_destroy(&answer);
     task->body = PROTO_BODY_FETCH;
+    task->u.fetch.site = "zz"; /* a site Vinted does not have: refused, no request */
+    answer = s_run(f, &srv, NULL, 0, task, &report, &served);
+    assert(answer && answer->u.nack.permanent && strstr(answer->u.nack.reason, "site 'zz'") && served == 0);
+    proto_msg_destroy(&answer);
+    task->u.fetch.site = NULL;
 
     /* no token: the task is abandoned, nothing to send */
     g.tokens = 0;
@@ -996,7 +1054,7 @@ void fetcher_test(bool verbose)
     svc = vinted_new("pt", VINTED_API_SVC, base, "http://127.0.0.1:1", "SelfTest/1", err,
                      sizeof(err));
     assert(svc);
-    fetcher_settings_t cfg_user = { 2000, 1, 10000, 3600000, NULL, NULL };
+    fetcher_settings_t cfg_user = { 2000, 1, 10000, 3600000, NULL, NULL, NULL, NULL, NULL };
     g.max_sleep_ms = 10000;
     f = fetcher_new(svc, &cfg_user, &gate);
     assert(f);

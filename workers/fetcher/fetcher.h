@@ -48,11 +48,16 @@ typedef struct {
     int64_t block_backoff_ms; /* after a 403: how long all fetching stops */
     metrics_t *metrics;       /* Prometheus registry (borrowed), or NULL */
     const proxies_t *proxies; /* the egress identities (borrowed), or NULL: one, direct */
+    /* for the other sites a FETCH names (VINTED_SITES): as vinted_new takes them, or NULL */
+    const char *www_setting, *api_setting, *user_agent;
 } fetcher_settings_t;
+
+#define FETCHER_MAX_SITES 32 /* sites one fetcher serves (each its own settings and sessions) */
 
 typedef struct _fetcher_t fetcher_t;
 
-/* The vinted settings are borrowed and must outlive the fetcher. */
+/* The vinted settings (the default site: FETCH tasks without a site) are
+   borrowed and must outlive the fetcher. */
 fetcher_t *fetcher_new(const vinted_t *vinted, const fetcher_settings_t *settings,
                        const session_gate_t *gate);
 void fetcher_destroy(fetcher_t **self_p);

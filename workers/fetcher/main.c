@@ -28,10 +28,10 @@ int main(int argc, char **argv)
 {
     config_opt_t opts[] = {
         { "broker", "VINTED_BROKER", "tcp://127.0.0.1:5555", "broker endpoint", NULL },
-        { "site", "VINTED_SITE", "pt", "Vinted site (country tld): pt, fr, co.uk, ...", NULL },
+        { "site", "VINTED_SITE", "pt", "Vinted site (country tld) of tasks that name none: pt, fr, co.uk, ... (a task names its site: VINTED_SITES)", NULL },
         { "api", "VINTED_API", "svc", "catalog API generation: svc (since Sept 2026) or v2", NULL },
-        { "www-url", "VINTED_WWW_URL", "", "www base URL; empty: https://www.vinted.<site>", NULL },
-        { "api-url", "VINTED_API_URL", "", "api base URL; empty: https://api.vinted.<site>", NULL },
+        { "www-url", "VINTED_WWW_URL", "", "www base URL, or per site pt=URL,fr=URL; empty: https://www.vinted.<site>", NULL },
+        { "api-url", "VINTED_API_URL", "", "api base URL, or per site pt=URL,fr=URL; empty: https://api.vinted.<site>", NULL },
         { "user-agent", "VINTED_USER_AGENT", "", "browser User-Agent; empty: a desktop Chrome", NULL },
         { "timeout", "VINTED_FETCH_TIMEOUT", "30s", "timeout of one HTTP request", NULL },
         { "backoff-base", "VINTED_BACKOFF_BASE", "1s", "first retry backoff (full jitter)", NULL },
@@ -90,6 +90,9 @@ int main(int argc, char **argv)
     if (proxies_load(config_get(opts, "proxies"), &proxies) != 0)
         return 2;
     settings.proxies = &proxies;
+    settings.www_setting = config_get(opts, "www-url");
+    settings.api_setting = config_get(opts, "api-url");
+    settings.user_agent = config_get(opts, "user-agent");
     curve_t *curve = NULL; /* CURVE keys for the broker socket, or NULL */
     rc = curve_client_setup(opts, &curve);
     if (rc != 0)

@@ -96,14 +96,41 @@ static int s_set_base(char *dst, const char *url)
     return 0;
 }
 
-vinted_t *vinted_new(const char *site, vinted_api_t api, const char *www_url,
-                     const char *api_url, const char *user_agent, char *err, size_t errlen)
+/* A URL setting for one site: the whole setting, or in the per-site form
+   "pt=URL,fr=URL" the entry of that site ("" when it has none: derived). */
+static void s_site_setting(const char *setting, const char *tld, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (!setting)
+        return;
+    const char *eq = strchr(setting, '='), *scheme = strstr(setting, "://");
+    if (!eq || (scheme && scheme < eq)) { /* one URL for every site */
+        snprintf(buf, size, "%s", setting);
+        return;
+    }
+    size_t tlen = strlen(tld);
+    for (const char *p = setting; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t) (comma - p) : strlen(p);
+        if (len > tlen && strncmp(p, tld, tlen) == 0 && p[tlen] == '=') {
+            snprintf(buf, size, "%.*s", (int) (len - tlen - 1), p + tlen + 1);
+            return;
+        }
+        p += len + (comma ? 1 : 0);
+    }
+}
+
+vinted_t *vinted_new(const char *site, vinted_api_t api, const char *www_setting,
+                     const char *api_setting, const char *user_agent, char *err, size_t errlen)
 {
     const vinted_site_t *found = vinted_site_find(site);
     if (!found) {
         snprintf(err, errlen, "unknown site '%s' (valid: %s)", site ? site : "", vinted_site_list());
         return NULL;
     }
+    char www_url[512], api_url[512];
+    s_site_setting(www_setting, found->tld, www_url, sizeof www_url);
+    s_site_setting(api_setting, found->tld, api_url, sizeof api_url);
     if (!user_agent || !*user_agent)
         user_agent = VINTED_DEFAULT_USER_AGENT;
     if (!s_header_safe(user_agent)) {
@@ -119,12 +146,12 @@ vinted_t *vinted_new(const char *site, vinted_api_t api, const char *www_url,
     self->api = api;
     snprintf(self->www, sizeof(self->www), "https://www.vinted.%s", found->tld);
     snprintf(self->apibase, sizeof(self->apibase), "https://api.vinted.%s", found->tld);
-    if (www_url && *www_url && s_set_base(self->www, www_url) != 0) {
+    if (*www_url && s_set_base(self->www, www_url) != 0) {
         snprintf(err, errlen, "invalid www URL '%s' (want http(s)://host[:port])", www_url);
         vinted_destroy(&self);
         return NULL;
     }
-    if (api_url && *api_url && s_set_base(self->apibase, api_url) != 0) {
+    if (*api_url && s_set_base(self->apibase, api_url) != 0) {
         snprintf(err, errlen, "invalid api URL '%s' (want http(s)://host[:port])", api_url);
         vinted_destroy(&self);
         return NULL;
@@ -514,6 +541,17 @@ void vinted_test(bool verbose)
     assert(!vinted_endpoint_gone(v, 404, "<html>", 6));
     vinted_destroy(&v);
     assert(v == NULL);
+
+    /* per-site base URLs: "site=URL,...", a site without one gets the derived base */
+    v = vinted_new("fr", VINTED_API_V2, "pt=http://127.0.0.1:1111,fr=http://127.0.0.2:2222", NULL, NULL, err,
+                   sizeof(err));
+    assert(v && strcmp(vinted_www_base(v), "http://127.0.0.2:2222") == 0);
+    assert(strcmp(vinted_api_base(v), "https://api.vinted.fr") == 0);
+    vinted_destroy(&v);
+    v = vinted_new("de", VINTED_API_V2, "pt=http://127.0.0.1:1111,fr=http://127.0.0.2:2222", NULL, NULL, err,
+                   sizeof(err));
+    assert(v && strcmp(vinted_www_base(v), "https://www.vinted.de") == 0);
+    vinted_destroy(&v);
 
     /* svc on co.uk, then against a simulator */
     v = vinted_new("co.uk", VINTED_API_SVC, NULL, NULL, "TestAgent/1", err, sizeof(err));

@@ -69,12 +69,13 @@ int vinted_api_from_name(const char *name, vinted_api_t *out);
 const char *vinted_api_name(vinted_api_t api);
 #define VINTED_API_LIST "v2, svc"
 
-/* Settings for one site. www_url and api_url override the derived bases when
-   non-NULL and non-empty (scheme://host[:port], a trailing slash is dropped);
-   user_agent NULL or empty means the default. NULL with a reason in err when
-   the site is unknown or a URL is not http(s). */
-vinted_t *vinted_new(const char *site, vinted_api_t api, const char *www_url,
-                     const char *api_url, const char *user_agent, char *err, size_t errlen);
+/* Settings for one site. www_setting and api_setting override the derived bases
+   when non-NULL and non-empty: one URL for every site (scheme://host[:port], a
+   trailing slash is dropped), or per site, "pt=URL,fr=URL" (a site not named
+   gets the derived base); user_agent NULL or empty means the default. NULL
+   with a reason in err when the site is unknown or a URL is not http(s). */
+vinted_t *vinted_new(const char *site, vinted_api_t api, const char *www_setting,
+                     const char *api_setting, const char *user_agent, char *err, size_t errlen);
 void vinted_destroy(vinted_t **self_p);
 
 const vinted_site_t *vinted_site(const vinted_t *self);

@@ -66,7 +66,7 @@ static const char s_setup_sql[] =
     " total_price numeric(12,2), brand text, size_title text, size_kind text,"
     " size_value text, condition text, user_id bigint, user_login text, url text,"
     " photo_url text, favourite_count int, view_count int, promoted boolean,"
-    " created_at timestamptz, seen_at timestamptz, null_mask int"
+    " created_at timestamptz, seen_at timestamptz, null_mask int, site text"
     ") ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS pgsink_quarantine ("
     " window_id bigint, target_id bigint, page int, pos int, rule text, detail text,"
@@ -102,7 +102,7 @@ static const char *s_copy_sql[S_NBUF] = {
     [S_ITEMS] = "COPY pgsink_items (window_id, page, pos, item_id, catalog_id, title, price,"
                 " currency, service_fee, total_price, brand, size_title, size_kind, size_value,"
                 " condition, user_id, user_login, url, photo_url, favourite_count, view_count,"
-                " promoted, created_at, seen_at, null_mask) FROM STDIN",
+                " promoted, created_at, seen_at, null_mask, site) FROM STDIN",
     [S_QUARANTINE] = "COPY pgsink_quarantine (window_id, target_id, page, pos, rule, detail, raw,"
                      " seen_at) FROM STDIN",
     [S_PHOTOS] = "COPY pgsink_photos (item_id, photo_id, url, is_main, position, seen_at)"
@@ -131,7 +131,7 @@ static const char *s_item_columns[] = {
     "catalog_id", "title",      "price",     "currency",        "service_fee", "total_price",
     "brand",      "size_title", "size_kind", "size_value",      "condition",   "user_id",
     "url",        "photo_url",  "favourite_count", "view_count", "promoted",   "created_at",
-    NULL
+    "site",       NULL
 };
 
 /* Sellers: same rules; on a tie in last_seen_at the greater login wins, so the
@@ -721,6 +721,7 @@ static int s_encode_batch(const proto_batch_t *b, int table, copy_t *c, char *er
             return -1;
         }
         copy_int(c, (int64_t) proto_item_null_mask(it));
+        copy_text(c, b->site);
         copy_row_end(c);
     }
     for (size_t i = 0; table == S_QUARANTINE && i < b->n_quarantine; i++) {
@@ -1218,7 +1219,7 @@ void pgsink_test(bool verbose)
     assert(strstr(sink->sql_items, "INSERT INTO items AS i (item_id, catalog_id, title,"));
     assert(strstr(sink->sql_items, "created_at = CASE WHEN (EXCLUDED.last_seen_at,"));
     assert(strstr(sink->sql_items, "ORDER BY item_id, seen_at DESC, window_id DESC, page DESC, pos"));
-    assert(strstr(sink->sql_items, "i.created_at))"));
+    assert(strstr(sink->sql_items, "i.created_at, i.site))"));
     assert(strstr(sink->sql_item_snapshots,
                   "INSERT INTO item_snapshots AS x (item_id, run_id, observed_at, user_id, price,"));
     assert(strstr(sink->sql_item_snapshots,

@@ -1357,6 +1357,7 @@ parse_page(const proto_page_t *page, proto_msg_t *out)
     b->attempt = page->attempt;
     b->fetched_at_ms = page->fetched_at_ms;
     b->target_id = page->target_id;
+    b->site = page->site && *page->site ? proto_msg_strdup(out, page->site) : NULL;
 
     parse_ctx_t ctx = {.page = page, .out = out, .batch = b};
     s_base(&ctx, page->site);
