@@ -1255,12 +1255,11 @@ static void s_on_report(broker_t *self, peer_t *peer, proto_msg_t *msg)
     log_warn("worker report", "worker=%s event=%s detail=%s backoff_ms=%" PRId64, log_str(peer->name),
              log_str(r->event), log_str(r->detail), r->backoff_ms);
     if (r->event && strcmp(r->event, "blocked") == 0 && r->backoff_ms > 0) {
-        int n = budget_identities(self->budget);
+        int n = budget_identities(self->budget), id = r->identity < n ? r->identity : 0;
         if (r->identity >= n)
             log_warn("block reported for an identity the broker does not have: the broker and the fetchers must"
                      " read the same VINTED_PROXIES", "identity=%d identities=%d", r->identity, n);
-        budget_pause(self->budget, r->identity < n ? r->identity : 0, clock_mono_ms(), r->backoff_ms);
-        int id = r->identity < n ? r->identity : 0;
+        budget_pause(self->budget, id, clock_mono_ms(), r->backoff_ms);
         snprintf(self->last_error, sizeof self->last_error,
                  "blocked by Vinted (%s); identity %d (%s) paused %" PRId64 " s%s", r->detail ? r->detail : "403", id,
                  self->cfg.proxies ? self->cfg.proxies->label[id] : "direct", r->backoff_ms / 1000,

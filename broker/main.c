@@ -43,26 +43,37 @@ static config_opt_t s_opts[] = {
     { NULL, NULL, NULL, NULL, NULL },
 };
 
-static int s_parse_catalogs(const char *text, broker_config_t *cfg)
+/* Append the comma-separated catalog ids of text to cfg, each of site; `what` names
+   the setting in errors; unique: a catalog may appear once per site. 0 or -1. */
+static int s_add_catalogs(broker_config_t *cfg, const char *text, const char *site, const char *what, bool unique)
 {
-    cfg->n_catalogs = 0;
-    const char *p = text;
-    while (p && *p) {
+    for (const char *p = text; p && *p;) {
         char *end;
         long id = strtol(p, &end, 10);
         if (end == p || id <= 0 || id > 2147483647 || (*end && *end != ',')) {
-            fprintf(stderr, "invalid --catalogs / VINTED_CATALOGS '%s': expected comma-separated positive ids, like 221,1242\n", text);
+            fprintf(stderr, "invalid %s '%s': expected comma-separated positive ids, like 221,1242\n", what, text);
             return -1;
         }
         if (cfg->n_catalogs == BROKER_MAX_CATALOGS) {
-            fprintf(stderr, "invalid --catalogs / VINTED_CATALOGS: more than %d catalogs\n", BROKER_MAX_CATALOGS);
+            fprintf(stderr, "invalid %s: more than %d catalogs\n", what, BROKER_MAX_CATALOGS);
             return -1;
         }
-        snprintf(cfg->sites[cfg->n_catalogs], sizeof cfg->sites[0], "%s", cfg->default_site);
+        for (int j = 0; unique && j < cfg->n_catalogs; j++)
+            if (cfg->catalogs[j] == (int32_t) id && strcmp(cfg->sites[j], site) == 0) {
+                fprintf(stderr, "invalid %s: catalog %ld of %s twice\n", what, id, site);
+                return -1;
+            }
+        snprintf(cfg->sites[cfg->n_catalogs], sizeof cfg->sites[0], "%.7s", site);
         cfg->catalogs[cfg->n_catalogs++] = (int32_t) id;
         p = *end ? end + 1 : end;
     }
     return 0;
+}
+
+static int s_parse_catalogs(const char *text, broker_config_t *cfg)
+{
+    cfg->n_catalogs = 0;
+    return s_add_catalogs(cfg, text, cfg->default_site, "--catalogs / VINTED_CATALOGS", false);
 }
 
 /* --sites "pt:221,1242;fr:221": catalogs per site, in place of --catalogs. */
@@ -90,24 +101,13 @@ static int s_parse_sites(const char *text, broker_config_t *cfg)
         }
         memcpy(ids, colon + 1, n);
         ids[n] = '\0';
-        int before = cfg->n_catalogs;
-        static broker_config_t one; /* large: not on the stack */
-        memset(&one, 0, sizeof one);
-        if (!*ids || s_parse_catalogs(ids, &one) != 0 || before + one.n_catalogs > BROKER_MAX_CATALOGS) {
+        if (!*ids) {
             fprintf(stderr, "invalid --sites / VINTED_SITES '%s': site %s needs catalog ids, like %s:221,1242\n", text,
                     site, site);
             return -1;
         }
-        for (int i = 0; i < one.n_catalogs; i++) {
-            for (int j = 0; j < cfg->n_catalogs; j++)
-                if (cfg->catalogs[j] == one.catalogs[i] && strcmp(cfg->sites[j], site) == 0) {
-                    fprintf(stderr, "invalid --sites / VINTED_SITES: catalog %d of %s twice\n", one.catalogs[i], site);
-                    return -1;
-                }
-            cfg->catalogs[cfg->n_catalogs] = one.catalogs[i];
-            snprintf(cfg->sites[cfg->n_catalogs], sizeof cfg->sites[0], "%.7s", site);
-            cfg->n_catalogs++;
-        }
+        if (s_add_catalogs(cfg, ids, site, "--sites / VINTED_SITES", true) != 0)
+            return -1;
         p += part + (semi ? 1 : 0);
     }
     return 0;
