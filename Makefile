@@ -181,6 +181,11 @@ CHAOS_ARGS ?= --items 300000 --minutes 15 --broker-kills 6
 chaos: all
 	python3 tests/chaos.py $(CHAOS_ARGS)
 
+# The docker compose deployment for real (root, Docker engine; tests/compose/run.sh
+# installs and starts what is missing): images built, the stack scaled and broken.
+test-compose:
+	sh tests/compose/run.sh
+
 run:     # the whole pipeline here against the live site (deploy/run-local.sh --help)
 	deploy/run-local.sh
 run-sim: # the same against the simulated Vinted, offline
@@ -189,4 +194,4 @@ run-sim: # the same against the simulated Vinted, offline
 clean:
 	rm -rf build build-asan bin bin-asan build-fuzz bin-fuzz
 
-.PHONY: all asan deps test test-quick test-asan bench bench-long chaos clean run run-sim fuzz fuzz-build fuzz-long fuzz-corpus
+.PHONY: all asan deps test test-quick test-asan test-compose bench bench-long chaos clean run run-sim fuzz fuzz-build fuzz-long fuzz-corpus

@@ -2111,7 +2111,9 @@ def parse_args(argv):
     p = argparse.ArgumentParser(
         description="Simulated Vinted (catalog search, seller lists, users, item pages,"
                     " image CDN) for vinted-pipeline tests.")
-    p.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0 = any free port)")
+    p.add_argument("--port", type=int, default=0, help="TCP port (0 = any free port)")
+    p.add_argument("--bind", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; 0.0.0.0 in a container)")
     p.add_argument("--port-file", help="write the chosen port here once listening")
     p.add_argument("--seed", type=int, default=42, help="world seed (default 42)")
     p.add_argument("--catalogs", default="221,1242", help="comma-joined catalog ids (default 221,1242)")
@@ -2195,13 +2197,13 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     sim = Sim(args)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server = ThreadingHTTPServer((args.bind, args.port), Handler)
     server.daemon_threads = True
     server.sim = sim
     port = server.server_address[1]
     proxies = []
     for k in range(args.proxies):
-        ps = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ps = ThreadingHTTPServer((args.bind, 0), Handler)
         ps.daemon_threads = True
         ps.sim, ps.proxy_index = sim, k
         proxies.append(ps)
