@@ -1,6 +1,7 @@
 /*  broker.c - windows in, tasks out: the broker's event loop and dispatch.
 
-    A window's journey (read s_on_result to follow a message):
+    A window's journey (the tables s_commands and s_routes below say where
+    each message goes; s_on_result follows a RESULT):
         window starts      -> TASK(FETCH page 1)             to a fetcher
         RESULT(PAGE)       -> TASK(PAGE)                     to a transformer
                               TASK(PAGE)                     to the store stage (raw landing area)
@@ -42,28 +43,6 @@ bool broker_site_ok(const char *text)
         if (!((text[i] >= 'a' && text[i] <= 'z') || text[i] == '.'))
             return false;
     return true;
-}
-
-/* The key of a catalog of a site in the per-catalog maps: "pt:221". */
-void broker_catalog_key(char *buf, size_t size, const char *site, int32_t catalog)
-{
-    snprintf(buf, size, "%s:%d", site, catalog);
-}
-
-/* The index of (site, catalog) among the configured catalogs, or -1. */
-int broker_config_index(const broker_t *self, const char *site, int32_t catalog)
-{
-    for (int i = 0; i < self->cfg.n_catalogs; i++)
-        if (self->cfg.catalogs[i] == catalog && strcmp(self->cfg.sites[i], site) == 0)
-            return i;
-    return -1;
-}
-
-/* Requests a minute all identities together may send: VINTED_RATE each, VINTED_RATE_TOTAL at most. */
-double broker_rate_total(const broker_t *self)
-{
-    double all = self->cfg.rate_per_min * (self->cfg.proxies ? self->cfg.proxies->n : 1);
-    return self->cfg.rate_total_per_min > 0 && self->cfg.rate_total_per_min < all ? self->cfg.rate_total_per_min : all;
 }
 
 /* ------------------------------------------------------------- dispatch */
@@ -359,33 +338,6 @@ static void s_on_report(broker_t *self, peer_t *peer, proto_msg_t *msg)
                  self->cfg.proxies ? self->cfg.proxies->label[id] : "direct", r->backoff_ms / 1000,
                  n > 1 ? ", the other identities go on" : ": all fetching paused");
     }
-}
-
-#define S_REJECT_LOGS 50 /* invalid frames logged per second; the rest are summed up */
-
-/* A frame that is rejected (section 9.1 of PROTOCOL.md): counted, and logged
-   with the peer, its size and the reason; a flood costs at most S_REJECT_LOGS
-   lines a second plus one line saying how many more there were. */
-void broker_reject(broker_t *self, const char *socket, zframe_t *identity, size_t bytes, const char *reason)
-{
-    self->invalid_frames++;
-    int64_t second = clock_mono_ms() / 1000;
-    if (second != self->reject_second) {
-        if (self->reject_quiet > 0)
-            log_warn("more invalid frames rejected without a log line", "count=%" PRIu64, self->reject_quiet);
-        self->reject_second = second;
-        self->reject_logged = 0;
-        self->reject_quiet = 0;
-    }
-    if (self->reject_logged >= S_REJECT_LOGS) {
-        self->reject_quiet++;
-        return;
-    }
-    self->reject_logged++;
-    char *hex = identity ? zframe_strhex(identity) : NULL;
-    log_warn("invalid frame rejected", "socket=%s peer=%s bytes=%zu reason=%s total=%" PRIu64, socket,
-             hex ? hex : "none", bytes, log_str(reason), self->invalid_frames);
-    free(hex);
 }
 
 /* A command a registered worker may not send (PROTOCOL.md 9.1): why, or NULL if it may.

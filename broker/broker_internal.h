@@ -5,7 +5,8 @@
                           result to what it becomes next (fetched page -> transformed ->
                           committed); the sockets, the event loop, new/destroy/run
         tasks.c           peers and tasks: the queue per stage, flow control, dispatch,
-                          request tokens, heartbeats and deadlines, why work stalls
+                          request tokens, heartbeats and deadlines, rejected frames,
+                          why work stalls
         windows.c         the open windows: created, started per catalog in order, paged,
                           done or failed, resumed at start (window.c: one window's pages)
         flows.c           the flows besides catalog windows: tracking runs, images windows
@@ -119,17 +120,9 @@ struct _broker_t {
     broker_metrics_t metrics;
 };
 
-/* broker.c */
-/* The key of a catalog of a site in the per-catalog maps: "pt:221". */
-void broker_catalog_key(char *buf, size_t size, const char *site, int32_t catalog);
-/* The index of (site, catalog) among the configured catalogs, or -1. */
-int broker_config_index(const broker_t *self, const char *site, int32_t catalog);
-/* Requests a minute all identities together may send: VINTED_RATE each, VINTED_RATE_TOTAL at most. */
-double broker_rate_total(const broker_t *self);
+/* tasks.c */
 /* A frame that is rejected: counted and logged (at most so many lines a second). */
 void broker_reject(broker_t *self, const char *socket, zframe_t *identity, size_t bytes, const char *reason);
-
-/* tasks.c */
 void broker_send_cmd(broker_t *self, peer_t *peer, proto_cmd_t cmd);
 void broker_queue_remove(broker_t *self, task_t *task);
 void broker_requeue(broker_t *self, task_t *task, int64_t delay_ms);
@@ -149,6 +142,10 @@ void broker_sweep(broker_t *self);
 void broker_count_workers(broker_t *self, int workers[PROTO_STAGES], int inflight[PROTO_STAGES]);
 
 /* windows.c */
+/* The key of a catalog of a site in the per-catalog maps: "pt:221". */
+void broker_catalog_key(char *buf, size_t size, const char *site, int32_t catalog);
+/* The index of (site, catalog) among the configured catalogs, or -1. */
+int broker_config_index(const broker_t *self, const char *site, int32_t catalog);
 window_t *broker_window(broker_t *self, int64_t id);
 void broker_window_destructor(void **item);
 void broker_fetch_page(broker_t *self, window_t *w, int part, int32_t api_page);
@@ -179,6 +176,8 @@ int64_t broker_catalogs_now(broker_t *self);
 void broker_photo_retry(broker_t *self);
 
 /* scheduler.c */
+/* Requests a minute all identities together may send: VINTED_RATE each, VINTED_RATE_TOTAL at most. */
+double broker_rate_total(const broker_t *self);
 void broker_schedule(broker_t *self);
 void broker_schedule_learn(broker_t *self, const window_t *w);
 int broker_schedule_setup(broker_t *self);

@@ -10,6 +10,13 @@
 #include "common/clock.h"
 #include "common/log.h"
 
+/* Requests a minute all identities together may send: VINTED_RATE each, VINTED_RATE_TOTAL at most. */
+double broker_rate_total(const broker_t *self)
+{
+    double all = self->cfg.rate_per_min * (self->cfg.proxies ? self->cfg.proxies->n : 1);
+    return self->cfg.rate_total_per_min > 0 && self->cfg.rate_total_per_min < all ? self->cfg.rate_total_per_min : all;
+}
+
 #define S_SCHEDULE_SHARE 0.9 /* adaptive: the share of VINTED_RATE catalog polls plan to spend (the rest:
                                  tracking, sessions, the catalog tree, retries) */
 #define S_SCHEDULE_HALF_LIFE_MS 3600000 /* adaptive: how fast a catalog's rate estimate forgets */

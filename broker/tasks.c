@@ -18,6 +18,33 @@ static void s_send_to(broker_t *self, peer_t *peer, const uint8_t *data, size_t 
     peer->last_send = clock_mono_ms();
 }
 
+#define S_REJECT_LOGS 50 /* invalid frames logged per second; the rest are summed up */
+
+/* A frame that is rejected (section 9.1 of PROTOCOL.md): counted, and logged
+   with the peer, its size and the reason; a flood costs at most S_REJECT_LOGS
+   lines a second plus one line saying how many more there were. */
+void broker_reject(broker_t *self, const char *socket, zframe_t *identity, size_t bytes, const char *reason)
+{
+    self->invalid_frames++;
+    int64_t second = clock_mono_ms() / 1000;
+    if (second != self->reject_second) {
+        if (self->reject_quiet > 0)
+            log_warn("more invalid frames rejected without a log line", "count=%" PRIu64, self->reject_quiet);
+        self->reject_second = second;
+        self->reject_logged = 0;
+        self->reject_quiet = 0;
+    }
+    if (self->reject_logged >= S_REJECT_LOGS) {
+        self->reject_quiet++;
+        return;
+    }
+    self->reject_logged++;
+    char *hex = identity ? zframe_strhex(identity) : NULL;
+    log_warn("invalid frame rejected", "socket=%s peer=%s bytes=%zu reason=%s total=%" PRIu64, socket,
+             hex ? hex : "none", bytes, log_str(reason), self->invalid_frames);
+    free(hex);
+}
+
 /* Encode msg and send it to peer; destroys msg. */
 static void s_send_msg(broker_t *self, peer_t *peer, proto_msg_t **msg_p)
 {

@@ -10,6 +10,21 @@
 #include "common/config.h"
 #include "common/log.h"
 
+/* The key of a catalog of a site in the per-catalog maps: "pt:221". */
+void broker_catalog_key(char *buf, size_t size, const char *site, int32_t catalog)
+{
+    snprintf(buf, size, "%s:%d", site, catalog);
+}
+
+/* The index of (site, catalog) among the configured catalogs, or -1. */
+int broker_config_index(const broker_t *self, const char *site, int32_t catalog)
+{
+    for (int i = 0; i < self->cfg.n_catalogs; i++)
+        if (self->cfg.catalogs[i] == catalog && strcmp(self->cfg.sites[i], site) == 0)
+            return i;
+    return -1;
+}
+
 window_t *broker_window(broker_t *self, int64_t id)
 {
     char key[24];
