@@ -32,9 +32,13 @@
         first_seen_at 'infinity', last_seen_at '-infinity' (never seen), which
         the first sighting replaces whatever the order.
 
-    A lost connection is re-established with backoff (1 s doubling to 30 s)
+    A lost connection is re-established with backoff (1 s doubling to 5 s)
     and the whole transaction retried; the sleeper (pgsink_set_sleeper) lets
     the caller keep heartbeating meanwhile, or give up.
+
+    The parts: rows.c encodes a task's rows for the staging tables, upsert.c
+    holds the SQL (staging tables, COPY and upsert statements), pgconn.c
+    connects and retries, and pgsink.c runs one transaction of tasks.
 
         pgsink_t *sink = pgsink_new(getenv("VINTED_PG"));
         while (pgsink_connect(sink) != 0) sleep...;
