@@ -1,4 +1,4 @@
-"""test_objstore.py - the object store's S3 back end (common/objstore.c) end to end,
+"""test_objstore.py - the object store's S3 back end (common/objstore_s3.c) end to end,
 through bin/vinted-objstore-probe (VINTED_BIN):
 
     S3rverTest   against a real S3 API server, s3rver (tests/package.json, installed
