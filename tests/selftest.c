@@ -13,8 +13,9 @@
 /* Every module with a self-test, in dependency order. */
 #define SELFTESTS(X)                                                                           \
     X(log) X(redact) X(proxies) X(config) X(pgconf) X(metrics) X(sample) X(proto) X(raw) X(objstore) X(curve) X(worker) \
+    X(startup) X(httpstub) X(curlsetup) \
     X(window) X(stall) X(ratelimit) X(budget) X(schedule) X(vinted) X(pager) X(backoff) X(session) X(fetcher) \
-    X(jsontext) X(money) X(utf8) X(size) X(ldjson) X(parse) X(jsonmem) X(copy) X(pgsink) X(uploader) X(httpstub) X(cdn) \
+    X(jsontext) X(money) X(utf8) X(size) X(ldjson) X(parse) X(jsonmem) X(copy) X(pgsink) X(uploader) X(cdn) \
     X(bar) X(svg) X(report) X(html) X(control) X(keygen) X(backfill)
 
 #define DECLARE(name) void name##_test(bool verbose);
