@@ -12,6 +12,7 @@
 #include "common/objstore.h"
 #include "common/proxies.h"
 #include "common/sample.h"
+#include "common/startup.h"
 
 static config_opt_t s_opts[] = {
     { "broker", "VINTED_BROKER", "tcp://127.0.0.1:5555", "endpoint the broker binds for workers", NULL },
@@ -248,16 +249,11 @@ int main(int argc, char **argv)
         return 2;
     }
     cfg.max_queued = (size_t) max_queued;
-    curve_t *curve = NULL;
-    rc = curve_server_setup(s_opts, &curve);
+    curve_t *curve;
+    rc = startup_keys_metrics(s_opts, true, &curve, &cfg.metrics);
     if (rc != 0)
         return rc;
     cfg.curve = curve;
-    rc = metrics_setup(s_opts, &cfg.metrics);
-    if (rc != 0) {
-        curve_destroy(&curve);
-        return rc;
-    }
     char err[512];
     objstore_t *store = objstore_new(config_get(s_opts, "store"), err, sizeof err);
     if (!store) {

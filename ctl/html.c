@@ -48,12 +48,6 @@ void html_table(FILE *out, PGresult *res, const char *const *headings)
     fprintf(out, "</table>\n");
 }
 
-static void s_since_param(int64_t since, char *buf, size_t size, const char **param)
-{
-    snprintf(buf, size, "%lld", (long long) since);
-    *param = since ? buf : NULL;
-}
-
 static int s_histograms(PGconn *db, int64_t since, FILE *out)
 {
     report_filter_t filter = { .by = "catalog", .since = since };
@@ -114,11 +108,8 @@ static int s_histograms(PGconn *db, int64_t since, FILE *out)
 
 static int s_medians(PGconn *db, int64_t since, FILE *out)
 {
-    char buf[24];
-    const char *params[1];
-    s_since_param(since, buf, sizeof buf, &params[0]);
     /* the series with most windows first; points ordered by time within a series */
-    PGresult *res = report_query(db, "the median price per window",
+    PGresult *res = report_query_since(db, since, NULL, "the median price per window",
         "WITH p AS (SELECT d.catalog_id, e.key AS currency,"
         "    extract(epoch FROM coalesce(w.finished_at, d.created_at))::bigint AS t, e.value->>'median' AS median"
         "  FROM dq_reports d LEFT JOIN windows w USING (window_id), jsonb_each(d.prices) e"
@@ -127,7 +118,7 @@ static int s_medians(PGconn *db, int64_t since, FILE *out)
         " s AS (SELECT catalog_id, currency, count(*) AS n FROM p GROUP BY 1, 2"
         "       ORDER BY n DESC, catalog_id, currency LIMIT 10)"
         " SELECT p.catalog_id, p.currency, p.t, p.median FROM p JOIN s USING (catalog_id, currency)"
-        " ORDER BY s.n DESC, p.catalog_id, p.currency, p.t", 1, params);
+        " ORDER BY s.n DESC, p.catalog_id, p.currency, p.t");
     if (!res)
         return 3;
     int rows = PQntuples(res);
@@ -164,16 +155,13 @@ static int s_medians(PGconn *db, int64_t since, FILE *out)
 
 static int s_inflow(PGconn *db, int64_t since, FILE *out)
 {
-    char buf[24], lim[16];
-    const char *params[2];
-    s_since_param(since, buf, sizeof buf, &params[0]);
+    char lim[16];
     snprintf(lim, sizeof lim, "%d", S_MAX_INFLOW);
-    params[1] = lim;
-    PGresult *res = report_query(db, "the item inflow",
+    PGresult *res = report_query_since(db, since, lim, "the item inflow",
         "SELECT window_id, catalog_id, items FROM (SELECT window_id, catalog_id, items FROM windows"
         "  WHERE kind IN ('scheduled', 'adhoc')"
         "    AND ($1::bigint IS NULL OR created_at >= to_timestamp($1::bigint))"
-        "  ORDER BY window_id DESC LIMIT $2::int) w ORDER BY window_id", 2, params);
+        "  ORDER BY window_id DESC LIMIT $2::int) w ORDER BY window_id");
     if (!res)
         return 3;
     int n = PQntuples(res);
@@ -196,27 +184,23 @@ static int s_inflow(PGconn *db, int64_t since, FILE *out)
 
 static int s_health(PGconn *db, int64_t since, FILE *out)
 {
-    char buf[24];
-    const char *params[1];
-    s_since_param(since, buf, sizeof buf, &params[0]);
     fprintf(out, "<h2>Pipeline health</h2>\n");
-    PGresult *res = report_query(db, "windows by kind and state",
+    PGresult *res = report_query_since(db, since, NULL, "windows by kind and state",
         "SELECT kind, count(*) FILTER (WHERE state = 'pending') AS pending,"
         "  count(*) FILTER (WHERE state = 'running') AS running, count(*) FILTER (WHERE state = 'done') AS done,"
         "  count(*) FILTER (WHERE state = 'failed') AS failed, coalesce(sum(items), 0) AS items,"
         "  coalesce(sum(requests), 0) AS requests"
         " FROM windows WHERE $1::bigint IS NULL OR created_at >= to_timestamp($1::bigint)"
-        " GROUP BY kind ORDER BY kind", 1, params);
+        " GROUP BY kind ORDER BY kind");
     if (!res)
         return 3;
     fprintf(out, "<h3>Windows by kind and state</h3>\n");
     html_table(out, res, NULL);
     PQclear(res);
 
-    res = report_query(db, "the quarantine by rule",
+    res = report_query_since(db, since, NULL, "the quarantine by rule",
         "SELECT rule, count(*), " S_UTC("max(seen_at)") " FROM quarantine"
-        " WHERE $1::bigint IS NULL OR seen_at >= to_timestamp($1::bigint) GROUP BY rule ORDER BY count(*) DESC, rule",
-        1, params);
+        " WHERE $1::bigint IS NULL OR seen_at >= to_timestamp($1::bigint) GROUP BY rule ORDER BY count(*) DESC, rule");
     if (!res)
         return 3;
     int n = PQntuples(res);
@@ -235,11 +219,11 @@ static int s_health(PGconn *db, int64_t since, FILE *out)
     free(bars);
     PQclear(res);
 
-    res = report_query(db, "the last errors",
+    res = report_query_since(db, since, NULL, "the last errors",
         "SELECT window_id, kind, catalog_id, state, " S_UTC("coalesce(finished_at, created_at)") ", error"
         " FROM windows WHERE error IS NOT NULL AND error <> ''"
         "   AND ($1::bigint IS NULL OR created_at >= to_timestamp($1::bigint))"
-        " ORDER BY window_id DESC LIMIT 10", 1, params);
+        " ORDER BY window_id DESC LIMIT 10");
     if (!res)
         return 3;
     fprintf(out, "<h3>Last errors</h3>\n");

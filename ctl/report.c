@@ -43,6 +43,14 @@ PGresult *report_query(PGconn *db, const char *what, const char *sql, int n, con
     return res;
 }
 
+PGresult *report_query_since(PGconn *db, int64_t since, const char *extra, const char *what, const char *sql)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%lld", (long long) since);
+    const char *params[] = { since ? buf : NULL, extra };
+    return report_query(db, what, sql, extra ? 2 : 1, params);
+}
+
 bool report_table_exists(PGconn *db, const char *name)
 {
     const char *params[] = { name };
@@ -203,6 +211,27 @@ static void s_json_str(cJSON *obj, const char *key, PGresult *res, int row, int 
         cJSON_AddNullToObject(obj, key);
 }
 
+#define S_COUNT(array) ((int) (sizeof(array) / sizeof((array)[0])))
+
+/* One key of a JSON row: the column it comes from, as a raw number (exact) or a string. */
+typedef struct {
+    const char *key;
+    int col;
+    bool num;
+} s_field_t;
+
+/* Every row of res as an object of these fields, in an array added to root as key. */
+static void s_json_rows(cJSON *root, const char *key, PGresult *res, const s_field_t *fields, int n_fields)
+{
+    cJSON *rows = cJSON_AddArrayToObject(root, key);
+    for (int r = 0; r < PQntuples(res); r++) {
+        cJSON *o = cJSON_CreateObject();
+        for (int i = 0; i < n_fields; i++)
+            (fields[i].num ? s_json_num : s_json_str)(o, fields[i].key, res, r, fields[i].col);
+        cJSON_AddItemToArray(rows, o);
+    }
+}
+
 void report_json_print(cJSON *root, FILE *out)
 {
     char *text = cJSON_PrintUnformatted(root);
@@ -289,10 +318,7 @@ int report_prices(PGconn *db, const report_filter_t *filter, bool json, FILE *ou
 
 int report_quality(PGconn *db, const report_filter_t *filter, bool json, FILE *out)
 {
-    char since[24];
-    snprintf(since, sizeof since, "%lld", (long long) filter->since);
-    const char *params[] = { filter->since ? since : NULL };
-    PGresult *res = report_query(db, "the data-quality reports",
+    PGresult *res = report_query_since(db, filter->since, NULL, "the data-quality reports",
         "SELECT d.window_id, d.catalog_id, w.kind, w.state, " S_UTC("w.start_at") ", " S_UTC("w.end_at") ","
         "  d.rows, d.distinct_items, d.duplicates, d.new_items, d.nulls::text, d.quarantined::text, d.prices::text,"
         "  (SELECT string_agg(key || '=' || value, ' ' ORDER BY key) FROM jsonb_each_text(d.nulls) WHERE value <> '0'),"
@@ -302,50 +328,37 @@ int report_quality(PGconn *db, const report_filter_t *filter, bool json, FILE *o
         "  " S_UTC("d.created_at")
         " FROM dq_reports d LEFT JOIN windows w USING (window_id)"
         " WHERE $1::bigint IS NULL OR d.created_at >= to_timestamp($1::bigint)"
-        " ORDER BY d.window_id", 1, params);
+        " ORDER BY d.window_id");
     if (!res)
         return 3;
-    PGresult *rules = report_query(db, "the quarantine report",
+    PGresult *rules = report_query_since(db, filter->since, NULL, "the quarantine report",
         "SELECT rule, count(*), " S_UTC("min(seen_at)") ", " S_UTC("max(seen_at)") ","
         "  (array_agg(detail ORDER BY seen_at DESC) FILTER (WHERE detail IS NOT NULL))[1]"
         " FROM quarantine WHERE $1::bigint IS NULL OR seen_at >= to_timestamp($1::bigint)"
-        " GROUP BY rule ORDER BY count(*) DESC, rule", 1, params);
+        " GROUP BY rule ORDER BY count(*) DESC, rule");
     if (!rules) {
         PQclear(res);
         return 3;
     }
     int n = PQntuples(res), m = PQntuples(rules);
     if (json) {
+        static const s_field_t windows[] = {
+            { "window_id", 0, true }, { "catalog_id", 1, true }, { "kind", 2, false },
+            { "state", 3, false }, { "start", 4, false }, { "end", 5, false },
+            { "rows", 6, true }, { "distinct", 7, true }, { "duplicates", 8, true },
+            { "new_items", 9, true },
+            { "nulls", 10, true },       /* jsonb text: valid JSON */
+            { "quarantined", 11, true },
+            { "prices", 12, true },      /* numerics exact, as stored */
+            { "reported_at", 16, false },
+        };
+        static const s_field_t quarantine[] = {
+            { "rule", 0, false }, { "count", 1, true }, { "first_seen", 2, false },
+            { "last_seen", 3, false }, { "example", 4, false },
+        };
         cJSON *root = cJSON_CreateObject();
-        cJSON *windows = cJSON_AddArrayToObject(root, "windows");
-        for (int r = 0; r < n; r++) {
-            cJSON *w = cJSON_CreateObject();
-            s_json_num(w, "window_id", res, r, 0);
-            s_json_num(w, "catalog_id", res, r, 1);
-            s_json_str(w, "kind", res, r, 2);
-            s_json_str(w, "state", res, r, 3);
-            s_json_str(w, "start", res, r, 4);
-            s_json_str(w, "end", res, r, 5);
-            s_json_num(w, "rows", res, r, 6);
-            s_json_num(w, "distinct", res, r, 7);
-            s_json_num(w, "duplicates", res, r, 8);
-            s_json_num(w, "new_items", res, r, 9);
-            s_json_num(w, "nulls", res, r, 10);       /* jsonb text: valid JSON */
-            s_json_num(w, "quarantined", res, r, 11);
-            s_json_num(w, "prices", res, r, 12);      /* numerics exact, as stored */
-            s_json_str(w, "reported_at", res, r, 16);
-            cJSON_AddItemToArray(windows, w);
-        }
-        cJSON *q = cJSON_AddArrayToObject(root, "quarantine");
-        for (int r = 0; r < m; r++) {
-            cJSON *o = cJSON_CreateObject();
-            s_json_str(o, "rule", rules, r, 0);
-            s_json_num(o, "count", rules, r, 1);
-            s_json_str(o, "first_seen", rules, r, 2);
-            s_json_str(o, "last_seen", rules, r, 3);
-            s_json_str(o, "example", rules, r, 4);
-            cJSON_AddItemToArray(q, o);
-        }
+        s_json_rows(root, "windows", res, windows, S_COUNT(windows));
+        s_json_rows(root, "quarantine", rules, quarantine, S_COUNT(quarantine));
         report_json_print(root, out);
     }
     else {
@@ -415,18 +428,13 @@ int report_catalogs(PGconn *db, const report_filter_t *filter, bool json, FILE *
         return 3;
     int n = PQntuples(res);
     if (json) {
+        static const s_field_t catalogs[] = {
+            { "catalog_id", 0, true }, { "title", 1, false }, { "parent_id", 2, true },
+            { "parent_title", 3, false }, { "items", 4, true },
+        };
         cJSON *root = cJSON_CreateObject();
         cJSON_AddBoolToObject(root, "names_loaded", table);
-        cJSON *list = cJSON_AddArrayToObject(root, "catalogs");
-        for (int r = 0; r < n; r++) {
-            cJSON *o = cJSON_CreateObject();
-            s_json_num(o, "catalog_id", res, r, 0);
-            s_json_str(o, "title", res, r, 1);
-            s_json_num(o, "parent_id", res, r, 2);
-            s_json_str(o, "parent_title", res, r, 3);
-            s_json_num(o, "items", res, r, 4);
-            cJSON_AddItemToArray(list, o);
-        }
+        s_json_rows(root, "catalogs", res, catalogs, S_COUNT(catalogs));
         report_json_print(root, out);
     }
     else {

@@ -48,6 +48,10 @@ PGconn *report_connect(const char *conninfo);
    saying on stderr what failed. */
 PGresult *report_query(PGconn *db, const char *what, const char *sql, int n, const char *const *params);
 
+/* report_query with $1 the unix seconds since (SQL NULL for 0: no limit) and, when
+   extra is not NULL, $2 extra. */
+PGresult *report_query_since(PGconn *db, int64_t since, const char *extra, const char *what, const char *sql);
+
 /* Does the table exist (to_regclass)? false on a database error too. */
 bool report_table_exists(PGconn *db, const char *name);
 

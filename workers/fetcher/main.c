@@ -8,6 +8,7 @@
 #include "../../common/config.h"
 #include "../../common/log.h"
 #include "../../common/proxies.h"
+#include "../../common/startup.h"
 #include "../../common/worker.h"
 #include "fetcher.h"
 #include "session.h"
@@ -93,16 +94,10 @@ int main(int argc, char **argv)
     settings.www_setting = config_get(opts, "www-url");
     settings.api_setting = config_get(opts, "api-url");
     settings.user_agent = config_get(opts, "user-agent");
-    curve_t *curve = NULL; /* CURVE keys for the broker socket, or NULL */
-    rc = curve_client_setup(opts, &curve);
+    curve_t *curve; /* CURVE keys for the broker socket, or NULL */
+    rc = startup_keys_metrics(opts, false, &curve, &settings.metrics);
     if (rc != 0)
         return rc;
-    settings.metrics = NULL;
-    rc = metrics_setup(opts, &settings.metrics);
-    if (rc != 0) {
-        curve_destroy(&curve);
-        return rc;
-    }
     metrics_t *metrics = settings.metrics;
     metrics_family_t *m_answers = metrics_family(metrics, METRICS_COUNTER, "vinted_fetch_tasks_total",
         "Fetch tasks answered, by outcome (page: RESULT with the page; refused: NACK)", "outcome", NULL, 0);

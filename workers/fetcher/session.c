@@ -8,11 +8,9 @@
 #include <strings.h>
 
 #include "../../common/clock.h"
+#include "../../common/curlsetup.h"
 #include "../../common/log.h"
 #include "../../common/redact.h"
-
-#define SESSION_PUMP_MS 200 /* pump the gate at least this often during a transfer */
-#define SESSION_CONNECT_MAX_MS 10000
 
 /* One egress identity: its own connection (through its proxy) and cookie jar. */
 typedef struct {
@@ -31,8 +29,7 @@ struct _session_t {
     session_resp_t *resp;
     size_t cap;
     bool too_large;
-    bool abandoned;
-    int64_t last_pump_ms;
+    curlsetup_pump_t pump; /* the gate's pump, pumped during a transfer */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -45,16 +42,10 @@ static size_t s_on_body(char *data, size_t size, size_t nmemb, void *arg)
         self->too_large = true;
         return 0;
     }
-    if (resp->len + n + 1 > self->cap) {
-        size_t cap = self->cap ? self->cap : 64 * 1024;
-        while (cap < resp->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(resp->body, cap);
-        if (!grown)
-            return 0;
-        resp->body = grown;
-        self->cap = cap;
-    }
+    char *grown = curlsetup_grow(resp->body, &self->cap, resp->len + n + 1); /* and the NUL */
+    if (!grown)
+        return 0;
+    resp->body = grown;
     memcpy(resp->body + resp->len, data, n);
     resp->len += n;
     resp->body[resp->len] = '\0';
@@ -84,22 +75,6 @@ static size_t s_on_header(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-static int s_on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                         curl_off_t ulnow)
-{
-    (void) dltotal, (void) dlnow, (void) ultotal, (void) ulnow;
-    session_t *self = arg;
-    int64_t now = clock_mono_ms();
-    if (now - self->last_pump_ms < SESSION_PUMP_MS)
-        return 0;
-    self->last_pump_ms = now;
-    if (self->gate.pump && self->gate.pump(self->gate.ctx) != 0) {
-        self->abandoned = true;
-        return 1; /* aborts the transfer */
-    }
-    return 0;
-}
-
 static CURL *s_handle(session_t *self, int64_t timeout_ms, const char *proxy);
 
 session_t *session_new(const vinted_t *vinted, int64_t timeout_ms, const session_gate_t *gate,
@@ -110,6 +85,7 @@ session_t *session_new(const vinted_t *vinted, int64_t timeout_ms, const session
         return NULL;
     self->vinted = vinted;
     self->gate = *gate;
+    self->pump = (curlsetup_pump_t) { gate->pump, gate->ctx, 0, false };
     self->n_ident = proxies ? proxies->n : 1;
     self->ident = calloc((size_t) self->n_ident, sizeof *self->ident);
     if (!self->ident) {
@@ -135,29 +111,15 @@ static CURL *s_handle(session_t *self, int64_t timeout_ms, const char *proxy)
     CURL *c = curl_easy_init();
     if (!c)
         return NULL;
-    CURLcode rc = CURLE_OK;
+    CURLcode rc = curlsetup_handle(c, timeout_ms, s_on_body, s_on_header, self, &self->pump, self->errbuf);
     if (proxy && *proxy)
         rc |= curl_easy_setopt(c, CURLOPT_PROXY, proxy);
     else
         rc |= curl_easy_setopt(c, CURLOPT_PROXY, ""); /* direct, whatever http_proxy says */
-    rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     rc |= curl_easy_setopt(c, CURLOPT_COOKIEFILE, ""); /* in-memory cookie engine */
     rc |= curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl can decode */
-    rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
-    rc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                           (long) (timeout_ms < SESSION_CONNECT_MAX_MS ? timeout_ms
-                                                                       : SESSION_CONNECT_MAX_MS));
-    rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-    rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s_on_body);
-    rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, self);
-    rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, s_on_header);
-    rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, self);
-    rc |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    rc |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, s_on_progress);
-    rc |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, self);
-    rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, self->errbuf);
     if (rc != CURLE_OK) {
         log_error("curl setup failed", "error=%s", log_str(curl_easy_strerror(rc)));
         curl_easy_cleanup(c);
@@ -234,17 +196,16 @@ static int s_get(session_t *self, const char *url, vinted_req_t req, session_res
     self->resp = resp;
     self->cap = 0;
     self->too_large = false;
-    self->abandoned = false;
     self->errbuf[0] = '\0';
     int64_t start = clock_mono_ms();
-    self->last_pump_ms = start;
+    curlsetup_pump_start(&self->pump, start);
     CURLcode rc = curl_easy_perform(c);
     resp->elapsed_ms = clock_mono_ms() - start;
     resp->fetched_at_ms = clock_wall_ms();
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
     self->resp = NULL;
-    if (self->abandoned)
+    if (self->pump.abandoned)
         return -1;
     if (rc != CURLE_OK) {
         resp->status = 0;

@@ -20,6 +20,7 @@
 #include "common/curve.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/startup.h"
 #include "common/migrate.h"
 #include "common/worker.h"
 #include "workers/pg-sink/pgsink.h"
@@ -180,16 +181,11 @@ int main(int argc, char **argv)
         return 2;
     const char *conninfo = config_get(s_opts, "pg");
     const char *endpoint = config_get(s_opts, "broker");
-    metrics_t *metrics = NULL;
-    curve_t *curve = NULL; /* CURVE keys for the broker socket, or NULL */
-    rc = curve_client_setup(s_opts, &curve);
+    metrics_t *metrics;
+    curve_t *curve; /* CURVE keys for the broker socket, or NULL */
+    rc = startup_keys_metrics(s_opts, false, &curve, &metrics);
     if (rc != 0)
         return rc;
-    rc = metrics_setup(s_opts, &metrics);
-    if (rc != 0) {
-        curve_destroy(&curve);
-        return rc;
-    }
 
     struct sigaction action;
     memset(&action, 0, sizeof action);

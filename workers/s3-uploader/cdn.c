@@ -12,12 +12,11 @@
 #include <openssl/evp.h>
 
 #include "common/clock.h"
+#include "common/curlsetup.h"
 #include "common/log.h"
-#include "workers/s3-uploader/httpstub.h"
+#include "common/httpstub.h"
 
 #define CDN_BASE_MAX 256
-#define CDN_PUMP_MS 200
-#define CDN_CONNECT_MAX_MS 10000
 
 struct _cdn_t {
     char base[CDN_BASE_MAX]; /* "" = URLs as they are */
@@ -29,8 +28,7 @@ struct _cdn_t {
     cdn_photo_t *photo;
     size_t cap;
     bool too_large;
-    bool abandoned;
-    int64_t last_pump_ms;
+    curlsetup_pump_t pump; /* the gate's pump, pumped during a transfer */
     char retry_after[64];
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -249,16 +247,10 @@ static size_t s_on_body(char *data, size_t size, size_t nmemb, void *arg)
         self->too_large = true;
         return 0;
     }
-    if (photo->len + n > self->cap) {
-        size_t cap = self->cap ? self->cap : 64 * 1024;
-        while (cap < photo->len + n)
-            cap *= 2;
-        uint8_t *grown = realloc(photo->data, cap);
-        if (!grown)
-            return 0;
-        photo->data = grown;
-        self->cap = cap;
-    }
+    uint8_t *grown = curlsetup_grow(photo->data, &self->cap, photo->len + n);
+    if (!grown)
+        return 0;
+    photo->data = grown;
     memcpy(photo->data + photo->len, data, n);
     photo->len += n;
     return n;
@@ -285,22 +277,6 @@ static size_t s_on_header(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-static int s_on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                         curl_off_t ulnow)
-{
-    (void) dltotal, (void) dlnow, (void) ultotal, (void) ulnow;
-    cdn_t *self = arg;
-    int64_t now = clock_mono_ms();
-    if (now - self->last_pump_ms < CDN_PUMP_MS)
-        return 0;
-    self->last_pump_ms = now;
-    if (self->gate.pump && self->gate.pump(self->gate.ctx) != 0) {
-        self->abandoned = true;
-        return 1;
-    }
-    return 0;
-}
-
 /* The curl handle, made on the first download: a store stage that only lands and
    replays raw pages never initializes libcurl's TLS (2 MB of resident memory). */
 static int s_handle(cdn_t *self, char *err, size_t errlen)
@@ -312,25 +288,12 @@ static int s_handle(cdn_t *self, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create a curl handle");
         return -1;
     }
-    int64_t timeout = self->settings.timeout_ms;
     CURL *c = self->curl;
-    CURLcode rc = CURLE_OK;
-    rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) timeout);
-    rc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                           (long) (timeout < CDN_CONNECT_MAX_MS ? timeout : CDN_CONNECT_MAX_MS));
-    rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode rc = curlsetup_handle(c, self->settings.timeout_ms, s_on_body, s_on_header, self, &self->pump,
+                                   self->errbuf);
     rc |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* redirects are checked by hand */
     rc |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) CDN_MAX_BYTES);
     rc |= curl_easy_setopt(c, CURLOPT_USERAGENT, CDN_USER_AGENT);
-    rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s_on_body);
-    rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, self);
-    rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, s_on_header);
-    rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, self);
-    rc |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    rc |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, s_on_progress);
-    rc |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, self);
-    rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, self->errbuf);
     if (rc != CURLE_OK) {
         snprintf(err, errlen, "curl setup failed: %s", curl_easy_strerror(rc));
         curl_easy_cleanup(self->curl);
@@ -370,6 +333,7 @@ cdn_t *cdn_new(const cdn_settings_t *settings, const cdn_gate_t *gate, char *err
         self->settings.retries = 0;
     if (gate)
         self->gate = *gate;
+    self->pump = (curlsetup_pump_t) { self->gate.pump, self->gate.ctx, 0, false };
     self->rng = (uint64_t) clock_mono_ms() * 0x9e3779b97f4a7c15ULL ^ (uint64_t) getpid() << 17;
     if (!self->rng)
         self->rng = 1;
@@ -435,10 +399,9 @@ static CURLcode s_perform(cdn_t *self, const char *url, cdn_photo_t *photo)
     self->photo = photo;
     self->cap = 0;
     self->too_large = false;
-    self->abandoned = false;
     self->retry_after[0] = '\0';
     self->errbuf[0] = '\0';
-    self->last_pump_ms = clock_mono_ms();
+    curlsetup_pump_start(&self->pump, clock_mono_ms());
     struct curl_slist *headers =
         curl_slist_append(NULL, "Accept: image/avif,image/webp,image/apng,image/*,*/*;q=0.8");
     CURL *c = self->curl;
@@ -506,7 +469,7 @@ cdn_result_t cdn_fetch(cdn_t *self, const char *url, cdn_photo_t *photo)
     while (true) {
         photo->attempts++;
         CURLcode rc = s_perform(self, current, photo);
-        if (self->abandoned) {
+        if (self->pump.abandoned) {
             snprintf(photo->error, sizeof(photo->error), "abandoned: the broker is lost");
             return CDN_ABANDONED;
         }

@@ -16,6 +16,7 @@
 #include "common/curve.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/startup.h"
 #include "common/objstore.h"
 #include "common/worker.h"
 #include "workers/s3-uploader/cdn.h"
@@ -177,16 +178,11 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("s3-uploader");
-    metrics_t *metrics = NULL;
-    curve_t *curve = NULL; /* CURVE keys for the broker socket, or NULL */
-    rc = curve_client_setup(s_opts, &curve);
+    metrics_t *metrics;
+    curve_t *curve; /* CURVE keys for the broker socket, or NULL */
+    rc = startup_keys_metrics(s_opts, false, &curve, &metrics);
     if (rc != 0)
         return rc;
-    rc = metrics_setup(s_opts, &metrics);
-    if (rc != 0) {
-        curve_destroy(&curve);
-        return rc;
-    }
     s_metrics_t sm;
     s_metrics_init(metrics, &sm);
     /* libcurl initializes itself (thread-safely, since 7.84) with the first handle: an S3

@@ -10,7 +10,7 @@
 
 #include "common/log.h"
 #include "common/raw.h"
-#include "workers/s3-uploader/httpstub.h"
+#include "common/httpstub.h"
 
 #define UPLOADER_RETRY_MS 2000 /* a retryable NACK's default wait */
 

@@ -12,6 +12,7 @@
 #include "common/curve.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/startup.h"
 #include "common/worker.h"
 #include "proto/proto.h"
 #include "workers/transformer/jsonmem.h"
@@ -142,16 +143,11 @@ main(int argc, char **argv)
     const char *endpoint = config_get(opts, "broker");
     if (config_endpoint(opts, "broker", false) != 0)
         return 2;
-    metrics_t *metrics = NULL;
-    curve_t *curve = NULL; /* CURVE keys for the broker socket, or NULL */
-    rc = curve_client_setup(opts, &curve);
+    metrics_t *metrics;
+    curve_t *curve; /* CURVE keys for the broker socket, or NULL */
+    rc = startup_keys_metrics(opts, false, &curve, &metrics);
     if (rc != 0)
         return rc;
-    rc = metrics_setup(opts, &metrics);
-    if (rc != 0) {
-        curve_destroy(&curve);
-        return rc;
-    }
     xform_metrics_t xm;
     s_metrics_init(metrics, &xm);
 

@@ -1,5 +1,6 @@
 /*  httpstub.h - a scripted HTTP/1.1 server on the loopback, in a thread, for
-    the store stage's self-tests: it answers the requests it gets, in order,
+    the self-tests of the HTTP clients (the fetcher's Vinted session, the store
+    stage's CDN client): it answers the requests it gets, in order,
     with the replies of its script (then 500), one request per connection,
     keeps the request heads for inspection, and can cut a body short (a
     Content-Length larger than what is sent, then the connection closes).
@@ -11,6 +12,7 @@
 #include <stddef.h>
 
 #define HTTPSTUB_MAX_REQUESTS 32
+#define HTTPSTUB_HEAD_MAX 2048 /* bytes of each request head kept (cookies and long URLs) */
 
 typedef struct {
     int status;
@@ -21,6 +23,9 @@ typedef struct {
 } httpstub_reply_t;
 
 typedef struct _httpstub_t httpstub_t;
+
+/* A reply whose body is a NUL-terminated text (Content-Length its strlen). */
+httpstub_reply_t httpstub_text(int status, const char *headers, const char *text);
 
 /* Listening on 127.0.0.1 at a free port; NULL if the socket or thread failed. */
 httpstub_t *httpstub_new(void);

@@ -1,5 +1,5 @@
 /*  httpstub.c - a scripted loopback HTTP server for tests (see httpstub.h). */
-#include "workers/s3-uploader/httpstub.h"
+#include "common/httpstub.h"
 
 #include <assert.h>
 #include <poll.h>
@@ -21,7 +21,7 @@ struct _httpstub_t {
     const httpstub_reply_t *script;
     int n_script;
     int served;
-    char heads[HTTPSTUB_MAX_REQUESTS][1024];
+    char heads[HTTPSTUB_MAX_REQUESTS][HTTPSTUB_HEAD_MAX];
 };
 
 /* Send all of buf; false if the peer went away. */
@@ -40,7 +40,7 @@ static bool s_send_all(int fd, const void *buf, size_t len)
 
 static void s_serve(httpstub_t *self, int conn)
 {
-    char head[1024];
+    char head[HTTPSTUB_HEAD_MAX];
     size_t len = 0;
     while (len + 1 < sizeof(head)) {
         ssize_t n = read(conn, head + len, sizeof(head) - 1 - len);
@@ -88,6 +88,11 @@ static void *s_run(void *arg)
         close(conn);
     }
     return NULL;
+}
+
+httpstub_reply_t httpstub_text(int status, const char *headers, const char *text)
+{
+    return (httpstub_reply_t) { status, headers, text, strlen(text), 0 };
 }
 
 httpstub_t *httpstub_new(void)
@@ -212,6 +217,12 @@ void httpstub_test(bool verbose)
     assert(httpstub_served(stub) == 3);
     assert(httpstub_saw(stub, 0, "GET /first ") && httpstub_saw(stub, 1, "GET /second "));
     assert(!httpstub_saw(stub, 0, "/second") && !httpstub_saw(stub, 99, "GET"));
+    const httpstub_reply_t text = httpstub_text(201, NULL, "{\"ok\":1}");
+    assert(text.status == 201 && !text.headers && text.len == 8 && text.cut_at == 0);
+    httpstub_script(stub, &text, 1);
+    s_get(httpstub_port(stub), "/text", buf, sizeof(buf));
+    assert(strstr(buf, "HTTP/1.1 201") && strstr(buf, "Content-Length: 8\r\n")
+           && strstr(buf, "\r\n\r\n{\"ok\":1}"));
     httpstub_destroy(&stub);
     assert(stub == NULL);
     if (verbose)
