@@ -7,7 +7,7 @@
         tasks.c           peers and tasks: the queue per stage, flow control, dispatch,
                           request tokens, heartbeats and deadlines, rejected frames,
                           why work stalls
-        windows.c         the open windows: created, started per catalog in order, paged,
+        inflight.c        the windows in flight: created, started per catalog in order, paged,
                           done or failed, resumed at start (window.c: one window's pages)
         flows.c           the flows besides catalog windows: tracking runs, images windows
                           and the photo retry, replays, the catalog tree refresh
@@ -141,7 +141,7 @@ stall_reason_t broker_stage_stall(broker_t *self, const stall_pipeline_t *p, pro
 void broker_sweep(broker_t *self);
 void broker_count_workers(broker_t *self, int workers[PROTO_STAGES], int inflight[PROTO_STAGES]);
 
-/* windows.c */
+/* inflight.c */
 /* The key of a catalog of a site in the per-catalog maps: "pt:221". */
 void broker_catalog_key(char *buf, size_t size, const char *site, int32_t catalog);
 /* The index of (site, catalog) among the configured catalogs, or -1. */

@@ -1,4 +1,4 @@
-/*  windows.c - the broker's open windows (broker/window.c is one window's pages
+/*  inflight.c - the broker's windows in flight (broker/window.c is one window's pages
     and price bands): created and recorded, started one at a time per catalog in
     order, a catalog window's pages asked for, done (marks advanced, the images
     flow follows) or failed, resumed from the database at start, and retried while
