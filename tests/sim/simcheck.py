@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIM = os.path.join(HERE, "vinted_sim.py")
@@ -101,6 +102,21 @@ class Sim:
         VINTED_CDN_URL rewrites the scheme and host."""
         assert url.startswith(CDN + "/"), url
         return self.request(method, url[len(CDN):], headers or {})
+
+
+class SimCase(unittest.TestCase):
+    """Tests over one simulator process: setUpClass starts it as cls.sim; it is stopped,
+    and must exit 0, after the last test; with clear_faults, each test starts with no
+    injected fault."""
+    clear_faults = False
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.sim.stop() == 0
+
+    def setUp(self):
+        if self.clear_faults:
+            self.sim.admin("DELETE", "/_sim/faults")
 
 
 def cents(amount):

@@ -11,19 +11,15 @@ import subprocess
 import sys
 import unittest
 
-from simcheck import SIM, SVC, Sim, UA, V2, cents, served_money
+from simcheck import SimCase, SIM, SVC, Sim, UA, V2, cents, served_money
 
 
-class V2Test(unittest.TestCase):
+class V2Test(SimCase):
     @classmethod
     def setUpClass(cls):
         cls.sim = Sim("--seed", "42", "--catalogs", "221,1242", "--initial", "300",
                       "--generation", "v2", "--legacy-price-every", "7")
         cls.jar = cls.sim.login()
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.sim.stop() == 0
 
     def test_user_agent_required(self):
         status, headers, body, _ = self.sim.api(V2 + "?catalog_ids=221", self.jar, ua=None)
@@ -295,15 +291,11 @@ class ProxiesTest(unittest.TestCase):
         conn.close()
 
 
-class SvcTest(unittest.TestCase):
+class SvcTest(SimCase):
     @classmethod
     def setUpClass(cls):
         cls.sim = Sim("--seed", "42", "--generation", "svc", "--initial", "300")
         cls.jar = cls.sim.login()
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.sim.stop() == 0
 
     def test_svc_shape_matches_truth(self):
         status, _, body, _ = self.sim.api(SVC + "?attribute_ids[catalog]=221&order=newest_first"

@@ -9,20 +9,18 @@ import json
 import time
 import unittest
 
-from simcheck import SVC, Sim, V2, cents, product, served_money
+from simcheck import SimCase, SVC, Sim, V2, cents, product, served_money
 
 
-class FaultsTest(unittest.TestCase):
+class FaultsTest(SimCase):
+    clear_faults = True
+
     @classmethod
     def setUpClass(cls):
         cls.sim = Sim("--initial", "100", "--token-ttl", "1")
 
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.sim.stop() == 0
-
     def setUp(self):
-        self.sim.admin("DELETE", "/_sim/faults")
+        super().setUp()
         self.jar = self.sim.login()
         self.url = V2 + "?catalog_ids=221&per_page=20"
 
@@ -221,20 +219,15 @@ class HostileTest(unittest.TestCase):
         self.assertEqual(world(), world())
 
 
-class PathFaultsTest(unittest.TestCase):
+class PathFaultsTest(SimCase):
+    clear_faults = True
+
     @classmethod
     def setUpClass(cls):
         cls.sim = Sim("--initial", "40", "--catalogs", "221", "--user-rate", "0")
         cls.jar = cls.sim.login()
         t = cls.sim.truth()[0]
         cls.item, cls.uid = t["item_id"], t["user_id"]
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.sim.stop() == 0
-
-    def setUp(self):
-        self.sim.admin("DELETE", "/_sim/faults")
 
     def catalog(self):
         return self.sim.api(V2 + "?catalog_ids=221&per_page=5", self.jar)[0]

@@ -18,19 +18,15 @@ import time
 import unittest
 
 from simcheck import (
-    CDN, SIM, STATE_KEYS, SVC, Sim, V2, cents, json_ld, product, search_all, served_money,
+    SimCase, CDN, SIM, STATE_KEYS, SVC, Sim, V2, cents, json_ld, product, search_all, served_money,
     user_items, webp_size)
 
 
-class TrackingTest(unittest.TestCase):
+class TrackingTest(SimCase):
     @classmethod
     def setUpClass(cls):
         cls.sim = Sim("--seed", "5", "--catalogs", "221,1242", "--initial", "150", "--user-rate", "0")
         cls.jar = cls.sim.login()
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.sim.stop() == 0
 
     def test_evolve_life_cycle_agrees_everywhere(self):
         before = {t["item_id"]: t for t in self.sim.truth()}
@@ -300,15 +296,11 @@ class UserRateTest(unittest.TestCase):
         self.assertIn(b"--user-rate", out.stderr)
 
 
-class CatalogTreeTest(unittest.TestCase):
+class CatalogTreeTest(SimCase):
     @classmethod
     def setUpClass(cls):
         cls.sim = Sim("--initial", "5", "--catalogs", "221,1242,2320,77")
         cls.jar = cls.sim.login()
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.sim.stop() == 0
 
     def test_tree_matches_truth_and_needs_session(self):
         status, _, body, _ = self.sim.api("/api/v2/catalogs", None)
@@ -344,19 +336,14 @@ class CatalogTreeTest(unittest.TestCase):
         self.assertEqual(json.loads(self.sim.api("/api/v2/catalogs", self.jar)[2])["catalogs"][0]["id"], 1904)
 
 
-class CdnTest(unittest.TestCase):
+class CdnTest(SimCase):
+    clear_faults = True
+
     @classmethod
     def setUpClass(cls):
         cls.sim = Sim("--seed", "9", "--initial", "30", "--catalogs", "221,1242", "--generation", "svc")
         cls.jar = cls.sim.login()
         cls.photos = cls.sim.admin("GET", "/_sim/truth/photos")[1]["photos"]
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.sim.stop() == 0
-
-    def setUp(self):
-        self.sim.admin("DELETE", "/_sim/faults")
 
     def test_photos_truth_and_bytes(self):
         truth = {t["item_id"]: t for t in self.sim.truth()}
