@@ -5,6 +5,7 @@
 #                   and each fuzz harness for 12 s (once)
 #   make test-quick the suite against bin/ only
 #   make asan       the same programs built with ASan+UBSan into bin-asan/
+#   make protocol-doc  rewrite proto/PROTOCOL.md's generated tables from the message table
 #   make test-asan  the whole suite against the sanitizer build only (make test runs a subset there)
 #   make bench      the benchmarks (tests/bench/, BENCHMARKS.md): replay against the bare load,
 #                   capture efficiency, broker routing, footprint; figures printed (~10 min)
@@ -45,7 +46,9 @@ LDFLAGS += -Wl,--as-needed $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefin
 LDLIBS  += $(PKG_LIBS) -lpq -lcrypto -lz -lm -lpthread -ldl
 , := ,
 
-COMMON_SRC  = $(wildcard common/*.c) $(wildcard proto/*.c)
+# proto/protodoc.c is a program of its own (vinted-protodoc), not part of the library
+PROTO_SRC   = $(filter-out proto/protodoc.c,$(wildcard proto/*.c))
+COMMON_SRC  = $(wildcard common/*.c) $(PROTO_SRC)
 BROKER_SRC  = $(filter-out broker/main.c,$(wildcard broker/*.c))
 FETCH_SRC   = $(filter-out workers/fetcher/main.c,$(wildcard workers/fetcher/*.c))
 XFORM_SRC   = $(filter-out workers/transformer/main.c,$(wildcard workers/transformer/*.c))
@@ -63,7 +66,7 @@ COMMON_OBJ  = $(COMMON_LIB)
 
 PROGRAMS = $(BIN)/vinted-broker $(BIN)/vinted-fetcher $(BIN)/vinted-transformer \
            $(BIN)/vinted-pg-sink $(BIN)/vinted-s3-uploader $(BIN)/vinted-ctl $(BIN)/vinted-selftest \
-           $(BIN)/vinted-objstore-probe $(BIN)/vinted-rogue-peer
+           $(BIN)/vinted-objstore-probe $(BIN)/vinted-rogue-peer $(BIN)/vinted-protodoc
 # benchmark tools (tests/bench/): built with everything so that they always compile
 BENCH_PROGRAMS = $(BIN)/vinted-bench-stages $(BIN)/vinted-bench-routing $(BIN)/vinted-bench-schedule
 
@@ -77,6 +80,7 @@ $(BIN)/vinted-s3-uploader: $(call obj,workers/s3-uploader/main.c $(S3UP_SRC)) $(
 $(BIN)/vinted-ctl: $(call obj,ctl/main.c $(CTL_SRC)) $(COMMON_OBJ)
 $(BIN)/vinted-objstore-probe: $(call obj,tests/objstore_probe.c) $(COMMON_OBJ)
 $(BIN)/vinted-rogue-peer: $(call obj,tests/rogue_peer.c) $(COMMON_OBJ)
+$(BIN)/vinted-protodoc: $(call obj,proto/protodoc.c) $(COMMON_OBJ)
 $(BIN)/vinted-selftest: $(call obj,tests/selftest.c $(BROKER_SRC) $(FETCH_SRC) $(XFORM_SRC) $(SINK_SRC) $(S3UP_SRC) $(CTL_SRC)) $(COMMON_OBJ)
 
 $(BIN)/vinted-bench-stages: $(call obj,tests/bench/stages.c $(XFORM_SRC)) $(COMMON_OBJ)
@@ -114,7 +118,7 @@ FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wex
                 $(PKG_CFLAGS) -I.
 FUZZ_LIBS     = -lmsgpackc -lcjson -lz -lm
 FUZZ_TARGETS  = parse proto raw text
-FUZZ_LIB_SRC  = proto/proto.c common/raw.c common/jsontext.c tests/fuzz/page_input.c $(filter-out workers/transformer/main.c,$(wildcard workers/transformer/*.c))
+FUZZ_LIB_SRC  = $(PROTO_SRC) common/raw.c common/jsontext.c tests/fuzz/page_input.c $(filter-out workers/transformer/main.c,$(wildcard workers/transformer/*.c))
 FUZZ_LIB_OBJ  = $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_LIB_SRC))
 FUZZ_PROGRAMS = $(patsubst %,$(FUZZ_BIN)/fuzz_%,$(FUZZ_TARGETS)) $(FUZZ_BIN)/fuzz-seed
 
@@ -186,6 +190,11 @@ chaos: all
 test-compose:
 	sh tests/compose/run.sh
 
+# PROTOCOL.md's field tables, rendered again from the message table (proto/proto_table.c);
+# tests/run.sh checks them (vinted-protodoc --check), so a change of layout fails until this is run.
+protocol-doc: $(BIN)/vinted-protodoc
+	$(BIN)/vinted-protodoc --write proto/PROTOCOL.md
+
 run:     # the whole pipeline here against the live site (deploy/run-local.sh --help)
 	deploy/run-local.sh
 run-sim: # the same against the simulated Vinted, offline
@@ -194,4 +203,4 @@ run-sim: # the same against the simulated Vinted, offline
 clean:
 	rm -rf build build-asan bin bin-asan build-fuzz bin-fuzz
 
-.PHONY: all asan deps test test-quick test-asan test-compose bench bench-long chaos clean run run-sim fuzz fuzz-build fuzz-long fuzz-corpus
+.PHONY: all asan deps protocol-doc test test-quick test-asan test-compose bench bench-long chaos clean run run-sim fuzz fuzz-build fuzz-long fuzz-corpus

@@ -348,6 +348,8 @@ typedef struct proto_msg {
 
 /* A zeroed message of this command (integers that may be absent set to PROTO_NULL where needed). */
 proto_msg_t *proto_msg_new(proto_cmd_t cmd);
+/* A TASK or RESULT with this task id carrying this body kind (NULL if the command may not carry it). */
+proto_msg_t *proto_msg_new_body(proto_cmd_t cmd, uint64_t task_id, proto_body_t body);
 void proto_msg_destroy(proto_msg_t **self_p);
 
 /* Encode into a freshly malloc'ed buffer; returns 0 and sets *data and *size, or -1. */

@@ -130,16 +130,9 @@ static void s_many_frames(rogue_t *self, zsock_t *sock, int kind)
 /* A PAGE result with a body, encoded: the base of the truncated and trailing frames. */
 static int s_page_frame(uint8_t **data, size_t *len)
 {
-    proto_msg_t *m = proto_msg_new(PROTO_RESULT);
-    m->task_id = 1;
-    m->body = PROTO_BODY_PAGE;
+    proto_msg_t *m = proto_msg_new_body(PROTO_RESULT, 1, PROTO_BODY_PAGE);
     proto_page_t *p = &m->u.page;
-    p->window_id = 1;
-    p->page = 1;
-    p->http_status = 200;
-    p->site = proto_msg_strdup(m, "pt");
-    p->api = proto_msg_strdup(m, "v2");
-    p->body_len = 4096;
+    *p = (proto_page_t){.window_id = 1, .page = 1, .http_status = 200, .site = "pt", .api = "v2", .body_len = 4096};
     p->body = proto_msg_alloc(m, p->body_len);
     memset(p->body, '{', p->body_len);
     int rc = proto_encode(m, data, len);

@@ -1,6 +1,8 @@
 #!/bin/sh
 # run.sh BIN_DIR... - the whole test suite against the programs in each BIN_DIR
 # (bin, and bin-asan for the ASan+UBSan build):
+#   0. vinted-protodoc --check proto/PROTOCOL.md   the document's tables in step with the
+#                                        message table, and a tampered copy caught (once, first)
 #   1. python3 tests/sim/test_sim.py     the simulator's own checks (once)
 #   2. sh tests/fuzz/run.sh bin-fuzz     every libFuzzer harness for FUZZ_CI_SECONDS each
 #                                        (default 12; once; one test per harness; make fuzz-build)
@@ -130,9 +132,28 @@ lane_bin() {
     fi
 }
 
+# 0. PROTOCOL.md's generated tables in step with the message table (cheap, first):
+#    vinted-protodoc --check, and that it does catch a block changed by hand
+protodoc_check() {
+    doc=proto/PROTOCOL.md
+    "$1/vinted-protodoc" --check "$doc" || return 1
+    sed '/^<!-- generated: body FETCH -->$/,/^<!-- end generated -->$/s/| i64 |/| i32 |/' "$doc" > "$work/tampered.md"
+    if "$1/vinted-protodoc" --check "$work/tampered.md" 2> "$work/tampered.err"; then
+        echo "vinted-protodoc --check passed a tampered copy"
+        return 1
+    fi
+    grep -q "block 'body FETCH' differs" "$work/tampered.err" || { cat "$work/tampered.err"; return 1; }
+    echo "protodoc: PROTOCOL.md in step with the message table; a changed block is caught"
+}
+
 fuzz_bin=${FUZZ_BIN:-bin-fuzz}
 first_bin=${BINS# }
 first_bin=${first_bin%% *}
+if [ -x "$first_bin/vinted-protodoc" ]; then
+    run protodoc protodoc_check "$first_bin"
+else
+    echo "==== protodoc: $first_bin/vinted-protodoc is missing" | tee "$work/protodoc.out"
+fi
 started=$(date +%s)
 if [ "${TEST_LANES:-parallel}" = serial ]; then
     lane_once
@@ -171,6 +192,12 @@ else
 fi
 if [ -n "${E2E_ONCE:-}" ]; then
     count_unittest e2e0
+fi
+if [ "$(cat "$work/protodoc.rc" 2>/dev/null || echo 1)" -eq 0 ]; then
+    passed=$((passed + 1))
+else
+    echo "protodoc: proto/PROTOCOL.md is not in step with proto/proto_table.c (make protocol-doc)"
+    failed=$((failed + 1))
 fi
 lane=0
 for BIN in $BINS; do

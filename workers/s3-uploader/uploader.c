@@ -507,19 +507,11 @@ void uploader_test(bool verbose)
     objstore_t *store = objstore_new(url, err, sizeof err);
     assert(store);
 
-    proto_msg_t *task = proto_msg_new(PROTO_TASK);
-    task->task_id = 9;
-    task->body = PROTO_BODY_PAGE;
+    proto_msg_t *task = proto_msg_new_body(PROTO_TASK, 9, PROTO_BODY_PAGE);
     proto_page_t *p = &task->u.page;
-    p->window_id = 4;
-    p->catalog_id = 221;
-    p->page = 2;
-    p->fetched_at_ms = 1795600800123;
-    p->http_status = 200;
-    p->site = "pt";
-    p->api = "v2";
-    p->body = (uint8_t *) "{\"items\":[]}";
-    p->body_len = 12;
+    *p = (proto_page_t) {.window_id = 4, .catalog_id = 221, .page = 2, .fetched_at_ms = 1795600800123,
+                         .http_status = 200, .site = "pt", .api = "v2",
+                         .body = (uint8_t *) "{\"items\":[]}", .body_len = 12};
 
     proto_msg_t *stored = uploader_handle(store, NULL, task);
     assert(stored->cmd == PROTO_RESULT && stored->body == PROTO_BODY_STORED && stored->task_id == 9);
