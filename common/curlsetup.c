@@ -30,18 +30,24 @@ CURLcode curlsetup_handle(CURL *c, int64_t timeout_ms, curl_write_callback on_bo
 {
     CURLcode rc = CURLE_OK;
     rc |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
+    if (timeout_ms > 0)
+        rc |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
     rc |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                           (long) (timeout_ms < CURLSETUP_CONNECT_MAX_MS ? timeout_ms
-                                                                         : CURLSETUP_CONNECT_MAX_MS));
+                           (long) (timeout_ms > 0 && timeout_ms < CURLSETUP_CONNECT_MAX_MS
+                                       ? timeout_ms
+                                       : CURLSETUP_CONNECT_MAX_MS));
     rc |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     rc |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     rc |= curl_easy_setopt(c, CURLOPT_WRITEDATA, ctx);
-    rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, ctx);
-    rc |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    rc |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, s_on_progress);
-    rc |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, pump);
+    if (on_header) {
+        rc |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        rc |= curl_easy_setopt(c, CURLOPT_HEADERDATA, ctx);
+    }
+    if (pump) {
+        rc |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        rc |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, s_on_progress);
+        rc |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, pump);
+    }
     rc |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     return rc;
 }
@@ -63,6 +69,22 @@ void *curlsetup_grow(void *buf, size_t *cap, size_t need)
     if (grown)
         *cap = grown_cap;
     return grown;
+}
+
+size_t curlsetup_body_add(curlsetup_body_t *body, const char *data, size_t n)
+{
+    if (body->len + n > body->max) {
+        body->too_large = true;
+        return 0;
+    }
+    char *grown = curlsetup_grow(body->data, &body->cap, body->len + n + 1); /* and the NUL */
+    if (!grown)
+        return 0;
+    body->data = grown;
+    memcpy(body->data + body->len, data, n);
+    body->len += n;
+    body->data[body->len] = '\0';
+    return n;
 }
 
 /* --------------------------------------------------------------------------- */
@@ -160,6 +182,14 @@ void curlsetup_test(bool verbose)
     buf = curlsetup_grow(buf, &cap, 64 * 1024 * 3 + 1);
     assert(buf && cap == 64 * 1024 * 4);
     free(buf);
+
+    /* the body of a transfer: NUL-terminated, refused past its max */
+    curlsetup_body_t body = { .max = 8 };
+    assert(curlsetup_body_add(&body, "abc", 3) == 3 && body.len == 3 && strcmp(body.data, "abc") == 0);
+    assert(body.cap == 64 * 1024 && !body.too_large);
+    assert(curlsetup_body_add(&body, "defgh", 5) == 5 && strcmp(body.data, "abcdefgh") == 0);
+    assert(curlsetup_body_add(&body, "i", 1) == 0 && body.too_large && body.len == 8);
+    free(body.data);
     if (verbose)
         printf("OK\n");
 }

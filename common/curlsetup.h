@@ -1,11 +1,13 @@
 /*  curlsetup.h - the libcurl easy-handle settings the HTTP clients share (the
-    fetcher's Vinted session, the store stage's CDN client): no signals (the
-    handles live in threads), a timeout for the whole request and a shorter one
-    to connect, http and https only, the body and header callbacks, a buffer
-    for curl's error text, and a progress callback that pumps the caller's gate
-    at least every CURLSETUP_PUMP_MS during a transfer, so that heartbeats go on
-    while a slow server answers; when the pump fails the transfer is aborted and
-    marked abandoned. And the growing of the buffer a body callback fills.
+    fetcher's Vinted session, the store stage's CDN client, the S3 object
+    store): no signals (the handles live in threads), a timeout for the whole
+    request (or none: the S3 store bounds slow transfers by their speed) and a
+    shorter one to connect, http and https only, the body and header callbacks,
+    a buffer for curl's error text, and a progress callback that pumps the
+    caller's gate at least every CURLSETUP_PUMP_MS during a transfer, so that
+    heartbeats go on while a slow server answers; when the pump fails the
+    transfer is aborted and marked abandoned. And the body buffer a body
+    callback fills.
 
         self->pump = (curlsetup_pump_t) { gate->pump, gate->ctx };     once
         rc |= curlsetup_handle(c, timeout_ms, s_on_body, s_on_header, self, &self->pump, self->errbuf);
@@ -33,8 +35,10 @@ typedef struct {
 } curlsetup_pump_t;
 
 /* Set the shared options on c: timeout_ms bounds a whole request, connecting at
-   most CURLSETUP_CONNECT_MAX_MS of it; on_body and on_header get ctx; the
-   progress callback pumps *pump (kept by the caller for the handle's life);
+   most CURLSETUP_CONNECT_MAX_MS of it (timeout_ms <= 0: no bound on the whole
+   request, connecting CURLSETUP_CONNECT_MAX_MS); on_body and on_header get ctx
+   (on_header NULL: no header callback); the progress callback pumps *pump
+   (kept by the caller for the handle's life; NULL: no progress callback);
    errbuf (CURL_ERROR_SIZE bytes) gets curl's error text. The codes of every
    setting or'ed together: CURLE_OK when all were taken. */
 CURLcode curlsetup_handle(CURL *c, int64_t timeout_ms, curl_write_callback on_body,
@@ -47,6 +51,20 @@ void curlsetup_pump_start(curlsetup_pump_t *pump, int64_t now_ms);
    *cap is enough, else buf grown (the capacity doubled from 64 KiB until need fits)
    and *cap updated; NULL when out of memory (buf and *cap as they were). */
 void *curlsetup_grow(void *buf, size_t *cap, size_t need);
+
+/* The body of one transfer, filled by curlsetup_body_add from a body callback. */
+typedef struct {
+    char *data;     /* the bytes so far with a NUL after them (not counted in len); NULL: none yet */
+    size_t len;
+    size_t cap;     /* the bytes data has room for (curlsetup_grow); 0 at a transfer's start */
+    size_t max;     /* a longer body is refused */
+    bool too_large; /* ... and this one was: the transfer was aborted */
+} curlsetup_body_t;
+
+/* For a body callback: append n bytes of data to body (grown as curlsetup_grow
+   does) and keep a NUL after them. n, or 0 (which aborts the transfer) when out
+   of memory or when the body would pass body->max bytes (too_large set). */
+size_t curlsetup_body_add(curlsetup_body_t *body, const char *data, size_t n);
 
 void curlsetup_test(bool verbose);
 

@@ -4,7 +4,8 @@
     objstore_s3_xml.c.
 
     Path-style URLs {endpoint}/{bucket}/{prefix}/{key}, one CURL easy handle per
-    store (connection reuse), retries with exponential back-off and jitter on
+    store (connection reuse; set up with the options the HTTP clients share,
+    common/curlsetup.h), retries with exponential back-off and jitter on
     network errors, 429 and 5xx.
 */
 #include "common/objstore_s3.h"
@@ -21,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "common/clock.h"
+#include "common/curlsetup.h"
 #include "common/log.h"
 #include "common/objstore_buf.h"
 #include "common/objstore_s3_xml.h"
@@ -28,7 +30,6 @@
 
 #define OBJSTORE_ATTEMPTS 4        /* tries per S3 request */
 #define OBJSTORE_BACKOFF_MS 100    /* first back-off; doubles, with jitter 0.5x..1.5x */
-#define OBJSTORE_CONNECT_MS 10000
 #define OBJSTORE_LOW_SPEED_S 30    /* abort a transfer slower than 1 KB/s for this long */
 
 typedef struct {
@@ -312,20 +313,17 @@ static int s_s3_request(objstore_s3_t *self, const char *method, const char *url
         resp->status = 0;
         resp->length = -1;
         curl_easy_reset(c); /* keeps the connection cache */
+        /* no bound on a whole request (an object may be large), connecting
+           CURLSETUP_CONNECT_MAX_MS, no header or progress callback */
+        (void) curlsetup_handle(c, 0, s_on_write, NULL, &resp->body, NULL, curl_err);
         curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
         curl_easy_setopt(c, CURLOPT_USERAGENT, "vinted-pipeline-objstore/1");
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) OBJSTORE_CONNECT_MS);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long) OBJSTORE_LOW_SPEED_S);
         curl_easy_setopt(c, CURLOPT_AWS_SIGV4, self->sigv4);
         curl_easy_setopt(c, CURLOPT_USERNAME, self->access_key);
         curl_easy_setopt(c, CURLOPT_PASSWORD, self->secret_key);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s_on_write);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp->body);
         if (put) {
             curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
             curl_easy_setopt(c, CURLOPT_READFUNCTION, s_on_read);

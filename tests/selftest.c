@@ -16,7 +16,7 @@
     X(objstore_sigv4) X(objstore_s3_xml) X(objstore_s3) X(objstore_file) X(objstore) X(curve) X(worker) \
     X(startup) X(httpstub) X(curlsetup) \
     X(window) X(stall) X(ratelimit) X(budget) X(schedule) X(vinted) X(pager) X(backoff) X(session) X(fetcher) \
-    X(jsontext) X(money) X(utf8) X(size) X(ldjson) X(parse) X(jsonmem) X(copy) X(rows) X(upsert) X(pgconn) X(pgsink) X(uploader) X(cdn) \
+    X(jsontext) X(money) X(utf8) X(size) X(ldjson) X(parse) X(jsonmem) X(copy) X(rows) X(upsert) X(pgconn) X(pgsink) X(uploader) X(cdn) X(cdn_format) \
     X(bar) X(svg) X(report) X(html) X(control) X(keygen) X(backfill)
 
 #define DECLARE(name) void name##_test(bool verbose);

@@ -27,29 +27,14 @@ struct _session_t {
     CURL *curl;     /* ident[cur].curl */
     /* the transfer in progress */
     session_resp_t *resp;
-    size_t cap;
-    bool too_large;
+    curlsetup_body_t body; /* resp's body while it comes */
     curlsetup_pump_t pump; /* the gate's pump, pumped during a transfer */
     char errbuf[CURL_ERROR_SIZE];
 };
 
 static size_t s_on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
-    session_t *self = arg;
-    session_resp_t *resp = self->resp;
-    size_t n = size * nmemb;
-    if (resp->len + n > SESSION_MAX_BODY) {
-        self->too_large = true;
-        return 0;
-    }
-    char *grown = curlsetup_grow(resp->body, &self->cap, resp->len + n + 1); /* and the NUL */
-    if (!grown)
-        return 0;
-    resp->body = grown;
-    memcpy(resp->body + resp->len, data, n);
-    resp->len += n;
-    resp->body[resp->len] = '\0';
-    return n;
+    return curlsetup_body_add(&((session_t *) arg)->body, data, size * nmemb);
 }
 
 static size_t s_on_header(char *data, size_t size, size_t nmemb, void *arg)
@@ -194,12 +179,13 @@ static int s_get(session_t *self, const char *url, vinted_req_t req, session_res
     bool page = req == VINTED_REQ_HOME || req == VINTED_REQ_ITEM_PAGE;
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, page ? 1L : 0L);
     self->resp = resp;
-    self->cap = 0;
-    self->too_large = false;
+    self->body = (curlsetup_body_t) { resp->body, resp->len, 0, SESSION_MAX_BODY, false };
     self->errbuf[0] = '\0';
     int64_t start = clock_mono_ms();
     curlsetup_pump_start(&self->pump, start);
     CURLcode rc = curl_easy_perform(c);
+    resp->body = self->body.data;
+    resp->len = self->body.len;
     resp->elapsed_ms = clock_mono_ms() - start;
     resp->fetched_at_ms = clock_wall_ms();
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
@@ -209,7 +195,7 @@ static int s_get(session_t *self, const char *url, vinted_req_t req, session_res
         return -1;
     if (rc != CURLE_OK) {
         resp->status = 0;
-        if (self->too_large)
+        if (self->body.too_large)
             snprintf(resp->error, sizeof(resp->error), "response larger than %d bytes",
                      SESSION_MAX_BODY);
         else

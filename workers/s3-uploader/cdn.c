@@ -1,4 +1,7 @@
-/*  cdn.c - photo downloads from the image CDN (see cdn.h). */
+/*  cdn.c - photo downloads from the image CDN (see cdn.h): the client, its
+    libcurl handle and the retries of one download. The photo formats, URLs and
+    hashes are cdn_format.c's.
+*/
 #include "workers/s3-uploader/cdn.h"
 
 #include <assert.h>
@@ -9,12 +12,12 @@
 #include <strings.h>
 #include <unistd.h>
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include "common/clock.h"
 #include "common/curlsetup.h"
 #include "common/log.h"
 #include "common/httpstub.h"
+#include "workers/s3-uploader/cdn_internal.h"
 
 #define CDN_BASE_MAX 256
 
@@ -25,204 +28,11 @@ struct _cdn_t {
     CURL *curl;
     uint64_t rng; /* backoff jitter */
     /* the transfer in progress */
-    cdn_photo_t *photo;
-    size_t cap;
-    bool too_large;
+    curlsetup_body_t body; /* the photo's bytes while they come */
     curlsetup_pump_t pump; /* the gate's pump, pumped during a transfer */
     char retry_after[64];
     char errbuf[CURL_ERROR_SIZE];
 };
-
-/* --------------------------------------------------------------------------- */
-/* Formats, URLs and hashes */
-
-void cdn_sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    static const char hex[] = "0123456789abcdef";
-    if (EVP_Digest(data ? data : "", len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32) {
-        out[0] = '\0';
-        return;
-    }
-    for (unsigned int i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
-}
-
-/* The normalized extension for a file extension or image subtype, or NULL. */
-static const char *s_ext_of(const char *name, size_t len)
-{
-    static const struct { const char *name; const char *ext; } names[] = {
-        { "webp", "webp" }, { "jpg", "jpg" }, { "jpeg", "jpg" }, { "pjpeg", "jpg" },
-        { "png", "png" },   { "gif", "gif" }, { NULL, NULL },
-    };
-    for (int i = 0; names[i].name; i++)
-        if (strlen(names[i].name) == len && strncasecmp(names[i].name, name, len) == 0)
-            return names[i].ext;
-    return NULL;
-}
-
-const char *cdn_ext_from_url(const char *url)
-{
-    if (!url)
-        return NULL;
-    const char *path = strstr(url, "://");
-    path = path ? path + 3 : url;
-    path += strcspn(path, "/?#"); /* past the host */
-    if (*path != '/')
-        return NULL;
-    size_t path_len = strcspn(path, "?#");
-    const char *slash = path;
-    for (size_t i = 0; i < path_len; i++)
-        if (path[i] == '/')
-            slash = path + i;
-    const char *end = path + path_len;
-    const char *dot = NULL;
-    for (const char *p = slash; p < end; p++)
-        if (*p == '.')
-            dot = p;
-    if (!dot || dot + 1 >= end)
-        return NULL;
-    return s_ext_of(dot + 1, (size_t) (end - dot - 1));
-}
-
-const char *cdn_ext_from_content_type(const char *content_type)
-{
-    if (!content_type || strncasecmp(content_type, "image/", 6) != 0)
-        return "bin";
-    const char *sub = content_type + 6;
-    const char *ext = s_ext_of(sub, strcspn(sub, "; \t"));
-    return ext ? ext : "bin";
-}
-
-const char *cdn_content_type_of_ext(const char *ext)
-{
-    if (ext && strcmp(ext, "webp") == 0)
-        return "image/webp";
-    if (ext && strcmp(ext, "jpg") == 0)
-        return "image/jpeg";
-    if (ext && strcmp(ext, "png") == 0)
-        return "image/png";
-    if (ext && strcmp(ext, "gif") == 0)
-        return "image/gif";
-    return "application/octet-stream";
-}
-
-/* The format the bytes start with ("webp", "jpg", "png", "gif"), or NULL. */
-static const char *s_sniff(const uint8_t *data, size_t len)
-{
-    if (len >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0)
-        return "webp";
-    if (len >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
-        return "jpg";
-    if (len >= 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0)
-        return "png";
-    if (len >= 6 && (memcmp(data, "GIF87a", 6) == 0 || memcmp(data, "GIF89a", 6) == 0))
-        return "gif";
-    return NULL;
-}
-
-int cdn_check_image(const char *content_type, const uint8_t *data, size_t len, char *err,
-                    size_t errlen)
-{
-    const char *ct = content_type && *content_type ? content_type : "(none)";
-    if (!data || len == 0) {
-        snprintf(err, errlen, "empty body");
-        return -1;
-    }
-    const char *format = s_sniff(data, len);
-    if (!format) {
-        const char *claimed = cdn_ext_from_content_type(ct);
-        if (strcmp(claimed, "bin") != 0) {
-            snprintf(err, errlen, "the body is not a %s image", ct);
-            return -1;
-        }
-        if (strncasecmp(ct, "image/", 6) == 0)
-            return 0; /* a format we do not know: trust the server */
-        snprintf(err, errlen, "content type %.100s is not an image", ct);
-        return -1;
-    }
-    if (strcmp(format, "webp") == 0) {
-        uint64_t riff = (uint64_t) data[4] | (uint64_t) data[5] << 8 | (uint64_t) data[6] << 16
-                        | (uint64_t) data[7] << 24;
-        if (riff + 8 != len) {
-            snprintf(err, errlen, "webp cut or padded: RIFF says %llu bytes, got %zu",
-                     (unsigned long long) (riff + 8), len);
-            return -1;
-        }
-    }
-    else if (strcmp(format, "png") == 0) {
-        if (len < 20 || memcmp(data + len - 8, "IEND\xae\x42\x60\x82", 8) != 0) {
-            snprintf(err, errlen, "png without its IEND chunk (cut short)");
-            return -1;
-        }
-    }
-    else if (strcmp(format, "gif") == 0 && data[len - 1] != 0x3b) {
-        snprintf(err, errlen, "gif without its trailer (cut short)");
-        return -1;
-    }
-    return 0;
-}
-
-/* Whether text holds no spaces or control characters. */
-static bool s_clean(const char *text)
-{
-    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
-        if (*p <= 0x20 || *p == 0x7f)
-            return false;
-    return true;
-}
-
-/* Where the host starts in an absolute http(s) URL, or NULL. */
-static const char *s_host(const char *url)
-{
-    if (strncasecmp(url, "http://", 7) == 0)
-        return url + 7;
-    if (strncasecmp(url, "https://", 8) == 0)
-        return url + 8;
-    return NULL;
-}
-
-int cdn_rewrite(const char *base, const char *url, char *buf, size_t size)
-{
-    if (!url || !s_clean(url))
-        return -1;
-    const char *host = s_host(url);
-    if (!host)
-        return -1;
-    const char *rest = host + strcspn(host, "/?#");
-    if (rest == host)
-        return -1;
-    int n;
-    if (!base || !*base)
-        n = snprintf(buf, size, "%s", url);
-    else
-        n = snprintf(buf, size, "%s%s%s", base, *rest == '/' ? "" : "/", rest);
-    return n < 0 || (size_t) n >= size ? -1 : 0;
-}
-
-/* host[:port] of a URL, lower case, without user info; "" if none. */
-static void s_authority(const char *url, char *out, size_t size)
-{
-    out[0] = '\0';
-    const char *host = s_host(url);
-    if (!host)
-        return;
-    size_t len = strcspn(host, "/?#");
-    const char *at = memchr(host, '@', len);
-    if (at) {
-        len -= (size_t) (at + 1 - host);
-        host = at + 1;
-    }
-    if (len >= size)
-        return;
-    for (size_t i = 0; i < len; i++)
-        out[i] = (char) tolower((unsigned char) host[i]);
-    out[len] = '\0';
-}
 
 const char *cdn_result_name(cdn_result_t result)
 {
@@ -235,25 +45,9 @@ const char *cdn_result_name(cdn_result_t result)
     }
 }
 
-/* --------------------------------------------------------------------------- */
-/* The client */
-
 static size_t s_on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
-    cdn_t *self = arg;
-    cdn_photo_t *photo = self->photo;
-    size_t n = size * nmemb;
-    if (photo->len + n > CDN_MAX_BYTES) {
-        self->too_large = true;
-        return 0;
-    }
-    uint8_t *grown = curlsetup_grow(photo->data, &self->cap, photo->len + n);
-    if (!grown)
-        return 0;
-    photo->data = grown;
-    memcpy(photo->data + photo->len, data, n);
-    photo->len += n;
-    return n;
+    return curlsetup_body_add(&((cdn_t *) arg)->body, data, size * nmemb);
 }
 
 static size_t s_on_header(char *data, size_t size, size_t nmemb, void *arg)
@@ -315,8 +109,8 @@ cdn_t *cdn_new(const cdn_settings_t *settings, const cdn_gate_t *gate, char *err
         size_t len = strlen(base);
         while (len > 0 && base[len - 1] == '/')
             len--;
-        const char *host = s_host(base);
-        if (!host || len >= CDN_BASE_MAX || (size_t) (host - base) >= len || !s_clean(base)
+        const char *host = cdn_url_host(base);
+        if (!host || len >= CDN_BASE_MAX || (size_t) (host - base) >= len || !cdn_url_clean(base)
             || strpbrk(base, "?#")) {
             snprintf(err, errlen, "invalid CDN URL '%.200s' (want http(s)://host[:port])", base);
             free(self);
@@ -396,9 +190,7 @@ static CURLcode s_perform(cdn_t *self, const char *url, cdn_photo_t *photo)
     photo->data = NULL;
     photo->len = 0;
     photo->status = 0;
-    self->photo = photo;
-    self->cap = 0;
-    self->too_large = false;
+    self->body = (curlsetup_body_t) { NULL, 0, 0, CDN_MAX_BYTES, false };
     self->retry_after[0] = '\0';
     self->errbuf[0] = '\0';
     curlsetup_pump_start(&self->pump, clock_mono_ms());
@@ -409,9 +201,10 @@ static CURLcode s_perform(cdn_t *self, const char *url, cdn_photo_t *photo)
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     CURLcode rc = curl_easy_perform(c);
+    photo->data = (uint8_t *) self->body.data;
+    photo->len = self->body.len;
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
-    self->photo = NULL;
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &photo->status);
     return rc;
@@ -442,7 +235,7 @@ static void s_content_type(cdn_t *self, const char *url, cdn_photo_t *photo)
     if (strncmp(photo->content_type, "image/", 6) == 0)
         return;
     /* missing, or a generic type over image bytes: name the format */
-    const char *format = s_sniff(photo->data, photo->len);
+    const char *format = cdn_sniff(photo->data, photo->len);
     if (!format && len == 0)
         format = cdn_ext_from_url(url);
     if (format)
@@ -476,7 +269,7 @@ cdn_result_t cdn_fetch(cdn_t *self, const char *url, cdn_photo_t *photo)
         long status = photo->status;
         log_debug("cdn request", "url=%s status=%ld bytes=%zu curl=%d try=%d", log_str(current),
                   status, photo->len, (int) rc, photo->attempts);
-        if (rc == CURLE_FILESIZE_EXCEEDED || self->too_large) {
+        if (rc == CURLE_FILESIZE_EXCEEDED || self->body.too_large) {
             snprintf(photo->error, sizeof(photo->error), "photo larger than %d bytes at %.300s",
                      CDN_MAX_BYTES, current);
             return CDN_PERMANENT;
@@ -494,8 +287,8 @@ cdn_result_t cdn_fetch(cdn_t *self, const char *url, cdn_photo_t *photo)
                          status, current);
                 return CDN_PERMANENT;
             }
-            s_authority(current, from, sizeof(from));
-            s_authority(location, to, sizeof(to));
+            cdn_url_authority(current, from, sizeof(from));
+            cdn_url_authority(location, to, sizeof(to));
             if (!to[0] || strcmp(from, to) != 0) {
                 snprintf(photo->error, sizeof(photo->error),
                          "HTTP %ld redirects to another host (%.250s), not followed", status,
@@ -570,20 +363,6 @@ cdn_result_t cdn_fetch(cdn_t *self, const char *url, cdn_photo_t *photo)
 
 /* --------------------------------------------------------------------------- */
 
-/* A webp-shaped file of len bytes (len >= 20, even): RIFF header, VP8L chunk, filler. */
-static void s_fake_webp(uint8_t *buf, size_t len)
-{
-    uint32_t riff = (uint32_t) (len - 8), chunk = (uint32_t) (len - 20);
-    memcpy(buf, "RIFF", 4);
-    for (int i = 0; i < 4; i++)
-        buf[4 + i] = (uint8_t) (riff >> (8 * i));
-    memcpy(buf + 8, "WEBPVP8L", 8);
-    for (int i = 0; i < 4; i++)
-        buf[16 + i] = (uint8_t) (chunk >> (8 * i));
-    for (size_t i = 20; i < len; i++)
-        buf[i] = (uint8_t) (i * 31 + 7);
-}
-
 typedef struct {
     int sleeps;
     int64_t slept_ms;
@@ -607,75 +386,11 @@ void cdn_test(bool verbose)
 {
     if (verbose)
         printf(" * cdn: ");
-    char hex[65], buf[256], err[256];
-
-    /* sha256 of known inputs */
-    cdn_sha256_hex("abc", 3, hex);
-    assert(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
-    cdn_sha256_hex(NULL, 0, hex);
-    assert(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
-
-    /* extensions: from the URL path, else from the content type */
+    char err[256];
     const char *real = "https://images1.vinted.net/t/01_00abc/f800/1790000123.webp?s=5f1e";
-    assert(strcmp(cdn_ext_from_url(real), "webp") == 0);
-    assert(strcmp(cdn_ext_from_url("https://h/t/x/f800/1.JPEG"), "jpg") == 0);
-    assert(strcmp(cdn_ext_from_url("https://h/t/x/f800/1.jpg?x=1#f"), "jpg") == 0);
-    assert(strcmp(cdn_ext_from_url("http://h:8/a.png"), "png") == 0);
-    assert(strcmp(cdn_ext_from_url("http://h/a.b.gif"), "gif") == 0);
-    assert(!cdn_ext_from_url("https://h/t/x/f800/1790000123"));
-    assert(!cdn_ext_from_url("https://h/dir.webp/photo"));
-    assert(!cdn_ext_from_url("https://h/photo?name=a.png"));
-    assert(!cdn_ext_from_url("https://h/photo.tiff") && !cdn_ext_from_url("https://h/photo."));
-    assert(!cdn_ext_from_url("https://images1.vinted.net") && !cdn_ext_from_url(NULL));
-    assert(!cdn_ext_from_url("https://h.webp"));
-    assert(strcmp(cdn_ext_from_content_type("image/jpeg"), "jpg") == 0);
-    assert(strcmp(cdn_ext_from_content_type("IMAGE/WebP; charset=x"), "webp") == 0);
-    assert(strcmp(cdn_ext_from_content_type("image/png"), "png") == 0);
-    assert(strcmp(cdn_ext_from_content_type("image/avif"), "bin") == 0);
-    assert(strcmp(cdn_ext_from_content_type("text/html"), "bin") == 0);
-    assert(strcmp(cdn_ext_from_content_type(NULL), "bin") == 0);
-    assert(strcmp(cdn_content_type_of_ext("jpg"), "image/jpeg") == 0);
-    assert(strcmp(cdn_content_type_of_ext("webp"), "image/webp") == 0);
-    assert(strcmp(cdn_content_type_of_ext("bin"), "application/octet-stream") == 0);
-
-    /* the CDN base rewrite keeps path and query */
-    assert(cdn_rewrite("http://127.0.0.1:8080", real, buf, sizeof(buf)) == 0);
-    assert(strcmp(buf, "http://127.0.0.1:8080/t/01_00abc/f800/1790000123.webp?s=5f1e") == 0);
-    assert(cdn_rewrite("", real, buf, sizeof(buf)) == 0 && strcmp(buf, real) == 0);
-    assert(cdn_rewrite(NULL, real, buf, sizeof(buf)) == 0 && strcmp(buf, real) == 0);
-    assert(cdn_rewrite("http://b", "https://h?x=1", buf, sizeof(buf)) == 0);
-    assert(strcmp(buf, "http://b/?x=1") == 0);
-    assert(cdn_rewrite("http://b", "ftp://h/x.webp", buf, sizeof(buf)) == -1);
-    assert(cdn_rewrite("http://b", "images1.vinted.net/t/x.webp", buf, sizeof(buf)) == -1);
-    assert(cdn_rewrite("http://b", "https:///t/x.webp", buf, sizeof(buf)) == -1);
-    assert(cdn_rewrite("http://b", "https://h/a b.webp", buf, sizeof(buf)) == -1);
-    assert(cdn_rewrite("http://b", "https://h/a\n.webp", buf, sizeof(buf)) == -1);
-    assert(cdn_rewrite("http://b", NULL, buf, sizeof(buf)) == -1);
-    volatile size_t small = 12;
-    assert(cdn_rewrite("http://b", real, buf, small) == -1);
-
-    /* whole images only */
     uint8_t webp[600];
-    s_fake_webp(webp, sizeof(webp));
-    assert(cdn_check_image("image/webp", webp, sizeof(webp), err, sizeof(err)) == 0);
-    assert(cdn_check_image("image/webp", webp, 300, err, sizeof(err)) == -1 && strstr(err, "RIFF"));
+    cdn_fake_webp(webp, sizeof(webp));
     const char *html = "<html><body>Error</body></html><html><body>Error</body></html>";
-    assert(cdn_check_image("image/webp", (const uint8_t *) html, strlen(html), err, sizeof(err)) == -1);
-    assert(strstr(err, "not a image/webp image"));
-    assert(cdn_check_image("text/html", (const uint8_t *) html, strlen(html), err, sizeof(err)) == -1);
-    assert(strstr(err, "not an image"));
-    assert(cdn_check_image("image/avif", (const uint8_t *) html, 10, err, sizeof(err)) == 0);
-    assert(cdn_check_image("image/webp", webp, 0, err, sizeof(err)) == -1 && strstr(err, "empty"));
-    const uint8_t png[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDRxxxxxxxxxxxxx\0\0\0\0IEND\xae\x42\x60\x82";
-    assert(cdn_check_image("image/png", png, sizeof(png) - 1, err, sizeof(err)) == 0);
-    assert(cdn_check_image("image/png", png, sizeof(png) - 5, err, sizeof(err)) == -1);
-    const uint8_t gif[] = "GIF89a\x01\x00\x01\x00\x00\x00\x00;";
-    assert(cdn_check_image("image/gif", gif, sizeof(gif) - 1, err, sizeof(err)) == 0);
-    assert(cdn_check_image("image/gif", gif, sizeof(gif) - 2, err, sizeof(err)) == -1);
-    const uint8_t jpeg[] = "\xff\xd8\xff\xe0\0\x10JFIF\0";
-    assert(cdn_check_image("image/jpeg", jpeg, sizeof(jpeg) - 1, err, sizeof(err)) == 0);
-    /* a generic content type over real image bytes is fine */
-    assert(cdn_check_image("application/octet-stream", webp, sizeof(webp), err, sizeof(err)) == 0);
 
     /* bad settings are refused */
     cdn_settings_t cfg = { "ftp://x", 2000, 1, 4, 3 };
