@@ -8,6 +8,10 @@ cluster and the simulated Vinted, wired together for unittest.
     FaultyProxy  an HTTP proxy in front of an S3 server that fails every Nth request,
                or every request while it is "down" (503, reset, or refused connections)
     MemorySampler  a process's resident memory sampled in a thread (peak VmRSS)
+    BackgroundThread  the daemon thread and stop event of an object that works in
+               the background (MemorySampler, test_chaos's Feeder)
+    stop_popen, relay_response  a process stopped by signal, then killed; an
+               upstream HTTP answer relayed by a proxy's request handler
     E2ETestCase  a TestCase that builds a fresh database + sim + pipeline per test,
                prints every log's tail when the test fails and fails the test if a
                program hit a sanitizer error or died on its own
@@ -136,6 +140,31 @@ def wait_until(predicate, timeout, interval=0.1, what="condition"):
         time.sleep(interval)
 
 
+def stop_popen(popen, sig, timeout):
+    """Send sig to a running subprocess.Popen, wait up to timeout seconds for it to
+    end, and kill it if it has not: its exit status."""
+    popen.send_signal(sig)
+    try:
+        return popen.wait(timeout)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        return popen.wait()
+
+
+class BackgroundThread:
+    """The thread of an object that works in the background until asked to stop: a
+    daemon thread named `name` runs self._run, which ends once self._stop is set.
+    start() starts it and returns the object; the subclass's stop() sets the event."""
+
+    def __init__(self, name):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+
 def is_asan_build():
     """Are the programs under test the ASan+UBSan build? (VINTED_BIN is bin-asan/)"""
     return os.path.basename(bin_dir().rstrip("/")) == "bin-asan"
@@ -156,7 +185,7 @@ def proc_memory_kb(pid):
     return out
 
 
-class MemorySampler:
+class MemorySampler(BackgroundThread):
     """Samples the resident memory (VmRSS) of a process every `interval` seconds in
     a thread. pid_fn() names the process at each sample (it may be restarted).
 
@@ -171,12 +200,7 @@ class MemorySampler:
         self.last_kb = 0
         self.samples = 0
         self.series = []  # (monotonic seconds, kB)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
-
-    def start(self):
-        self._thread.start()
-        return self
+        super().__init__("memory-sampler")
 
     def sample(self):
         pid = self.pid_fn()
@@ -447,12 +471,7 @@ class Sim:
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_popen(self.proc, signal.SIGTERM, 5)
         if self.proc:
             self._logf.close()
         self.proc = None
@@ -510,6 +529,20 @@ class Sim:
 
 # ---------------------------------------------------------------------------
 # an object store that fails
+
+def relay_response(handler, status, headers, data, skip):
+    """Answer the request a BaseHTTPRequestHandler holds with an upstream answer:
+    its status, its headers (name, value) but those whose lower-case name is in
+    skip, a Content-Length for data, and data itself (not to a HEAD)."""
+    handler.send_response(status)
+    for k, v in headers:
+        if k.lower() not in skip:
+            handler.send_header(k, v)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(data)
+
 
 class FaultyProxy:
     """An S3 endpoint on 127.0.0.1 that forwards to an upstream server (s3rver) but
@@ -623,14 +656,7 @@ class _FaultyHandler(http.server.BaseHTTPRequestHandler):
                      headers=headers)
         r = conn.getresponse()
         data = r.read()
-        self.send_response(r.status)
-        for k, v in r.getheaders():
-            if k.lower() not in ("connection", "transfer-encoding", "content-length"):
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        relay_response(self, r.status, r.getheaders(), data, ("connection", "transfer-encoding", "content-length"))
         conn.close()
 
     do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _handle
@@ -753,12 +779,7 @@ class Pipeline:
         if not proc.alive():
             return proc.popen.returncode if proc.popen else None
         proc.signalled = True
-        proc.popen.send_signal(sig)
-        try:
-            rc = proc.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.popen.kill()
-            rc = proc.popen.wait()
+        rc = stop_popen(proc.popen, sig, timeout)
         proc.exits.append((rc, True))
         return rc
 

@@ -1,6 +1,6 @@
 """benchlib.py - what the benchmarks share: machine facts, load average, a
-persistent psql session, resident memory of processes, perf profiles, and the
-summary block every benchmark ends with.
+persistent psql session, resident memory of processes, perf profiles, waiting
+for workers and for a window, and the summary block every benchmark ends with.
 
 Python 3 standard library only, like tests/harness.py (which it builds on).
 """
@@ -207,12 +207,7 @@ class Profile:
 
     def stop(self):
         if self.p.poll() is None:
-            self.p.send_signal(signal.SIGINT)
-            try:
-                self.p.wait(30)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+            harness.stop_popen(self.p, signal.SIGINT, 30)
 
     def report(self, names, top=12):
         """{"by_process": [(share %, name)], "top": [(share %, process, symbol)]}.
@@ -236,6 +231,35 @@ class Profile:
                 by_proc[label] = by_proc.get(label, 0.0) + float(m.group(1))
         return {"by_process": sorted(((v, k) for k, v in by_proc.items()), reverse=True),
                 "top": sorted(rows, reverse=True)[:top]}
+
+
+def wait_workers(pipe, want, timeout, what):
+    """Wait until the broker counts at least n workers of each stage s in want
+    ({s: n}), checking that the pipeline lives; what names them in the timeout."""
+    def ready():
+        pipe.check_alive()
+        st = pipe.status_json()
+        if not st:
+            return False
+        stages = st.get("stages", {})
+        return all(stages.get(s, {}).get("workers", 0) >= n for s, n in want.items())
+    harness.wait_until(ready, timeout, 0.1, what)
+
+
+def wait_window(poll, pipe, wid, interval, deadline=None):
+    """Poll (a Psql) window wid's state every interval seconds until it is done or
+    failed, or the monotonic deadline (None: none) passes, checking between polls
+    that the pipeline lives. (the last state read or None, how many reads)."""
+    state = None
+    polls = 0
+    while deadline is None or time.monotonic() < deadline:
+        polls += 1
+        state = poll.scalar("SELECT state FROM windows WHERE window_id = %d" % wid)
+        if state in ("done", "failed"):
+            break
+        pipe.check_alive()
+        time.sleep(interval)
+    return state, polls
 
 
 def summary(title, lines):

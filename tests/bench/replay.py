@@ -45,14 +45,7 @@ KEYS = {"items": "item_id", "users": "user_id", "sightings": "window_id, page, p
 
 
 def wait_workers(pipe, want, timeout=60):
-    def ready():
-        pipe.check_alive()
-        st = pipe.status_json()
-        if not st:
-            return False
-        stages = st.get("stages", {})
-        return all(stages.get(s, {}).get("workers", 0) >= n for s, n in want.items())
-    harness.wait_until(ready, timeout, 0.1, "workers %r to announce themselves" % want)
+    benchlib.wait_workers(pipe, want, timeout, "workers %r to announce themselves" % want)
 
 
 def counts(pg, db):
@@ -144,16 +137,7 @@ def run_one(pg, archive, transformers, sinks, workdir, profile_path=None, env=No
         if rc != 0:
             raise RuntimeError("replay refused: %s %s" % (out, err))
         wid = json.loads(out)["window_id"]
-        deadline = time.monotonic() + 3600
-        state = None
-        polls = 0
-        while time.monotonic() < deadline:
-            polls += 1
-            state = poll.scalar("SELECT state FROM windows WHERE window_id = %d" % wid)
-            if state in ("done", "failed"):
-                break
-            pipe.check_alive()
-            time.sleep(0.02)
+        state, polls = benchlib.wait_window(poll, pipe, wid, 0.02, time.monotonic() + 3600)
         elapsed = time.monotonic() - t0
         cpu1 = benchlib.cluster_cpu(pg), {n: benchlib.cpu_seconds(pid) for n, pid in procs.items()}
         res["cpu"] = {n: cpu1[1][n] - cpu0[1][n] for n in procs}

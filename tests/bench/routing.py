@@ -40,11 +40,7 @@ def fake(pipe, stage, capacity=64, items=1):
 
 
 def wait_workers(pipe, want, timeout=30):
-    def ready():
-        pipe.check_alive()
-        st = pipe.status_json()
-        return st and all(st.get("stages", {}).get(s, {}).get("workers", 0) >= n for s, n in want.items())
-    harness.wait_until(ready, timeout, 0.1, "stand-in workers %r" % want)
+    benchlib.wait_workers(pipe, want, timeout, "stand-in workers %r" % want)
 
 
 def throughput(pg, work, pages, windows=4):
@@ -76,12 +72,7 @@ def throughput(pg, work, pages, windows=4):
             raise RuntimeError("replay refused: %s %s" % (out, err))
         wid = json.loads(out)["window_id"]
         listed = time.monotonic() - t0
-        while True:
-            state = poll.scalar("SELECT state FROM windows WHERE window_id = %d" % wid)
-            if state in ("done", "failed"):
-                break
-            pipe.check_alive()
-            time.sleep(0.01)
+        state, _ = benchlib.wait_window(poll, pipe, wid, 0.01)
         elapsed = time.monotonic() - t0
         cpu = benchlib.cpu_seconds(broker) - cpu0
         mem = rss.stop()["broker"]

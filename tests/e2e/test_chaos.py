@@ -56,7 +56,7 @@ def asan_env():
     return {"ASAN_OPTIONS": (base + ":" if base else "") + "quarantine_size_mb=16"} if harness.is_asan_build() else {}
 
 
-class Feeder:
+class Feeder(harness.BackgroundThread):
     """New listings in the simulator every `every` seconds (`new` per catalog and a
     bump), in a thread, until stop()."""
 
@@ -64,12 +64,7 @@ class Feeder:
         self.sim, self.new, self.every, self.rounds = sim, new, every, rounds
         self.ticks = 0
         self.error = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="feeder", daemon=True)
-
-    def start(self):
-        self._thread.start()
-        return self
+        super().__init__("feeder")
 
     def _run(self):
         try:

@@ -41,7 +41,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import harness  # noqa: E402
-from harness import E2ETestCase, Pipeline, figure, free_port, run_program, wait_until  # noqa: E402
+from harness import E2ETestCase, Pipeline, figure, free_port, relay_response, run_program, wait_until  # noqa: E402
 import test_objstore  # noqa: E402  (s3rver as a process)
 
 setUpModule = harness.PgModule.setup
@@ -166,14 +166,7 @@ class _RelayHandler(http.server.BaseHTTPRequestHandler):
             if "=" in pair:
                 with self.server.lock:
                     self.server.cookies.add(pair.split("=", 1)[1])
-        self.send_response(resp.status)
-        for k, v in resp.msg.items():
-            if k.lower() not in self.HOP:
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        relay_response(self, resp.status, resp.msg.items(), data, self.HOP)
         conn.close()
 
     do_GET = do_HEAD = do_POST = _relay

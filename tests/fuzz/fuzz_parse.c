@@ -65,14 +65,18 @@ static void s_check(const proto_msg_t *out)
         const proto_item_t *it = &b->items[i];
         if (it->item_id <= 0)
             s_fail("an item without a positive id was kept");
-        s_text(it->title, "item title is not UTF-8");
-        s_text(it->brand, "item brand is not UTF-8");
-        s_text(it->size_title, "item size is not UTF-8");
-        s_text(it->size_value, "item size value is not UTF-8");
-        s_text(it->condition, "item condition is not UTF-8");
-        s_text(it->user_login, "item login is not UTF-8");
-        s_text(it->url, "item url is not UTF-8");
-        s_text(it->photo_url, "item photo url is not UTF-8");
+        const struct {
+            const char *s, *what;
+        } texts[] = {{it->title, "item title is not UTF-8"},
+                     {it->brand, "item brand is not UTF-8"},
+                     {it->size_title, "item size is not UTF-8"},
+                     {it->size_value, "item size value is not UTF-8"},
+                     {it->condition, "item condition is not UTF-8"},
+                     {it->user_login, "item login is not UTF-8"},
+                     {it->url, "item url is not UTF-8"},
+                     {it->photo_url, "item photo url is not UTF-8"}};
+        for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++)
+            s_text(texts[k].s, texts[k].what);
         if (!it->currency || strlen(it->currency) != 3)
             s_fail("an item without a 3-letter currency was kept");
         s_money(it->price, false, "item price out of range");

@@ -153,6 +153,9 @@ void parse_test_streq(const char *got, const char *want);
 void parse_test_check_batch(const proto_batch_t *b);
 /* parse_page on a page of this kind and target (window 8, site pt); the batch is checked. */
 proto_msg_t *parse_test_run_kind(const char *body, size_t len, int32_t kind, int64_t target, int status);
+/* A page of this kind whose first quarantine record must be under rule. */
+void parse_test_expect_kind_rule(const char *body, size_t len, int32_t kind, int64_t target, int status,
+                                 const char *rule);
 /* A fixture (' for ") as a page of this kind. */
 proto_msg_t *parse_test_run_fixture(const char *fixture, int32_t kind, int64_t target, int status);
 /* Photo photo_id of item_id in b, or NULL. */

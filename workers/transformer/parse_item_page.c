@@ -278,7 +278,5 @@ parse_item_page_test(bool verbose)
         proto_msg_destroy(&out);
     }
     /* a catalog or seller page answering 404 is still an error */
-    proto_msg_t *out = parse_test_run_kind(gone, sizeof gone - 1, PROTO_FETCH_CATALOG, 0, 404);
-    parse_test_streq(out->u.batch.quarantine[0].rule, "http_error");
-    proto_msg_destroy(&out);
+    parse_test_expect_kind_rule(gone, sizeof gone - 1, PROTO_FETCH_CATALOG, 0, 404, "http_error");
 }

@@ -490,9 +490,7 @@ s_test_profile(bool verbose)
     s_expect_profile_rule("{'user':{'id':500,'city':'Lisb\xc3'}}", "text_invalid", 0, "user.city");
     s_expect_profile_rule("{'user':{'id':500,'login':'a\\u0000b'}}", "text_invalid", 0, "user.login");
     /* a fetch that failed, another status, an empty body */
-    out = parse_test_run_kind("{\"user\":{", 9, PROTO_FETCH_USER, 500, 200);
-    parse_test_streq(out->u.batch.quarantine[0].rule, "malformed_page");
-    proto_msg_destroy(&out);
+    parse_test_expect_kind_rule("{\"user\":{", 9, PROTO_FETCH_USER, 500, 200, "malformed_page");
     {
         proto_page_t page;
         memset(&page, 0, sizeof page);
@@ -509,12 +507,8 @@ s_test_profile(bool verbose)
         assert(strstr(m->u.batch.quarantine[0].detail, "no user object"));
         proto_msg_destroy(&m);
     }
-    out = parse_test_run_kind("{}", 2, PROTO_FETCH_USER, 500, 500);
-    parse_test_streq(out->u.batch.quarantine[0].rule, "http_error");
-    proto_msg_destroy(&out);
-    out = parse_test_run_kind("", 0, PROTO_FETCH_USER, 500, 200);
-    parse_test_streq(out->u.batch.quarantine[0].rule, "malformed_page");
-    proto_msg_destroy(&out);
+    parse_test_expect_kind_rule("{}", 2, PROTO_FETCH_USER, 500, 500, "http_error");
+    parse_test_expect_kind_rule("", 0, PROTO_FETCH_USER, 500, 200, "malformed_page");
     /* a profile task needs its user */
     out = parse_test_run_fixture("{'user':{'id':500}}", PROTO_FETCH_USER, 0, 200);
     assert(out->u.batch.n_users == 0 && out->u.batch.n_quarantine == 1);

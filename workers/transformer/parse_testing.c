@@ -207,6 +207,16 @@ parse_test_run_kind(const char *body, size_t len, int32_t kind, int64_t target, 
     return out;
 }
 
+/* A page of this kind whose first quarantine record must be under rule. */
+void
+parse_test_expect_kind_rule(const char *body, size_t len, int32_t kind, int64_t target, int status,
+                            const char *rule)
+{
+    proto_msg_t *out = parse_test_run_kind(body, len, kind, target, status);
+    parse_test_streq(out->u.batch.quarantine[0].rule, rule);
+    proto_msg_destroy(&out);
+}
+
 /* A fixture (' for ") as a page of this kind. */
 proto_msg_t *
 parse_test_run_fixture(const char *fixture, int32_t kind, int64_t target, int status)
