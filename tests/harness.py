@@ -1,5 +1,7 @@
 """harness.py - the end-to-end test harness: real programs, a real PostgreSQL
-cluster and the simulated Vinted, wired together for unittest.
+cluster and the simulated Vinted, wired together for unittest. (Over 1,100 lines:
+one module on purpose, so that every e2e test imports the same small set of
+classes below, each a few screens long; split it along those classes if it grows.)
 
     PgCluster  a private PostgreSQL cluster under a temp dir (one per test module);
                it can be restarted or stopped for a while and started again
