@@ -108,6 +108,21 @@ proto_msg_t *proto_msg_new_body(proto_cmd_t cmd, uint64_t task_id, proto_body_t 
     return msg;
 }
 
+void proto_batch_of_page(proto_msg_t *msg, const proto_page_t *page)
+{
+    assert(msg && page);
+    msg->body = PROTO_BODY_BATCH;
+    proto_batch_t *b = &msg->u.batch;
+    memset(b, 0, sizeof *b);
+    b->window_id = page->window_id;
+    b->catalog_id = page->catalog_id;
+    b->page = page->page;
+    b->attempt = page->attempt;
+    b->fetched_at_ms = page->fetched_at_ms;
+    b->target_id = page->target_id;
+    b->site = page->site && *page->site ? proto_msg_strdup(msg, page->site) : NULL;
+}
+
 void proto_msg_destroy(proto_msg_t **self_p)
 {
     assert(self_p);

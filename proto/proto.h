@@ -351,6 +351,9 @@ proto_msg_t *proto_msg_new(proto_cmd_t cmd);
 /* A TASK or RESULT with this task id carrying this body kind (NULL if the command may not carry it). */
 proto_msg_t *proto_msg_new_body(proto_cmd_t cmd, uint64_t task_id, proto_body_t body);
 void proto_msg_destroy(proto_msg_t **self_p);
+/* Make msg's body an empty BATCH of this page: window, catalog, page, attempt,
+   fetch time, target and site copied (the site into msg's arena; empty -> NULL). */
+void proto_batch_of_page(proto_msg_t *msg, const proto_page_t *page);
 
 /* Encode into a freshly malloc'ed buffer; returns 0 and sets *data and *size, or -1. */
 int proto_encode(const proto_msg_t *msg, uint8_t **data, size_t *size);

@@ -92,13 +92,8 @@ static proto_msg_t *s_answer(worker_t *w, proto_stage_t stage, const proto_msg_t
     else if (stage == PROTO_STAGE_TRANSFORM && task->body == PROTO_BODY_PAGE) {
         const proto_page_t *p = &task->u.page;
         res = s_result(task, PROTO_BODY_BATCH);
+        proto_batch_of_page(res, p);
         proto_batch_t *b = &res->u.batch;
-        b->window_id = p->window_id;
-        b->catalog_id = p->catalog_id;
-        b->page = p->page;
-        b->attempt = p->attempt;
-        b->fetched_at_ms = p->fetched_at_ms;
-        b->target_id = p->target_id;
         b->n_items = (size_t)items;
         b->items = proto_msg_alloc(res, (size_t)items * sizeof *b->items);
         for (int i = 0; i < items; i++) {

@@ -103,16 +103,8 @@ int
 parse_page(const proto_page_t *page, proto_msg_t *out)
 {
     assert(page && out);
-    out->body = PROTO_BODY_BATCH;
+    proto_batch_of_page(out, page);
     proto_batch_t *b = &out->u.batch;
-    memset(b, 0, sizeof *b);
-    b->window_id = page->window_id;
-    b->catalog_id = page->catalog_id;
-    b->page = page->page;
-    b->attempt = page->attempt;
-    b->fetched_at_ms = page->fetched_at_ms;
-    b->target_id = page->target_id;
-    b->site = page->site && *page->site ? proto_msg_strdup(out, page->site) : NULL;
 
     parse_ctx_t ctx = {.page = page, .out = out, .batch = b};
     s_base(&ctx, page->site);
