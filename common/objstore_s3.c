@@ -391,31 +391,37 @@ static int s_s3_unexpected(const char *what, s_resp_t *resp, char *err, size_t e
     return objstore_backend_fail(err, errlen, "%s: HTTP %ld%s%s", what, resp->status, text, hint);
 }
 
+/* One request on one key: what is "METHOD key" for errors; 0 with *resp filled, or -1. */
+static int s_s3_key_request(objstore_s3_t *self, const char *method, const char *key, const void *body, size_t len,
+                            const char *content_type, char *what, size_t whatsize, s_resp_t *resp, char *err,
+                            size_t errlen)
+{
+    objstore_buf_t url = { 0 };
+    snprintf(what, whatsize, "%s %.160s", method, key);
+    int rc = s_s3_url(self, key, &url) ? objstore_backend_fail(err, errlen, "out of memory")
+                                       : s_s3_request(self, method, url.data, body, len, content_type, what, resp,
+                                                      err, errlen);
+    objstore_buf_free(&url);
+    return rc;
+}
+
 static int s_s3_put(void *self, const char *key, const void *data, size_t len, const char *content_type, char *err,
                     size_t errlen)
 {
-    objstore_buf_t url = { 0 };
     s_resp_t resp = { 0 };
     char what[200];
-    snprintf(what, sizeof what, "PUT %.160s", key);
-    int rc = s_s3_url(self, key, &url) ? objstore_backend_fail(err, errlen, "out of memory")
-                                       : s_s3_request(self, "PUT", url.data, data, len, content_type, what, &resp,
-                                                      err, errlen);
+    int rc = s_s3_key_request(self, "PUT", key, data, len, content_type, what, sizeof what, &resp, err, errlen);
     if (rc == 0 && (resp.status < 200 || resp.status > 299))
         rc = s_s3_unexpected(what, &resp, err, errlen);
-    objstore_buf_free(&url);
     objstore_buf_free(&resp.body);
     return rc;
 }
 
 static int s_s3_get(void *self, const char *key, uint8_t **data, size_t *len, char *err, size_t errlen)
 {
-    objstore_buf_t url = { 0 };
     s_resp_t resp = { 0 };
     char what[200];
-    snprintf(what, sizeof what, "GET %.160s", key);
-    int rc = s_s3_url(self, key, &url) ? objstore_backend_fail(err, errlen, "out of memory")
-                                       : s_s3_request(self, "GET", url.data, NULL, 0, NULL, what, &resp, err, errlen);
+    int rc = s_s3_key_request(self, "GET", key, NULL, 0, NULL, what, sizeof what, &resp, err, errlen);
     if (rc == 0) {
         if (resp.status == 404 && !objstore_s3_xml_error_is(&resp.body, "NoSuchBucket"))
             rc = 1;
@@ -429,19 +435,15 @@ static int s_s3_get(void *self, const char *key, uint8_t **data, size_t *len, ch
             resp.body.data = NULL;
         }
     }
-    objstore_buf_free(&url);
     objstore_buf_free(&resp.body);
     return rc;
 }
 
 static int s_s3_exists(void *self, const char *key, int64_t *size, char *err, size_t errlen)
 {
-    objstore_buf_t url = { 0 };
     s_resp_t resp = { 0 };
     char what[200];
-    snprintf(what, sizeof what, "HEAD %.160s", key);
-    int rc = s_s3_url(self, key, &url) ? objstore_backend_fail(err, errlen, "out of memory")
-                                       : s_s3_request(self, "HEAD", url.data, NULL, 0, NULL, what, &resp, err, errlen);
+    int rc = s_s3_key_request(self, "HEAD", key, NULL, 0, NULL, what, sizeof what, &resp, err, errlen);
     if (rc == 0) {
         if (resp.status == 200) {
             rc = 1;
@@ -453,7 +455,6 @@ static int s_s3_exists(void *self, const char *key, int64_t *size, char *err, si
         else
             rc = s_s3_unexpected(what, &resp, err, errlen);
     }
-    objstore_buf_free(&url);
     objstore_buf_free(&resp.body);
     return rc;
 }
