@@ -551,15 +551,18 @@ void broker_destroy(broker_t **self_p)
     *self_p = NULL;
 }
 
-/* A peer's CURVE handshake was refused: said once per event, counted. */
+/* A peer's CURVE handshake was refused: said once per refusal, with its own reason,
+   and counted. A connection closed mid-handshake is not a refusal (ZeroMQ retries). */
 static void s_on_handshakes(broker_t *self, int which)
 {
-    char why[256] = "";
-    int n = curve_watch_failures(self->watch[which], why, sizeof why, NULL);
-    if (n > 0) {
-        self->refused += (uint64_t) n;
-        log_warn("peer refused at the CURVE handshake", "socket=%s refused=%d total=%" PRIu64 " detail=%s",
-                 which ? "control" : "workers", n, self->refused, log_str(why));
+    char why[256];
+    int kind;
+    while ((kind = curve_watch_next(self->watch[which], why, sizeof why)) != CURVE_EVENT_NONE) {
+        if (kind != CURVE_EVENT_REFUSED)
+            continue;
+        self->refused++;
+        log_warn("peer refused at the CURVE handshake", "socket=%s total=%" PRIu64 " detail=%s",
+                 which ? "control" : "workers", self->refused, log_str(why));
     }
 }
 

@@ -377,35 +377,53 @@ static void s_describe(uint16_t event, uint32_t value, char *why, size_t size)
         snprintf(why, size, "connection closed during the handshake (%s)", strerror((int)value));
 }
 
-int curve_watch_failures(curve_watch_t *self, char *why, size_t size, bool *succeeded)
+int curve_watch_next(curve_watch_t *self, char *why, size_t size)
 {
-    int failures = 0;
-    if (succeeded)
-        *succeeded = false;
     while (self && (zsock_events(self->pair) & ZMQ_POLLIN)) {
         zmsg_t *msg = zmsg_recv(self->pair);
         if (!msg)
             break;
         zframe_t *head = zmsg_first(msg);
+        int kind = -1;
         if (head && zframe_size(head) == 6) {
             uint16_t event;
             uint32_t value;
             memcpy(&event, zframe_data(head), 2);
             memcpy(&value, zframe_data(head) + 2, 4);
-            if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-                if (succeeded)
-                    *succeeded = true;
-            }
+            if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+                kind = CURVE_EVENT_OK;
             else {
-                /* a closed connection mid-handshake may be the broker restarting:
-                   described, not counted (ZeroMQ retries, and a refusal shows next) */
-                if (event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-                    failures++;
-                if (why && size && (event != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL || !*why))
+                kind = event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ? CURVE_EVENT_CLOSED : CURVE_EVENT_REFUSED;
+                if (why && size)
                     s_describe(event, value, why, size);
             }
         }
         zmsg_destroy(&msg);
+        if (kind >= 0)
+            return kind;
+    }
+    return CURVE_EVENT_NONE;
+}
+
+int curve_watch_failures(curve_watch_t *self, char *why, size_t size, bool *succeeded)
+{
+    int failures = 0;
+    if (succeeded)
+        *succeeded = false;
+    char one[256];
+    int kind;
+    while ((kind = curve_watch_next(self, one, sizeof one)) != CURVE_EVENT_NONE) {
+        if (kind == CURVE_EVENT_OK) {
+            if (succeeded)
+                *succeeded = true;
+            continue;
+        }
+        /* a closed connection mid-handshake may be the broker restarting:
+           described, not counted (ZeroMQ retries, and a refusal shows next) */
+        if (kind == CURVE_EVENT_REFUSED)
+            failures++;
+        if (why && size && (kind == CURVE_EVENT_REFUSED || !*why))
+            snprintf(why, size, "%s", one);
     }
     return failures;
 }
@@ -507,6 +525,8 @@ void curve_test(bool verbose)
 
     zsock_t *router = zsock_new(ZMQ_ROUTER);
     assert(curve_apply(srv, router) == 0);
+    curve_watch_t *server_watch = curve_watch_new(router);
+    assert(server_watch);
     int port = zsock_bind(router, "tcp://127.0.0.1:*");
     assert(port > 0);
     curve_t *clients_in_turn[] = {ca, ca_txt, cb, NULL};
@@ -538,6 +558,23 @@ void curve_test(bool verbose)
         curve_watch_destroy(&watch);
         zsock_destroy(&dealer);
     }
+    /* the server side reads the events one by one: each refusal with its own reason */
+    int ok = 0, unlisted = 0, mismatch = 0;
+    int64_t until = zclock_mono() + 3000;
+    while ((ok < 2 || !unlisted || !mismatch) && zclock_mono() < until) {
+        char why[256];
+        int kind = curve_watch_next(server_watch, why, sizeof why);
+        if (kind == CURVE_EVENT_NONE)
+            zclock_sleep(10);
+        else if (kind == CURVE_EVENT_OK)
+            ok++;
+        else if (kind == CURVE_EVENT_REFUSED) {
+            unlisted += strstr(why, "allow-list") != NULL;
+            mismatch += strstr(why, "mismatch") != NULL;
+        }
+    }
+    assert(ok == 2 && unlisted == 1 && mismatch >= 1);
+    curve_watch_destroy(&server_watch);
     zsock_destroy(&router);
     curve_destroy(&ca);
     curve_destroy(&ca_txt);

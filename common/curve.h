@@ -87,6 +87,16 @@ curve_watch_t *curve_watch_new(zsock_t *sock);
 void curve_watch_destroy(curve_watch_t **self_p);
 /* Readable when events wait (for a poller). */
 zsock_t *curve_watch_sock(curve_watch_t *self);
+/* What curve_watch_next read. */
+enum {
+    CURVE_EVENT_NONE = -1,   /* nothing waits */
+    CURVE_EVENT_OK = 0,      /* a handshake succeeded */
+    CURVE_EVENT_REFUSED = 1, /* a handshake was refused, described in why */
+    CURVE_EVENT_CLOSED = 2,  /* the connection closed during the handshake, described in why */
+};
+/* Read one waiting handshake event without blocking, so that each refusal can be
+   told with its own reason. */
+int curve_watch_next(curve_watch_t *self, char *why, size_t size);
 /* Read the waiting events without blocking: the handshakes refused since the last
    call (the peer refused our key, or one side uses CURVE and the other not), the
    last one described in why; succeeded is set if one succeeded. A connection closed
