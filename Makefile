@@ -118,7 +118,7 @@ FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wex
                 $(PKG_CFLAGS) -I.
 FUZZ_LIBS     = -lmsgpackc -lcjson -lz -lm
 FUZZ_TARGETS  = parse proto raw text
-FUZZ_LIB_SRC  = $(PROTO_SRC) common/raw.c common/jsontext.c tests/fuzz/page_input.c $(filter-out workers/transformer/main.c,$(wildcard workers/transformer/*.c))
+FUZZ_LIB_SRC  = $(PROTO_SRC) common/raw.c common/jsontext.c common/utf8.c tests/fuzz/page_input.c $(filter-out workers/transformer/main.c,$(wildcard workers/transformer/*.c))
 FUZZ_LIB_OBJ  = $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_LIB_SRC))
 FUZZ_PROGRAMS = $(patsubst %,$(FUZZ_BIN)/fuzz_%,$(FUZZ_TARGETS)) $(FUZZ_BIN)/fuzz-seed
 

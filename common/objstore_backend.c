@@ -2,6 +2,7 @@
     rules and the key list. See objstore_backend.h.
 */
 #include "common/objstore_backend.h"
+#include "common/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,39 +38,6 @@ bool objstore_backend_starts_with(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
-static size_t s_utf8_len(const unsigned char *p, size_t n)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (p[0] >= 0xC2 && p[0] <= 0xDF)
-        len = 2;
-    else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-        len = 3;
-        if (p[0] == 0xE0)
-            lo = 0xA0;
-        else if (p[0] == 0xED)
-            hi = 0x9F;
-    }
-    else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-        len = 4;
-        if (p[0] == 0xF0)
-            lo = 0x90;
-        else if (p[0] == 0xF4)
-            hi = 0x8F;
-    }
-    else
-        return 0;
-    if (n < len || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return len;
-}
-
 int objstore_backend_check_key(const char *key, bool is_prefix, char *err, size_t errlen)
 {
     char shown[160];
@@ -90,7 +58,7 @@ int objstore_backend_check_key(const char *key, bool is_prefix, char *err, size_
         if (p[i] < 0x20 || p[i] == 0x7f)
             return objstore_backend_fail(err, errlen, "bad %s \"%s\": control character 0x%02x at byte %zu",
                                          what, objstore_backend_shown(key, shown, sizeof shown), p[i], i);
-        size_t n = s_utf8_len(p + i, len - i);
+        size_t n = utf8_seq_len(key + i, len - i);
         if (n == 0)
             return objstore_backend_fail(err, errlen, "bad %s \"%s\": invalid UTF-8 at byte %zu", what,
                                          objstore_backend_shown(key, shown, sizeof shown), i);

@@ -22,7 +22,7 @@
 #include "tests/fuzz/page_input.h"
 #include "workers/transformer/money.h"
 #include "workers/transformer/parse.h"
-#include "workers/transformer/utf8.h"
+#include "common/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

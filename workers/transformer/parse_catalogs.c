@@ -2,7 +2,7 @@
     into batch.catalogs with parent_id and depth.
 */
 #include "parse_internal.h"
-#include "utf8.h"
+#include "common/utf8.h"
 
 #include <assert.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 */
 #include "parse_internal.h"
 #include "money.h"
-#include "utf8.h"
+#include "common/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>

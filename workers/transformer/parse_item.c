@@ -7,7 +7,7 @@
 #include "parse_internal.h"
 #include "money.h"
 #include "size.h"
-#include "utf8.h"
+#include "common/utf8.h"
 
 #include <assert.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
     photo without a positive integer id or an http(s) url is skipped.
 */
 #include "parse_internal.h"
-#include "utf8.h"
+#include "common/utf8.h"
 
 #include <assert.h>
 #include <stdio.h>

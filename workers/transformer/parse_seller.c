@@ -3,7 +3,7 @@
     them, and the profile (/api/v2/users/{id}), one users entry.
 */
 #include "parse_internal.h"
-#include "utf8.h"
+#include "common/utf8.h"
 
 #include <assert.h>
 #include <stdio.h>

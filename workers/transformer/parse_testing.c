@@ -4,7 +4,7 @@
 */
 #include "parse_internal.h"
 #include "money.h"
-#include "utf8.h"
+#include "common/utf8.h"
 
 #include <assert.h>
 #include <stdio.h>

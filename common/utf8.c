@@ -2,55 +2,59 @@
 #include "utf8.h"
 
 #include <assert.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 /* A test case from a string literal, its length taken from the literal (NULs included). */
 #define S_CASE(lit, ok) { lit, sizeof(lit) - 1, ok }
 
+size_t
+utf8_seq_len(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    if (p[0] < 0x80)
+        return 1;
+    /* the lead byte gives the length and the range of the first continuation
+       byte, which rules out overlong forms, surrogates and what is above U+10FFFF */
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (p[0] >= 0xC2 && p[0] <= 0xDF)
+        len = 2;
+    else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
+        len = 3;
+        if (p[0] == 0xE0)
+            lo = 0xA0;
+        else if (p[0] == 0xED)
+            hi = 0x9F;
+    }
+    else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+        len = 4;
+        if (p[0] == 0xF0)
+            lo = 0x90;
+        else if (p[0] == 0xF4)
+            hi = 0x8F;
+    }
+    else
+        return 0; /* continuation byte, C0/C1 overlong lead, F5..FF */
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return len;
+}
+
 bool
 utf8_valid(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *) s;
-    const unsigned char *end = p + len;
-    while (p < end) {
-        unsigned char c = *p;
-        if (c < 0x80) {
-            if (c == 0)
-                return false;
-            p++;
-            continue;
-        }
-        size_t n;
-        uint32_t cp, min;
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1;
-            cp = c & 0x1F;
-            min = 0x80;
-        }
-        else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            cp = c & 0x0F;
-            min = 0x800;
-        }
-        else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            cp = c & 0x07;
-            min = 0x10000;
-        }
-        else
-            return false; /* continuation byte, C0/C1 overlong lead, F5..FF */
-        if ((size_t) (end - p) <= n)
+    size_t i = 0;
+    while (i < len) {
+        if (s[i] == '\0')
             return false;
-        for (size_t i = 1; i <= n; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        size_t n = utf8_seq_len(s + i, len - i);
+        if (n == 0)
             return false;
-        p += n + 1;
+        i += n;
     }
     return true;
 }
@@ -107,6 +111,10 @@ utf8_test(bool verbose)
     assert(utf8_valid_str("Tr\xc3\xa8s bon \xc3\xa9tat"));
     assert(!utf8_valid_str("bad \xff tail"));
     assert(!utf8_valid_str("\xc3"));
+    /* one sequence at a time, and never past n */
+    assert(utf8_seq_len("a", 1) == 1 && utf8_seq_len("\xc3\xa9", 2) == 2);
+    assert(utf8_seq_len("\xe2\x82\xac", 3) == 3 && utf8_seq_len("\xf0\x9f\x91\x97", 4) == 4);
+    assert(utf8_seq_len("\xe2\x82\xac", 2) == 0 && utf8_seq_len("\xed\xbf\xbf", 3) == 0);
     if (verbose)
         printf("OK\n");
 }
