@@ -12,7 +12,7 @@
 #include "../../common/clock.h"
 #include "../../common/log.h"
 #include "answer.h"
-#include "backoff.h"
+#include "common/backoff.h"
 #include "pager.h"
 
 /* One site this fetcher has fetched from: its settings and its sessions. */

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 #include <curl/curl.h>
 
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/curlsetup.h"
 #include "common/log.h"
@@ -128,9 +128,7 @@ cdn_t *cdn_new(const cdn_settings_t *settings, const cdn_gate_t *gate, char *err
     if (gate)
         self->gate = *gate;
     self->pump = (curlsetup_pump_t) { self->gate.pump, self->gate.ctx, 0, false };
-    self->rng = (uint64_t) clock_mono_ms() * 0x9e3779b97f4a7c15ULL ^ (uint64_t) getpid() << 17;
-    if (!self->rng)
-        self->rng = 1;
+    self->rng = backoff_seed();
     return self;
 }
 
@@ -150,37 +148,11 @@ void cdn_photo_reset(cdn_photo_t *photo)
     memset(photo, 0, sizeof(*photo));
 }
 
-/* A Retry-After value (seconds or an HTTP date) in ms from now; -1 if unreadable. */
+/* A Retry-After value (seconds or an HTTP date) in ms from now; -1 if absent or unreadable. */
 static int64_t s_retry_after_ms(const char *text)
 {
-    if (!text || !*text)
-        return -1;
-    if (strspn(text, "0123456789") == strlen(text)) {
-        if (strlen(text) > 9)
-            return -1;
-        return (int64_t) atol(text) * 1000;
-    }
-    time_t at = curl_getdate(text, NULL);
-    if (at == (time_t) -1)
-        return -1;
-    int64_t ms = (int64_t) at * 1000 - clock_wall_ms();
-    return ms > 0 ? ms : 0;
-}
-
-/* Full-jitter exponential backoff for retry number n (0-based). */
-static int64_t s_backoff_ms(cdn_t *self, int n)
-{
-    int64_t ceiling = self->settings.backoff_base_ms;
-    for (int i = 0; i < n && ceiling < self->settings.backoff_max_ms; i++)
-        ceiling *= 2;
-    if (ceiling > self->settings.backoff_max_ms)
-        ceiling = self->settings.backoff_max_ms;
-    if (ceiling <= 0)
-        return 0;
-    self->rng ^= self->rng << 13;
-    self->rng ^= self->rng >> 7;
-    self->rng ^= self->rng << 17;
-    return (int64_t) (self->rng % (uint64_t) (ceiling + 1));
+    int64_t ms;
+    return backoff_retry_after_ms(text, clock_wall_ms(), &ms) == 0 ? ms : -1;
 }
 
 /* One GET of url into photo (data, len, status); the curl code. */
@@ -345,7 +317,9 @@ cdn_result_t cdn_fetch(cdn_t *self, const char *url, cdn_photo_t *photo)
             photo->retry_after_ms = ra;
             return CDN_RETRY;
         }
-        int64_t delay = ra >= 0 ? ra : s_backoff_ms(self, transient);
+        int64_t delay = ra >= 0 ? ra
+                                : backoff_delay_ms(self->settings.backoff_base_ms, self->settings.backoff_max_ms,
+                                                   transient, &self->rng);
         transient++;
         log_info("photo download failed, retrying", "url=%s retry=%d delay_ms=%lld reason=%s",
                  log_str(current), transient, (long long) delay, log_str(reason));

@@ -1,4 +1,4 @@
-/*  backoff.h - how long to wait before trying Vinted again: exponential
+/*  backoff.h - how long to wait before trying Vinted or its photo CDN again: exponential
     backoff with full jitter (a random delay between 0 and min(cap, base * 2^n)),
     and the server's own Retry-After header (delay-seconds or an HTTP date).
     The random state is the caller's (no hidden globals).

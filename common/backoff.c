@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "../../common/clock.h"
+#include "common/clock.h"
 
 uint64_t backoff_seed(void)
 {
