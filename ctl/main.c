@@ -74,6 +74,38 @@ static const char *s_summary =
     "4 --wait: the window was not done within --timeout (the reason it was waiting is said).\n"
     "While --wait waits, the reason a window is not progressing is said on stderr every 10 s.";
 
+/* The workers of one stage (any stage if only is NULL) not shown yet, a line per
+   process: a process with several connections to the stage (the s3-uploader's
+   threads) is summed on one line, with its connection count. */
+static void s_print_workers(cJSON *workers, bool *shown, const char *only)
+{
+    int n = cJSON_GetArraySize(workers);
+    for (int i = 0; i < n; i++) {
+        cJSON *w = cJSON_GetArrayItem(workers, i);
+        const char *stage = cJSON_GetObjectItemCaseSensitive(w, "stage")->valuestring;
+        const char *name = cJSON_GetObjectItemCaseSensitive(w, "name")->valuestring;
+        if (shown[i] || (only && strcmp(stage, only) != 0))
+            continue;
+        int inflight = 0, capacity = 0, connections = 0;
+        double done = 0;
+        for (int j = i; j < n; j++) {
+            cJSON *v = cJSON_GetArrayItem(workers, j);
+            if (shown[j] || strcmp(cJSON_GetObjectItemCaseSensitive(v, "stage")->valuestring, stage) != 0
+                || strcmp(cJSON_GetObjectItemCaseSensitive(v, "name")->valuestring, name) != 0)
+                continue;
+            shown[j] = true;
+            connections++;
+            inflight += cJSON_GetObjectItemCaseSensitive(v, "inflight")->valueint;
+            capacity += cJSON_GetObjectItemCaseSensitive(v, "capacity")->valueint;
+            done += cJSON_GetObjectItemCaseSensitive(v, "done")->valuedouble;
+        }
+        char conns[32] = "";
+        if (connections > 1)
+            snprintf(conns, sizeof conns, " (%d connections)", connections);
+        printf("  %-10s %-40s inflight %d/%d done %.0f alive%s\n", stage, name, inflight, capacity, done, conns);
+    }
+}
+
 static void s_print_status(const char *json)
 {
     cJSON *root = cJSON_Parse(json);
@@ -92,17 +124,14 @@ static void s_print_status(const char *json)
                cJSON_GetObjectItemCaseSensitive(st, "inflight")->valueint,
                cJSON_GetObjectItemCaseSensitive(st, "done")->valuedouble);
     }
+    /* one line per worker process and stage, in the pipeline's order of stages */
     printf("\nworkers:\n");
-    cJSON *w;
-    cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(root, "workers"))
-    {
-        printf("  %-10s %-40s inflight %d/%d done %.0f alive\n",
-               cJSON_GetObjectItemCaseSensitive(w, "stage")->valuestring,
-               cJSON_GetObjectItemCaseSensitive(w, "name")->valuestring,
-               cJSON_GetObjectItemCaseSensitive(w, "inflight")->valueint,
-               cJSON_GetObjectItemCaseSensitive(w, "capacity")->valueint,
-               cJSON_GetObjectItemCaseSensitive(w, "done")->valuedouble);
-    }
+    cJSON *workers = cJSON_GetObjectItemCaseSensitive(root, "workers");
+    bool *shown = calloc((size_t) cJSON_GetArraySize(workers) + 1, sizeof *shown);
+    cJSON_ArrayForEach(st, stages)
+        s_print_workers(workers, shown, st->string);
+    s_print_workers(workers, shown, NULL); /* a stage the list does not name */
+    free(shown);
     cJSON *win = cJSON_GetObjectItemCaseSensitive(root, "windows");
     if (cJSON_GetObjectItemCaseSensitive(win, "pending")->valuedouble < 0)
         printf("\nwindows: unknown (the database does not answer)\n");

@@ -207,6 +207,30 @@ class CatalogTest(E2ETestCase):
                         "not every transformer did work: tasks done per transformer %s, page lines in "
                         "their logs %s" % (done, log_pages))
 
+        # The text status has one line per process and stage: the s3-uploader's connections
+        # (one per thread) are summed on it, capacities added, and counted.
+        rc, out, err = self.pipe.ctl("status", "--timeout", "5s", timeout=15)
+        self.assertEqual(rc, 0, err)
+        conns = {}
+        for w in status.get("workers", []):
+            key = (w["stage"], w["name"])
+            n, cap = conns.get(key, (0, 0))
+            conns[key] = (n + 1, cap + w["capacity"])
+        uploader = [k for k in conns if k[1].startswith("s3-uploader@")]
+        self.assertTrue(uploader, "no s3-uploader in the status: %s" % status.get("workers"))
+        for (stage, name), (n, cap) in conns.items():
+            lines = [l for l in out.splitlines() if l.split()[:2] == [stage, name]]
+            self.assertEqual(len(lines), 1, "%s %s: %s" % (stage, name, out))
+            self.assertRegex(lines[0], r"inflight \d+/%d " % cap)
+            if n > 1:
+                self.assertTrue(lines[0].endswith("(%d connections)" % n), lines[0])
+            else:
+                self.assertNotIn("connections", lines[0])
+        self.assertTrue(any(conns[k][0] > 1 for k in uploader), "the s3-uploader has one connection: %s" % conns)
+        order = list(status["stages"])
+        shown = [l.split()[0] for l in out.split("workers:")[1].split("windows:")[0].splitlines() if l.strip()]
+        self.assertEqual(shown, sorted(shown, key=order.index), "worker lines not in stage order: %s" % out)
+
     def test_faults_lose_nothing(self):
         self.faults_lose_nothing("v2")
 
