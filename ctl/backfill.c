@@ -19,6 +19,8 @@ typedef struct {
     int items, pages;
     bool finished, failed;
     char error[256];
+    char why[512]; /* unfinished: the broker's word on its state, and why it waits */
+    bool waits;    /* the broker says the window is not progressing */
 } s_window_t;
 
 int backfill_split(int64_t from, int64_t to, int64_t len, backfill_span_t **spans)
@@ -95,6 +97,8 @@ static int s_poll(const char *endpoint, s_window_t *w)
             w->finished = strcmp(state->valuestring, "done") == 0 || strcmp(state->valuestring, "failed") == 0;
             w->failed = strcmp(state->valuestring, "failed") == 0;
             snprintf(w->error, sizeof w->error, "%s", cJSON_IsString(error) ? error->valuestring : "");
+            snprintf(w->why, sizeof w->why, "%s", rep->u.ctl_rep.message ? rep->u.ctl_rep.message : "");
+            w->waits = !w->finished && control_waiting(root) != NULL;
             rc = 0;
         }
         cJSON_Delete(root);
@@ -142,7 +146,7 @@ int backfill_run(const char *endpoint, const char *catalog, const backfill_span_
                (long long) w[n - 1].id);
     fflush(stdout);
     int next = 0, done = 0, rc = 0;
-    int64_t items = 0, poll_ms = 100;
+    int64_t items = 0, poll_ms = 100, next_say = clock_mono_ms() + CONTROL_SAY_MS;
     bool said_unreachable = false;
     while (next < n) {
         if (zsys_interrupted) {
@@ -160,6 +164,10 @@ int backfill_run(const char *endpoint, const char *catalog, const backfill_span_
         }
         else if (answered == 0)
             said_unreachable = false;
+        if (answered == 0 && w[next].waits && clock_mono_ms() >= next_say) {
+            fprintf(stderr, "%svinted-ctl backfill: %s\n", progress ? "\n" : "", w[next].why);
+            next_say = clock_mono_ms() + CONTROL_SAY_MS;
+        }
         if (answered == 0 && w[next].finished) {
             s_window_t *x = &w[next];
             items += x->items;
@@ -175,6 +183,7 @@ int backfill_run(const char *endpoint, const char *catalog, const backfill_span_
                 fflush(stdout);
             }
             next++;
+            next_say = clock_mono_ms() + CONTROL_SAY_MS;
             poll_ms = 20; /* the next one may well be done already */
         }
         else {
@@ -185,9 +194,12 @@ int backfill_run(const char *endpoint, const char *catalog, const backfill_span_
                    next == n);
         if (next < n) {
             if (clock_mono_ms() >= deadline) {
-                fprintf(stderr, "%svinted-ctl backfill: %d of %d windows not finished within the timeout\n",
-                        progress ? "\n" : "", n - next, n);
-                rc = 3;
+                fprintf(stderr,
+                        "%svinted-ctl backfill: %d of %d windows not finished within the timeout (they go on in "
+                        "the broker); window %lld: %s\n",
+                        progress ? "\n" : "", n - next, n, (long long) w[next].id,
+                        *w[next].why ? w[next].why : said_unreachable ? "the broker does not answer" : "no answer yet");
+                rc = 4;
                 break;
             }
             zclock_sleep((int) poll_ms);

@@ -3,7 +3,8 @@
     are done or failed. On a terminal a progress bar (windows done/total, items,
     items/s, ETA) is redrawn on stderr; otherwise one line per finished window.
     A catalog's windows run one after another in the broker, so only the oldest
-    unfinished window is asked about on each round.
+    unfinished window is asked about on each round; when the broker says it does
+    not progress, why is said on stderr every 10 s, and at the timeout.
 */
 #ifndef CTL_BACKFILL_H_INCLUDED
 #define CTL_BACKFILL_H_INCLUDED
@@ -25,7 +26,8 @@ int backfill_split(int64_t from, int64_t to, int64_t len, backfill_span_t **span
 /* Push and follow the windows. progress: draw a bar on stderr (a terminal);
    json: print one JSON summary on stdout at the end instead of lines.
    Exit status: 0 all committed, 1 some failed (named on stderr) or interrupted,
-   2 the broker refused the arguments, 3 the broker unreachable or timed out. */
+   2 the broker refused the arguments, 3 the broker unreachable, 4 not all
+   finished within timeout_ms (the windows go on in the broker). */
 int backfill_run(const char *endpoint, const char *catalog, const backfill_span_t *spans, int n,
                  int64_t timeout_ms, bool progress, bool json);
 

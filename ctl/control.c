@@ -2,6 +2,7 @@
 #include "ctl/control.h"
 
 #include <assert.h>
+#include <cjson/cJSON.h>
 #include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,13 @@ static void s_test_broker(zsock_t *pipe, void *args)
     }
     zmsg_t *term = zmsg_recv(pipe); /* $TERM: the actor is being destroyed */
     zmsg_destroy(&term);
+}
+
+const char *control_waiting(const cJSON *root)
+{
+    cJSON *waiting = cJSON_GetObjectItemCaseSensitive(root, "waiting");
+    cJSON *message = cJSON_IsObject(waiting) ? cJSON_GetObjectItemCaseSensitive(waiting, "message") : NULL;
+    return cJSON_IsString(message) ? message->valuestring : NULL;
 }
 
 void control_test(bool verbose)

@@ -30,6 +30,14 @@ void control_set_curve(const curve_t *curve);
 proto_msg_t *control_request(const char *endpoint, const char *verb, const char *const *keys,
                              const char *const *values, int n_args, int64_t timeout_ms, bool *unreachable);
 
+/* A command that waits for a window says why it does not progress this often. */
+#define CONTROL_SAY_MS 10000
+
+/* The "waiting" message of a get answer's JSON (why the window is not
+   progressing), or NULL when it progresses. */
+struct cJSON;
+const char *control_waiting(const struct cJSON *root);
+
 void control_test(bool verbose);
 
 #endif

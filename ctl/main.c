@@ -71,8 +71,8 @@ static const char *s_summary =
     "With --curve-server and --curve-cert, broker commands go over CURVE (README, Security).\n"
     "Exit status: 0 ok; 1 the broker answered with an error, refused our CURVE key (or a window failed);\n"
     "2 bad arguments; 3 the broker or the database could not be reached or could not do it;\n"
-    "4 --wait: the window was not done within --timeout (the reason it was waiting is said).\n"
-    "While --wait waits, the reason a window is not progressing is said on stderr every 10 s.";
+    "4 --wait or backfill: the window was not done within --timeout (the reason it was waiting is said).\n"
+    "While --wait or backfill waits, the reason a window is not progressing is said on stderr every 10 s.";
 
 /* The workers of one stage (any stage if only is NULL) not shown yet, a line per
    process: a process with several connections to the stage (the s3-uploader's
@@ -184,16 +184,6 @@ static void s_print_status(const char *json)
     cJSON_Delete(root);
 }
 
-#define S_WAIT_SAY_MS 10000 /* --wait says why a window is not done this often */
-
-/* The "waiting" message of a get answer (why the window is not progressing), or NULL. */
-static const char *s_waiting(cJSON *root)
-{
-    cJSON *waiting = cJSON_GetObjectItemCaseSensitive(root, "waiting");
-    cJSON *message = cJSON_IsObject(waiting) ? cJSON_GetObjectItemCaseSensitive(waiting, "message") : NULL;
-    return cJSON_IsString(message) ? message->valuestring : NULL;
-}
-
 /* --wait: poll the window's state until it is done or failed, riding out broker restarts. */
 static int s_wait_window(const char *endpoint, int64_t window_id, int64_t deadline, const char *timeout_text,
                          bool json)
@@ -201,7 +191,7 @@ static int s_wait_window(const char *endpoint, int64_t window_id, int64_t deadli
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long) window_id);
     bool said_unreachable = false;
-    int64_t poll_ms = 50, next_say = clock_mono_ms() + S_WAIT_SAY_MS;
+    int64_t poll_ms = 50, next_say = clock_mono_ms() + CONTROL_SAY_MS;
     char why[1024] = "";
     while (!zsys_interrupted) {
         const char *keys[] = { "window" }, *values[] = { id };
@@ -221,12 +211,12 @@ static int s_wait_window(const char *endpoint, int64_t window_id, int64_t deadli
             cJSON *state = root ? cJSON_GetObjectItemCaseSensitive(root, "state") : NULL;
             const char *st = cJSON_IsString(state) ? state->valuestring : "";
             int rc = strcmp(st, "done") == 0 ? 0 : strcmp(st, "failed") == 0 ? 1 : -1;
-            const char *waiting = root ? s_waiting(root) : NULL;
+            const char *waiting = root ? control_waiting(root) : NULL;
             if (rc < 0 && rep->u.ctl_rep.message)
                 snprintf(why, sizeof why, "%s", rep->u.ctl_rep.message);
             if (rc < 0 && waiting && clock_mono_ms() >= next_say) {
                 fprintf(stderr, "vinted-ctl: %s\n", why);
-                next_say = clock_mono_ms() + S_WAIT_SAY_MS;
+                next_say = clock_mono_ms() + CONTROL_SAY_MS;
             }
             if (rc >= 0) {
                 if (json)

@@ -3,9 +3,9 @@ downloads never hold up a catalog window:
 
     test_no_store_stage_is_named    the backbone without an s3-uploader: window --wait
                                     says "no worker of stage store for N s" every 10 s,
-                                    --timeout ends it (exit 4) naming that reason; get and
-                                    status say it too; an uploader started later finishes
-                                    the window with the exact truth
+                                    --timeout ends it (exit 4) naming that reason; get,
+                                    status and a backfill's timeout say it too; an uploader
+                                    started later finishes the windows with the exact truth
     test_dead_cdn_does_not_delay_catalog_windows
                                     the image CDN holds every request unanswered: catalog
                                     windows commit as fast as with a working CDN; once the
@@ -61,6 +61,16 @@ class StallTest(E2ETestCase):
         self.assertIn("waiting: no worker of stage store for", out)
         status = self.pipe.status_json()
         self.assertGreater(status["stages"]["store"]["no_worker_ms"], 10000)
+        # a backfill behind it says the same at its timeout: exit 4, the window it waited on
+        # named with the broker's reason (its windows wait behind the stalled one)
+        rc, out, err = self.pipe.ctl("backfill", "--catalog", str(catalog), "--from", "2026-11-20T00:00:00Z",
+                                     "--to", "2026-11-20T02:00:00Z", "--window", "1h", "--timeout", "2s")
+        self.assertEqual(rc, 4, "backfill past its timeout exited %s: %s %s" % (rc, out, err))
+        last = [line for line in err.splitlines() if line.strip()][-1]
+        first_id = window + 1
+        self.assertIn("2 of 2 windows not finished within the timeout", last)
+        self.assertIn("window %d: window %d pending" % (first_id, first_id), last)
+        self.assertIn("waits for window %d of the same catalog" % window, last)
         # the stage arrives: the window finishes, exactly
         self.pipe.start_worker("s3-uploader")
         self.pipe.wait_windows_done(1, timeout=60, where="window_id = %d" % window)
