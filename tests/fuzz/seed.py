@@ -12,9 +12,12 @@ what the project itself produces, never from outside samples:
   text   prices, sizes, currencies, conditions and titles the simulator
          serves, and the JSON-LD item pages
 
-Each set is minimized with libFuzzer's -merge=1 into an emptied corpus dir.
+Each set is merged with libFuzzer's -merge=1 into the committed corpus dir: a seed
+is kept when it adds coverage, and the inputs already there (those a long fuzz run
+found, and seeds of older message layouts, which still reach the decoder's error
+paths) stay. --fresh empties the dirs first, keeping only what the seeds cover.
 
-    python3 tests/fuzz/seed.py bin-fuzz        (make fuzz-corpus)
+    python3 tests/fuzz/seed.py [--fresh] bin-fuzz   (make fuzz-corpus)
 """
 
 import http.client
@@ -137,14 +140,15 @@ def text_seeds(out, parse_dir):
         keep(5, title.encode())
 
 
-def merge(binary, target, source, max_len, work):
+def merge(binary, target, source, max_len, work, fresh):
     """Every seed must pass its harness; then keep those that add coverage."""
     files = sorted(os.path.join(source, f) for f in os.listdir(source))
     p = subprocess.run([binary, "-artifact_prefix=%s/" % work] + files, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit("seed.py: a seed fails %s:\n%s" % (binary, p.stderr[-3000:]))
-    shutil.rmtree(target, ignore_errors=True)
-    os.makedirs(target)
+    if fresh:
+        shutil.rmtree(target, ignore_errors=True)
+    os.makedirs(target, exist_ok=True)
     p = subprocess.run([binary, "-merge=1", "-max_len=%d" % max_len, "-artifact_prefix=%s/" % work,
                         target, source], capture_output=True, text=True)
     if p.returncode != 0:
@@ -152,9 +156,12 @@ def merge(binary, target, source, max_len, work):
 
 
 def main(argv):
-    if len(argv) != 2:
-        sys.exit("usage: seed.py BIN_FUZZ_DIR")
-    bindir = os.path.abspath(argv[1])
+    args = argv[1:]
+    fresh = "--fresh" in args
+    args = [a for a in args if a != "--fresh"]
+    if len(args) != 1 or args[0].startswith("-"):
+        sys.exit("usage: seed.py [--fresh] BIN_FUZZ_DIR")
+    bindir = os.path.abspath(args[0])
     work = tempfile.mkdtemp(prefix="vinted-fuzz-seed-")
     try:
         raw = {h: os.path.join(work, h) for h in MAX_LEN}
@@ -170,11 +177,12 @@ def main(argv):
         subprocess.run([os.path.join(bindir, "fuzz-seed"), raw["parse"], raw["proto"], raw["raw"]], check=True)
         text_seeds(raw["text"], raw["parse"])
         for h, max_len in MAX_LEN.items():
-            merge(os.path.join(bindir, "fuzz_" + h), os.path.join(CORPUS, h), raw[h], max_len, work)
+            before = len(os.listdir(os.path.join(CORPUS, h))) if os.path.isdir(os.path.join(CORPUS, h)) else 0
+            merge(os.path.join(bindir, "fuzz_" + h), os.path.join(CORPUS, h), raw[h], max_len, work, fresh)
             files = os.listdir(os.path.join(CORPUS, h))
             size = sum(os.path.getsize(os.path.join(CORPUS, h, f)) for f in files)
-            print("seed.py: %-6s %4d seeds (%d from the simulator and encoder), %d bytes"
-                  % (h, len(files), len(os.listdir(raw[h])), size))
+            print("seed.py: %-6s %4d inputs (%d before, %d seeds from the simulator and encoder), %d bytes"
+                  % (h, len(files), 0 if fresh else before, len(os.listdir(raw[h])), size))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
