@@ -274,6 +274,21 @@ static void s_on_result(broker_t *self, peer_t *peer, proto_msg_t *msg)
         broker_counted_idle(self, w);
 }
 
+/* The photo stage refused a photo for good (the CDN said 404, 410 or another 4xx):
+   the photo is marked gone at its URL, so that no later window asks for it again. */
+static void s_photo_gone(broker_t *self, const task_t *task, const char *reason)
+{
+    char err[256];
+    proto_msg_t *image = proto_decode(task->data, task->size, err, sizeof err);
+    if (image && image->body == PROTO_BODY_IMAGE && image->u.image.url) {
+        const proto_image_t *im = &image->u.image;
+        if (store_photo_gone(self->store, im->item_id, im->photo_id, im->url, reason) == 0)
+            log_info("photo marked gone", "item=%" PRId64 " photo=%" PRId64 " reason=%s", im->item_id,
+                     im->photo_id, log_str(reason));
+    }
+    proto_msg_destroy(&image);
+}
+
 static void s_on_nack(broker_t *self, peer_t *peer, proto_msg_t *msg)
 {
     char key[24];
@@ -292,6 +307,8 @@ static void s_on_nack(broker_t *self, peer_t *peer, proto_msg_t *msg)
     free(task->refusal);
     task->refusal = strdup(reason);
     if (w && (msg->u.nack.permanent || task->refusals >= self->cfg.max_attempts)) {
+        if (w->kind == WINDOW_IMAGES && msg->u.nack.permanent)
+            s_photo_gone(self, task, reason);
         task->peer->inflight--;
         task->peer = NULL;
         zhashx_delete(self->tasks, key);

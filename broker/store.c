@@ -321,6 +321,17 @@ int store_window_set_parent(store_t *self, int64_t id, int64_t parent_id)
     return s_run(self, "UPDATE windows SET parent_window_id = $2 WHERE window_id = $1", 2, params);
 }
 
+int store_photo_gone(store_t *self, int64_t item_id, int64_t photo_id, const char *url, const char *reason)
+{
+    char a[24], b[24];
+    const char *params[] = { I64(a, item_id), I64(b, photo_id), url, reason };
+    /* only the URL that was refused: a listing that serves a new one has cleared the mark */
+    return s_run(self,
+                 "UPDATE photos SET gone_at = now(), gone_reason = $4"
+                 " WHERE item_id = $1 AND photo_id = $2 AND url = $3 AND stored_at IS NULL",
+                 4, params);
+}
+
 /* Run a query with up to 4 parameters and call fn on every row's first columns as int64s. */
 static int s_each_row(store_t *self, const char *sql, int n, const char *const *params,
                       int (*fn)(void *arg, const int64_t *cols, const char *text), void *arg)
@@ -384,7 +395,7 @@ int store_photos_to_fetch(store_t *self, int64_t window_id, uint64_t threshold, 
     const char *params[] = { I64(a, window_id), I64(b, (int64_t) threshold), main_of_all ? "t" : "f" };
     return s_each_row(self,
                       "SELECT p.item_id, p.photo_id, p.url FROM photos p JOIN items i USING (item_id)"
-                      " WHERE p.stored_at IS NULL"
+                      " WHERE p.stored_at IS NULL AND p.gone_at IS NULL"
                       "   AND p.item_id IN (SELECT item_id FROM sightings WHERE window_id = $1"
                       "                     UNION SELECT item_id FROM item_snapshots WHERE run_id = $1)"
                       "   AND (i.sample_bucket < $2 OR ($3::boolean AND p.is_main))"
@@ -399,7 +410,7 @@ int store_photos_to_retry(store_t *self, int64_t older_ms, int limit, uint64_t t
     const char *params[] = { I64(a, older_ms), I64(b, (int64_t) threshold), main_of_all ? "t" : "f", I64(c, limit) };
     return s_each_row(self,
                       "SELECT p.item_id, p.photo_id, p.url FROM photos p JOIN items i USING (item_id)"
-                      " WHERE p.stored_at IS NULL"
+                      " WHERE p.stored_at IS NULL AND p.gone_at IS NULL"
                       "   AND i.first_seen_at < now() - $1::bigint * interval '1 millisecond'"
                       "   AND (i.sample_bucket < $2 OR ($3::boolean AND p.is_main))"
                       " ORDER BY p.item_id, p.photo_id LIMIT $4",

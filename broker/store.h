@@ -57,13 +57,17 @@ int store_track_targets(store_t *self, uint64_t threshold, store_row_fn fn, void
 /* Tracking: sampled live items no snapshot of run_id shows yet (cols: item_id). */
 int store_track_missing(store_t *self, int64_t run_id, uint64_t threshold, store_row_fn fn, void *arg);
 /* Images: unstored photos of the items a window (catalog window or tracking run) saw, of sampled items (all photos) or, with
-   main_of_all, the main photo of every item (cols: item_id, photo_id; text: url). */
+   main_of_all, the main photo of every item (cols: item_id, photo_id; text: url); photos marked
+   gone left out. */
 /* The retry of what images windows left: unstored photos (same policy) of items first seen more than
    older_ms ago, at most limit of them. */
 int store_photos_to_retry(store_t *self, int64_t older_ms, int limit, uint64_t threshold, bool main_of_all,
                           store_row_fn fn, void *arg);
 int store_photos_to_fetch(store_t *self, int64_t window_id, uint64_t threshold, bool main_of_all, store_row_fn fn,
                           void *arg);
+/* The CDN refused a photo for good at this URL (404, 410, another 4xx): marked gone with
+   the reason, and asked for by neither query above until a listing serves a new URL. */
+int store_photo_gone(store_t *self, int64_t item_id, int64_t photo_id, const char *url, const char *reason);
 /* Catalogs in the catalog tree table (-1 on error). */
 int64_t store_catalogs_count(store_t *self);
 /* A tracking run, images window or catalog refresh is done. */

@@ -117,6 +117,32 @@ class FlowsTest(E2ETestCase):
                 return f.read()
         self.flows({}, read)
 
+    def test_gone_photos_are_not_asked_for_again(self):
+        """The CDN answers 404 for three photos: they are marked gone with the reason, and
+        the hourly retry (here every 2 s) of unstored photos does not ask for them again."""
+        catalog = 221
+        self.start_sim(seed=23, catalogs=[catalog], initial=40, generation="svc", extra_args=["--user-rate", "0"])
+        self.start_pipeline(api="svc", env={"VINTED_IMAGES": "sampled", "VINTED_SAMPLE_FRAC": "1",
+                                            "VINTED_PHOTO_RETRY": "2s"})
+        self.sim.faults([{"kind": "404", "count": 3, "path": "cdn"}])
+        self.assert_windows_ok(self.pipe.run_windows([catalog]))
+        self.wait_quiet()
+        gone = self.pipe.query("SELECT item_id, photo_id, gone_reason FROM photos WHERE gone_at IS NOT NULL")
+        self.assertEqual(len(gone), 3, "photos marked gone: %s" % gone)
+        for item_id, photo_id, reason in gone:
+            self.assertIn("404", reason, "photo %s/%s: %s" % (item_id, photo_id, reason))
+        total = int(self.pipe.scalar("SELECT count(*) FROM photos"))
+        self.assertEqual(self.pipe.scalar("SELECT count(*) FROM photos WHERE stored_at IS NOT NULL"), str(total - 3))
+        cdn = self.sim.stats()["cdn"]
+        # the retry comes round every 2 s once the items are 2 s old; give it three turns
+        # (a 404 consumed, the fault list is empty: a photo asked for again would be stored)
+        time.sleep(7)
+        self.wait_quiet()
+        self.assertEqual(self.sim.stats()["cdn"], cdn, "photos marked gone were asked for again")
+        self.assertEqual(len(self.pipe.query("SELECT 1 FROM photos WHERE gone_at IS NOT NULL")), 3)
+        self.assertEqual(self.pipe.scalar("SELECT count(*) FROM photos WHERE stored_at IS NOT NULL"), str(total - 3))
+        figure("gone_photos", len(gone))
+
     def test_all_three_flows_on_s3_with_cdn_and_s3_faults(self):
         """s3:// store (s3rver behind a proxy that fails some requests), CDN faults."""
         if not os.path.exists(test_objstore.S3RVER):

@@ -149,6 +149,9 @@ static const char s_photos_sql[] =
     "ORDER BY item_id, photo_id, seen_at DESC, url COLLATE \"C\" DESC, is_main DESC, position "
     "ON CONFLICT (item_id, photo_id) DO UPDATE SET"
     " url = CASE WHEN " S_PHOTO_NEWER " THEN EXCLUDED.url ELSE p.url END,"
+    /* a photo marked gone (the CDN refused its URL for good) is tried again at a new URL */
+    " gone_at = CASE WHEN " S_PHOTO_NEWER " AND EXCLUDED.url <> p.url THEN NULL ELSE p.gone_at END,"
+    " gone_reason = CASE WHEN " S_PHOTO_NEWER " AND EXCLUDED.url <> p.url THEN NULL ELSE p.gone_reason END,"
     " is_main = CASE WHEN " S_PHOTO_NEWER " THEN EXCLUDED.is_main ELSE p.is_main END,"
     " position = CASE WHEN " S_PHOTO_NEWER " THEN EXCLUDED.position ELSE p.position END,"
     " first_seen_at = LEAST(p.first_seen_at, EXCLUDED.first_seen_at),"
