@@ -119,7 +119,8 @@ class FlowsTest(E2ETestCase):
 
     def test_gone_photos_are_not_asked_for_again(self):
         """The CDN answers 404 for three photos: they are marked gone with the reason, and
-        the hourly retry (here every 2 s) of unstored photos does not ask for them again."""
+        the hourly retry (here every 2 s) of unstored photos does not ask for them again;
+        a listing serving one under another URL clears its mark and it is stored."""
         catalog = 221
         self.start_sim(seed=23, catalogs=[catalog], initial=40, generation="svc", extra_args=["--user-rate", "0"])
         self.start_pipeline(api="svc", env={"VINTED_IMAGES": "sampled", "VINTED_SAMPLE_FRAC": "1",
@@ -142,6 +143,18 @@ class FlowsTest(E2ETestCase):
         self.assertEqual(len(self.pipe.query("SELECT 1 FROM photos WHERE gone_at IS NOT NULL")), 3)
         self.assertEqual(self.pipe.scalar("SELECT count(*) FROM photos WHERE stored_at IS NOT NULL"), str(total - 3))
         figure("gone_photos", len(gone))
+
+        # one of them was refused at an older URL: a tracking run that sees the listing
+        # serve the photo at its current URL clears the mark, and the photo is stored
+        item_id, photo_id, _ = gone[0]
+        self.assertEqual(len(self.pipe.query("UPDATE photos SET url = url || '&was=1' WHERE item_id = %s"
+                                             " AND photo_id = %s RETURNING 1" % (item_id, photo_id))), 1)
+        self.track()
+        self.wait_quiet()
+        row = self.pipe.query("SELECT gone_at IS NULL, stored_at IS NOT NULL FROM photos"
+                              " WHERE item_id = %s AND photo_id = %s" % (item_id, photo_id))
+        self.assertEqual(row, [("t", "t")], "photo %s/%s at a new URL: gone cleared, stored" % (item_id, photo_id))
+        self.assertEqual(len(self.pipe.query("SELECT 1 FROM photos WHERE gone_at IS NOT NULL")), 2)
 
     def test_all_three_flows_on_s3_with_cdn_and_s3_faults(self):
         """s3:// store (s3rver behind a proxy that fails some requests), CDN faults."""
