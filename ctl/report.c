@@ -221,15 +221,20 @@ typedef struct {
 } s_field_t;
 
 /* Every row of res as an object of these fields, in an array added to root as key. */
+/* One row of res as an object of the fields. */
+static cJSON *s_json_row(PGresult *res, int r, const s_field_t *fields, int n_fields)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < n_fields; i++)
+        (fields[i].num ? s_json_num : s_json_str)(o, fields[i].key, res, r, fields[i].col);
+    return o;
+}
+
 static void s_json_rows(cJSON *root, const char *key, PGresult *res, const s_field_t *fields, int n_fields)
 {
     cJSON *rows = cJSON_AddArrayToObject(root, key);
-    for (int r = 0; r < PQntuples(res); r++) {
-        cJSON *o = cJSON_CreateObject();
-        for (int i = 0; i < n_fields; i++)
-            (fields[i].num ? s_json_num : s_json_str)(o, fields[i].key, res, r, fields[i].col);
-        cJSON_AddItemToArray(rows, o);
-    }
+    for (int r = 0; r < PQntuples(res); r++)
+        cJSON_AddItemToArray(rows, s_json_row(res, r, fields, n_fields));
 }
 
 void report_json_print(cJSON *root, FILE *out)
@@ -340,6 +345,20 @@ int report_quality(PGconn *db, const report_filter_t *filter, bool json, FILE *o
         PQclear(res);
         return 3;
     }
+    /* the images flow: photos seen, stored, refused for good by the CDN (by cause), neither */
+    PGresult *photos = report_query_since(db, filter->since, NULL, "the photos report",
+        "SELECT count(*), count(*) FILTER (WHERE stored_at IS NOT NULL), count(*) FILTER (WHERE gone_at IS NOT NULL),"
+        "  count(*) FILTER (WHERE stored_at IS NULL AND gone_at IS NULL),"
+        "  (SELECT string_agg(cause || ': ' || n, ', ' ORDER BY n DESC, cause) FROM"
+        "    (SELECT coalesce(substring(gone_reason FROM 'HTTP [0-9]+'), 'other') AS cause, count(*) AS n"
+        "     FROM photos WHERE gone_at IS NOT NULL AND ($1::bigint IS NULL OR first_seen_at >= to_timestamp($1::bigint))"
+        "     GROUP BY 1) c)"
+        " FROM photos WHERE $1::bigint IS NULL OR first_seen_at >= to_timestamp($1::bigint)");
+    if (!photos) {
+        PQclear(res);
+        PQclear(rules);
+        return 3;
+    }
     int n = PQntuples(res), m = PQntuples(rules);
     if (json) {
         static const s_field_t windows[] = {
@@ -359,6 +378,11 @@ int report_quality(PGconn *db, const report_filter_t *filter, bool json, FILE *o
         cJSON *root = cJSON_CreateObject();
         s_json_rows(root, "windows", res, windows, S_COUNT(windows));
         s_json_rows(root, "quarantine", rules, quarantine, S_COUNT(quarantine));
+        static const s_field_t photo_counts[] = {
+            { "seen", 0, true }, { "stored", 1, true }, { "gone", 2, true }, { "not_stored", 3, true },
+            { "gone_by_cause", 4, false },
+        };
+        cJSON_AddItemToObject(root, "photos", s_json_row(photos, 0, photo_counts, S_COUNT(photo_counts)));
         report_json_print(root, out);
     }
     else {
@@ -391,9 +415,16 @@ int report_quality(PGconn *db, const report_filter_t *filter, bool json, FILE *o
             if (example)
                 fprintf(out, "  %-22s e.g. %.160s\n", "", example);
         }
+        fprintf(out,
+                "\nphotos: %s seen, %s stored, %s gone%s%s%s, %s not stored (outside the sample, or to be "
+                "retried)\n",
+                PQgetvalue(photos, 0, 0), PQgetvalue(photos, 0, 1), PQgetvalue(photos, 0, 2),
+                s_val(photos, 0, 4) ? " (" : "", s_val(photos, 0, 4) ? PQgetvalue(photos, 0, 4) : "",
+                s_val(photos, 0, 4) ? ")" : "", PQgetvalue(photos, 0, 3));
     }
     PQclear(res);
     PQclear(rules);
+    PQclear(photos);
     return 0;
 }
 

@@ -10,6 +10,7 @@ an empty database and reproduces every table.
 
 import decimal
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -143,6 +144,14 @@ class FlowsTest(E2ETestCase):
         self.assertEqual(len(self.pipe.query("SELECT 1 FROM photos WHERE gone_at IS NOT NULL")), 3)
         self.assertEqual(self.pipe.scalar("SELECT count(*) FROM photos WHERE stored_at IS NOT NULL"), str(total - 3))
         figure("gone_photos", len(gone))
+        # vinted-ctl quality counts them, by cause
+        rc, out, err = self.pipe.ctl("quality", "--json")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["photos"], {"seen": total, "stored": total - 3, "gone": 3, "not_stored": 0,
+                                                     "gone_by_cause": "HTTP 404: 3"})
+        rc, out, err = self.pipe.ctl("quality")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("photos: %d seen, %d stored, 3 gone (HTTP 404: 3), 0 not stored" % (total, total - 3), out)
 
         # one of them was refused at an older URL: a tracking run that sees the listing
         # serve the photo at its current URL clears the mark, and the photo is stored
