@@ -79,17 +79,16 @@ static const char *s_summary =
    threads) is summed on one line, with its connection count. */
 static void s_print_workers(cJSON *workers, bool *shown, const char *only)
 {
-    int n = cJSON_GetArraySize(workers);
-    for (int i = 0; i < n; i++) {
-        cJSON *w = cJSON_GetArrayItem(workers, i);
+    int i = 0;
+    for (cJSON *w = workers ? workers->child : NULL; w; w = w->next, i++) {
         const char *stage = cJSON_GetObjectItemCaseSensitive(w, "stage")->valuestring;
         const char *name = cJSON_GetObjectItemCaseSensitive(w, "name")->valuestring;
         if (shown[i] || (only && strcmp(stage, only) != 0))
             continue;
         int inflight = 0, capacity = 0, connections = 0;
         double done = 0;
-        for (int j = i; j < n; j++) {
-            cJSON *v = cJSON_GetArrayItem(workers, j);
+        int j = i;
+        for (cJSON *v = w; v; v = v->next, j++) {
             if (shown[j] || strcmp(cJSON_GetObjectItemCaseSensitive(v, "stage")->valuestring, stage) != 0
                 || strcmp(cJSON_GetObjectItemCaseSensitive(v, "name")->valuestring, name) != 0)
                 continue;

@@ -347,13 +347,14 @@ int report_quality(PGconn *db, const report_filter_t *filter, bool json, FILE *o
     }
     /* the images flow: photos seen, stored, refused for good by the CDN (by cause), neither */
     PGresult *photos = report_query_since(db, filter->since, NULL, "the photos report",
+        "WITH p AS MATERIALIZED (SELECT stored_at, gone_at, gone_reason FROM photos"
+        "                        WHERE $1::bigint IS NULL OR first_seen_at >= to_timestamp($1::bigint))"
         "SELECT count(*), count(*) FILTER (WHERE stored_at IS NOT NULL), count(*) FILTER (WHERE gone_at IS NOT NULL),"
         "  count(*) FILTER (WHERE stored_at IS NULL AND gone_at IS NULL),"
         "  (SELECT string_agg(cause || ': ' || n, ', ' ORDER BY n DESC, cause) FROM"
         "    (SELECT coalesce(substring(gone_reason FROM 'HTTP [0-9]+'), 'other') AS cause, count(*) AS n"
-        "     FROM photos WHERE gone_at IS NOT NULL AND ($1::bigint IS NULL OR first_seen_at >= to_timestamp($1::bigint))"
-        "     GROUP BY 1) c)"
-        " FROM photos WHERE $1::bigint IS NULL OR first_seen_at >= to_timestamp($1::bigint)");
+        "     FROM p WHERE gone_at IS NOT NULL GROUP BY 1) c)"
+        " FROM p");
     if (!photos) {
         PQclear(res);
         PQclear(rules);
